@@ -1,0 +1,90 @@
+"""Autopack's API types: the AutopackRun and Phase resources, conditions, names and CRDs.
+
+Pure data and pure functions only: nothing here performs I/O or imports another Autopack
+package, so every layer (CLI, operator, runner, engine) can share it.
+"""
+
+from autopack.api import conditions, constants, loading, schema
+from autopack.api.common import ApiModel, Condition, ConditionStatus, ObjectMeta, Usage
+from autopack.api.loading import (
+    DocumentError,
+    LoadedDocument,
+    ResourceInvalidError,
+    load_documents,
+    parse_resource,
+    parse_run,
+)
+from autopack.api.phase import (
+    TERMINAL_PHASE_STATES,
+    AuditSummary,
+    CiSummary,
+    DiffSummary,
+    FailureSummary,
+    Phase,
+    PhaseBudgets,
+    PhaseDefinition,
+    PhaseSpec,
+    PhaseState,
+    PhaseStatus,
+    Scope,
+)
+from autopack.api.run import (
+    TERMINAL_RUN_PHASES,
+    ApprovalSpec,
+    AutopackRun,
+    AutopackRunSpec,
+    AutopackRunStatus,
+    ModelChains,
+    ModelsSpec,
+    PhaseCounts,
+    RepoSpec,
+    RunBudgets,
+    RunnerSpec,
+    RunPhase,
+    RunResult,
+    ToolchainSpec,
+)
+
+__all__ = [
+    "TERMINAL_PHASE_STATES",
+    "TERMINAL_RUN_PHASES",
+    "ApiModel",
+    "ApprovalSpec",
+    "AuditSummary",
+    "AutopackRun",
+    "AutopackRunSpec",
+    "AutopackRunStatus",
+    "CiSummary",
+    "Condition",
+    "ConditionStatus",
+    "DiffSummary",
+    "DocumentError",
+    "FailureSummary",
+    "LoadedDocument",
+    "ModelChains",
+    "ModelsSpec",
+    "ObjectMeta",
+    "Phase",
+    "PhaseBudgets",
+    "PhaseCounts",
+    "PhaseDefinition",
+    "PhaseSpec",
+    "PhaseState",
+    "PhaseStatus",
+    "RepoSpec",
+    "ResourceInvalidError",
+    "RunBudgets",
+    "RunPhase",
+    "RunResult",
+    "RunnerSpec",
+    "Scope",
+    "ToolchainSpec",
+    "Usage",
+    "conditions",
+    "constants",
+    "load_documents",
+    "loading",
+    "parse_resource",
+    "parse_run",
+    "schema",
+]

@@ -1,0 +1,375 @@
+"""The ``AutopackRun`` custom resource: a repository, a plan, budgets and the run's live status.
+
+These models are the source of truth for the CRD schema (see :mod:`autopack.api.schema`) and
+for ``autopack validate``; the operator, the runner and local runs all parse run files with them.
+"""
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Literal, Self
+
+from pydantic import Field, model_validator
+
+from autopack.api import constants
+from autopack.api.common import (
+    ApiModel,
+    Command,
+    Condition,
+    K8sName,
+    ObjectMeta,
+    PathPattern,
+    ShortText,
+    Usage,
+)
+from autopack.api.phase import PhaseDefinition
+
+GitRef = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\s~^:?*\[\\]+$")]
+
+
+class RepoSpec(ApiModel):
+    """The git repository a run works on and where it pushes the result."""
+
+    url: Annotated[str, Field(min_length=1, max_length=2048)]
+    """Clone URL (https://, ssh://, git@host:path, file:// or a local path for local runs)."""
+
+    ref: GitRef = "main"
+    """Branch, tag or commit the run starts from."""
+
+    push_branch: GitRef | None = None
+    """Branch the work is pushed to after each phase; defaults to autopack/<run name>."""
+
+    credentials_secret: K8sName | None = None
+    """Secret with git credentials (keys: token, or username and password, or ssh-privatekey)."""
+
+
+ToolchainName = Literal["python", "node", "go", "rust", "java"]
+
+
+class ToolchainSpec(ApiModel):
+    """Overrides of the detected toolchain; unset commands are detected from the repository."""
+
+    name: ToolchainName | None = None
+    """Force this toolchain instead of detecting it: python, node, go, rust or java."""
+
+    working_dir: PathPattern | None = None
+    """Directory inside the repository the commands run in (default: the repository root)."""
+
+    install: Command | None = None
+    """Command that installs dependencies."""
+
+    build: Command | None = None
+    """Command that builds the project."""
+
+    test: Command | None = None
+    """Command that runs the project's tests."""
+
+
+class RunBudgets(ApiModel):
+    """Hard limits for the whole run; a model call that could exceed them is not made."""
+
+    tokens: Annotated[int, Field(ge=1_000, le=1_000_000_000)] = 2_000_000
+    """Maximum model tokens (input plus output) for the run."""
+
+    cost_usd: Annotated[float, Field(gt=0, le=10_000)] = Field(10.0, alias="costUSD")
+    """Maximum model cost in US dollars for the run."""
+
+    max_attempts_per_phase: Annotated[int, Field(ge=1, le=20)] = 4
+    """Builder attempts allowed per phase before it fails."""
+
+    max_failures_per_run: Annotated[int, Field(ge=1, le=500)] = 25
+    """Failures of any kind allowed before the run stops (the health budget)."""
+
+    active_deadline_seconds: Annotated[int, Field(ge=60, le=7 * 24 * 3600)] = 6 * 3600
+    """Wall-clock limit of one runner Job, in seconds."""
+
+
+Role = Literal["planner", "builder", "auditor", "doctor"]
+
+
+class ModelChains(ApiModel):
+    """Explicit model chains per role; each list is tried in order, escalating on failure."""
+
+    planner: Annotated[list[ShortText], Field(max_length=10)] = Field(default_factory=list)
+    """Models for plan normalization."""
+
+    builder: Annotated[list[ShortText], Field(max_length=10)] = Field(default_factory=list)
+    """Models that write the edits."""
+
+    auditor: Annotated[list[ShortText], Field(max_length=10)] = Field(default_factory=list)
+    """Models that review the edits."""
+
+    doctor: Annotated[list[ShortText], Field(max_length=10)] = Field(default_factory=list)
+    """Models that diagnose failures."""
+
+
+class ModelsSpec(ApiModel):
+    """Which models the run uses and where their credentials are."""
+
+    profile: Annotated[str, Field(min_length=1, max_length=63)] = "default"
+    """Profile name from config/models.yaml."""
+
+    chains: ModelChains | None = None
+    """Explicit chains per role, overriding the profile's."""
+
+    credentials_secret: K8sName | None = None
+    """Secret with provider keys (ANTHROPIC_API_KEY, OPENAI_API_KEY, ...)."""
+
+
+ApprovalPolicy = Literal["auto", "risky", "always"]
+
+
+class ApprovalSpec(ApiModel):
+    """When a phase must wait for a person before its change is kept."""
+
+    policy: ApprovalPolicy = "risky"
+    """auto: never wait; risky: wait on large deletions or protected paths; always: wait every phase."""
+
+    deletion_threshold_lines: Annotated[int, Field(ge=0, le=1_000_000)] = 200
+    """Net deleted lines above which a change is risky."""
+
+    protected_paths: Annotated[list[PathPattern], Field(max_length=100)] = Field(
+        default_factory=list
+    )
+    """Extra paths the models may never change (added to the built-in list)."""
+
+
+class Toleration(ApiModel):
+    """A Kubernetes toleration for the runner pod."""
+
+    key: Annotated[str, Field(max_length=316)] | None = None
+    """Taint key the toleration applies to."""
+
+    operator: Literal["Exists", "Equal"] | None = None
+    """Exists or Equal."""
+
+    value: Annotated[str, Field(max_length=256)] | None = None
+    """Taint value to match."""
+
+    effect: Literal["NoSchedule", "PreferNoSchedule", "NoExecute"] | None = None
+    """Taint effect to match."""
+
+    toleration_seconds: int | None = None
+    """How long a NoExecute taint is tolerated."""
+
+
+class ResourceRequirements(ApiModel):
+    """CPU and memory for the runner pod, as Kubernetes quantities."""
+
+    requests: dict[str, Annotated[str, Field(max_length=64)]] = Field(default_factory=dict)
+    """Minimum resources, such as cpu: 500m, memory: 1Gi."""
+
+    limits: dict[str, Annotated[str, Field(max_length=64)]] = Field(default_factory=dict)
+    """Maximum resources."""
+
+
+class RunnerSpec(ApiModel):
+    """How the runner pod is scheduled."""
+
+    image: Annotated[str, Field(max_length=512)] | None = None
+    """Runner image (default from the operator's configuration)."""
+
+    resources: ResourceRequirements = Field(default_factory=ResourceRequirements)
+    """Resources of the runner container."""
+
+    service_account_name: K8sName | None = None
+    """Service account of the runner pod (default from the operator's configuration)."""
+
+    node_selector: dict[str, Annotated[str, Field(max_length=256)]] = Field(default_factory=dict)
+    """Node labels the runner pod must match."""
+
+    tolerations: Annotated[list[Toleration], Field(max_length=20)] = Field(default_factory=list)
+    """Tolerations of the runner pod."""
+
+    queue_name: Annotated[str, Field(max_length=63)] | None = None
+    """Kueue LocalQueue; when set, Kueue admits the runner Job."""
+
+
+class AutopackRunSpec(ApiModel):
+    """Desired state of an AutopackRun."""
+
+    repo: RepoSpec
+    """Repository to work on."""
+
+    plan: Annotated[str, Field(max_length=65536)] = ""
+    """Plan as free text or markdown; normalized into phases by the planner."""
+
+    phases: Annotated[list[PhaseDefinition], Field(max_length=50)] = Field(default_factory=list)
+    """Structured phases; used as given when present."""
+
+    intention: Annotated[str, Field(max_length=8192)] = ""
+    """The project's intention (goal, constraints, non-goals) every phase is checked against."""
+
+    toolchain: ToolchainSpec = Field(default_factory=ToolchainSpec)
+    """Overrides of the detected install, build and test commands."""
+
+    budgets: RunBudgets = Field(default_factory=RunBudgets)
+    """Hard limits for the run."""
+
+    models: ModelsSpec = Field(default_factory=ModelsSpec)
+    """Model profile and credentials."""
+
+    approval: ApprovalSpec = Field(default_factory=ApprovalSpec)
+    """When phases wait for a person."""
+
+    suspend: bool = False
+    """Set to true to stop the runner; set back to false to resume."""
+
+    runner: RunnerSpec = Field(default_factory=RunnerSpec)
+    """Scheduling of the runner pod."""
+
+    ttl_seconds_after_finished: Annotated[int, Field(ge=0, le=365 * 24 * 3600)] | None = None
+    """Delete the run this many seconds after it finished (unset: keep it)."""
+
+    @model_validator(mode="after")
+    def _check_plan_and_phases(self) -> Self:
+        if not self.plan.strip() and not self.phases:
+            raise ValueError("give spec.plan (text) or spec.phases (a list); both are empty")
+        ids = [phase.id for phase in self.phases if phase.id]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"phase ids must be unique; repeated: {', '.join(duplicates)}")
+        known = set(ids) | {str(index) for index in range(len(self.phases))}
+        for index, phase in enumerate(self.phases):
+            unknown = [dep for dep in phase.depends_on if dep not in known]
+            if unknown:
+                raise ValueError(
+                    f"phases[{index}].dependsOn names unknown phase ids: {', '.join(unknown)}"
+                )
+        if self.repo.push_branch is not None and self.repo.push_branch == self.repo.ref:
+            raise ValueError(
+                "spec.repo.pushBranch must differ from spec.repo.ref (the base is never overwritten)"
+            )
+        return self
+
+
+class RunPhase(StrEnum):
+    """Where a run is in its lifecycle (a printer-column convenience; conditions are canonical)."""
+
+    PENDING = "Pending"
+    QUEUED = "Queued"
+    PLANNING = "Planning"
+    RUNNING = "Running"
+    AWAITING_APPROVAL = "AwaitingApproval"
+    SUSPENDED = "Suspended"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    CANCELLED = "Cancelled"
+
+
+TERMINAL_RUN_PHASES = frozenset({RunPhase.SUCCEEDED, RunPhase.FAILED, RunPhase.CANCELLED})
+
+
+class PhaseCounts(ApiModel):
+    """How many of the run's phases are in each state."""
+
+    total: Annotated[int, Field(ge=0)] = 0
+    """All phases of the run."""
+
+    queued: Annotated[int, Field(ge=0)] = 0
+    """Phases not started yet."""
+
+    running: Annotated[int, Field(ge=0)] = 0
+    """Phases building, validating or auditing."""
+
+    awaiting_approval: Annotated[int, Field(ge=0)] = 0
+    """Phases waiting for a person."""
+
+    complete: Annotated[int, Field(ge=0)] = 0
+    """Phases finished and committed."""
+
+    failed: Annotated[int, Field(ge=0)] = 0
+    """Phases that failed."""
+
+    skipped: Annotated[int, Field(ge=0)] = 0
+    """Phases skipped."""
+
+
+class RunResult(ApiModel):
+    """Where the run's work ended up."""
+
+    branch: Annotated[str, Field(max_length=255)] | None = None
+    """Work branch holding the result."""
+
+    commit: Annotated[str, Field(max_length=64)] | None = None
+    """Last commit pushed to the work branch."""
+
+
+class AutopackRunStatus(ApiModel):
+    """Observed state of an AutopackRun, written by the operator."""
+
+    observed_generation: Annotated[int, Field(ge=0)] | None = None
+    """The metadata.generation this status reflects."""
+
+    phase: RunPhase = RunPhase.PENDING
+    """Pending, Queued, Planning, Running, AwaitingApproval, Suspended, Succeeded, Failed, Cancelled."""
+
+    conditions: Annotated[list[Condition], Field(max_length=16)] = Field(default_factory=list)
+    """Succeeded (the summary), Ready, Reconciling and Stalled, in the metav1.Condition shape."""
+
+    progress: Annotated[str, Field(max_length=16)] | None = None
+    """Completed phases over total phases, such as 3/5."""
+
+    current_phase: Annotated[str, Field(max_length=256)] | None = None
+    """Name of the Phase being worked on."""
+
+    phase_counts: PhaseCounts = Field(default_factory=PhaseCounts)
+    """Phases per state."""
+
+    usage: Usage = Field(default_factory=Usage)
+    """Model usage of the whole run."""
+
+    started_at: datetime | None = None
+    """When the first runner started."""
+
+    finished_at: datetime | None = None
+    """When the run reached Succeeded, Failed or Cancelled."""
+
+    job_name: Annotated[str, Field(max_length=63)] | None = None
+    """The current or last runner Job."""
+
+    result: RunResult | None = None
+    """Branch and commit holding the result."""
+
+    message: Annotated[str, Field(max_length=4096)] | None = None
+    """Human-readable summary of the current state."""
+
+
+class AutopackRun(ApiModel):
+    """An autonomous coding run: a repository, a plan and budgets, executed by one runner Job."""
+
+    api_version: Literal["autopack.dev/v1alpha1"] = constants.API_VERSION
+    """API version: autopack.dev/v1alpha1."""
+
+    kind: Literal["AutopackRun"] = constants.RUN_KIND
+    """Kind: AutopackRun."""
+
+    metadata: ObjectMeta = Field(default_factory=ObjectMeta)
+    """Standard object metadata."""
+
+    spec: AutopackRunSpec
+    """Desired state of the run."""
+
+    status: AutopackRunStatus | None = None
+    """Observed state of the run."""
+
+    @model_validator(mode="after")
+    def _check_name(self) -> Self:
+        name = self.metadata.name
+        if not name and not self.metadata.generate_name:
+            raise ValueError("metadata.name is required")
+        if name and len(name) > constants.MAX_RUN_NAME_LENGTH:
+            raise ValueError(
+                f"metadata.name must be at most {constants.MAX_RUN_NAME_LENGTH} characters "
+                f"(it has {len(name)}) so that child names such as <name>-runner-1 stay valid"
+            )
+        return self
+
+    @property
+    def name(self) -> str:
+        """Return the run's name (``metadata.name``)."""
+        return self.metadata.name or ""
+
+    @property
+    def push_branch(self) -> str:
+        """Return the branch the run pushes to."""
+        return self.spec.repo.push_branch or constants.default_push_branch(self.name)

@@ -1,0 +1,40 @@
+"""The ``autopack`` command line: one typer app assembled from one module per command group.
+
+Commands stay thin: they parse flags, call into the library and format the outcome; errors
+become one clear line on stderr and a non-zero exit code, never a traceback.
+"""
+
+import typer
+
+from autopack import __version__
+from autopack.cli import generating, validating
+
+app = typer.Typer(
+    name="autopack",
+    help="Autonomous, budgeted AI coding runs: locally or on Kubernetes.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.command("validate")(validating.validate)
+app.command("crds")(generating.crds)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"autopack {__version__}")
+        raise typer.Exit
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Autonomous, budgeted AI coding runs: locally or on Kubernetes."""
+
+
+def main() -> None:
+    """Entry point of the ``autopack`` console script."""
+    app()
