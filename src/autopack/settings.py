@@ -115,7 +115,7 @@ class Settings(BaseSettings):
 
 
 def load_settings(**overrides: Any) -> Settings:
-    """Build settings from all layers; ``overrides`` (CLI flags) win. ``None`` values are ignored."""
+    """Build settings from all layers; ``overrides`` (CLI flags) win, ``None`` ones are ignored."""
     return Settings(**{key: value for key, value in overrides.items() if value is not None})
 
 

@@ -26,7 +26,7 @@ class ApiModel(BaseModel):
     )
 
     def to_api(self) -> dict[str, object]:
-        """Return the object as the API server stores it: camelCase keys, unset optionals omitted."""
+        """Return the object as the API server stores it: camelCase keys, no unset optionals."""
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
@@ -48,9 +48,9 @@ class ObjectMeta(ApiModel):
 
     model_config = ConfigDict(extra="allow")
 
-    name: Annotated[
-        str, Field(max_length=253, pattern=constants.DNS1123_SUBDOMAIN_PATTERN)
-    ] | None = None
+    name: (
+        Annotated[str, Field(max_length=253, pattern=constants.DNS1123_SUBDOMAIN_PATTERN)] | None
+    ) = None
     """Object name: lowercase letters, digits, '-' and '.'."""
 
     generate_name: str | None = None
@@ -80,13 +80,21 @@ class ObjectMeta(ApiModel):
 
 ConditionStatus = Literal["True", "False", "Unknown"]
 
+CONDITION_TYPE_PATTERN = (
+    r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?"
+    r"(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"
+)
+
 
 class Condition(ApiModel):
     """One aspect of the object's current state, in the shape of metav1.Condition."""
 
     type: Annotated[
         str,
-        Field(max_length=316, pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$"),
+        Field(
+            max_length=316,
+            pattern=r"^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*/)?(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])$",
+        ),
     ]
     """Condition type in CamelCase, such as Succeeded or Ready."""
 

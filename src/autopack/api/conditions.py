@@ -43,12 +43,12 @@ REASON_DATABASE_UNAVAILABLE: Final = "DatabaseUnavailable"
 REASON_DATABASE_CONNECTED: Final = "DatabaseConnected"
 
 
-def find_condition(conditions: list[Condition], type: str) -> Condition | None:  # noqa: A002
+def find_condition(conditions: list[Condition], type: str) -> Condition | None:
     """Return the condition of the given type, or None."""
     return next((condition for condition in conditions if condition.type == type), None)
 
 
-def is_condition_true(conditions: list[Condition], type: str) -> bool:  # noqa: A002
+def is_condition_true(conditions: list[Condition], type: str) -> bool:
     """Return whether the condition of the given type exists and is True."""
     condition = find_condition(conditions, type)
     return condition is not None and condition.status == "True"
@@ -57,7 +57,7 @@ def is_condition_true(conditions: list[Condition], type: str) -> bool:  # noqa: 
 def set_condition(
     conditions: list[Condition],
     *,
-    type: str,  # noqa: A002 - the metav1.Condition field is called type
+    type: str,
     status: ConditionStatus,
     reason: str,
     message: str = "",
@@ -98,7 +98,7 @@ def set_condition(
     return changed
 
 
-def remove_condition(conditions: list[Condition], type: str) -> bool:  # noqa: A002
+def remove_condition(conditions: list[Condition], type: str) -> bool:
     """Remove the condition of ``type``; return whether it was present."""
     before = len(conditions)
     conditions[:] = [condition for condition in conditions if condition.type != type]

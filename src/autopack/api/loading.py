@@ -80,7 +80,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
 def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
     seen: set[Hashable] = set()
     for key_node, _ in node.value:
-        key = loader.construct_object(key_node)  # type: ignore[no-untyped-call]
+        key = loader.construct_object(key_node)
         if isinstance(key, Hashable) and key in seen:
             raise yaml.constructor.ConstructorError(
                 "while constructing a mapping",
@@ -95,7 +95,7 @@ def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) 
 
 _UniqueKeyLoader.add_constructor(
     yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
-    _construct_unique_mapping,  # type: ignore[arg-type]
+    _construct_unique_mapping,
 )
 
 
@@ -155,9 +155,12 @@ def _reason(error: ErrorDetails, model: type[BaseModel]) -> str:
     message = error["msg"]
     for prefix in ("Value error, ", "Assertion failed, "):
         message = message.removeprefix(prefix)
-    message = message.replace("Input should be", "must be").replace(
-        "String should", "must"
-    ).replace("List should", "must").replace("Dictionary should", "must")
+    message = (
+        message.replace("Input should be", "must be")
+        .replace("String should", "must")
+        .replace("List should", "must")
+        .replace("Dictionary should", "must")
+    )
     if kind != "value_error" and not isinstance(error.get("input"), dict | list):
         message += f" (got {_shorten(error.get('input'))})"
     return message
@@ -216,7 +219,11 @@ def parse_run(data: Any, *, source: str) -> AutopackRun:
     resource = parse_resource(data, source=source)
     if not isinstance(resource, AutopackRun):
         raise ResourceInvalidError(
-            [DocumentError(source, 1, "kind", f"expected {constants.RUN_KIND}, got {resource.kind}")]
+            [
+                DocumentError(
+                    source, 1, "kind", f"expected {constants.RUN_KIND}, got {resource.kind}"
+                )
+            ]
         )
     return resource
 
@@ -234,8 +241,7 @@ def _decode(content: str | bytes, source: str) -> str:
                     source,
                     0,
                     "",
-                    f"not UTF-8 text (byte 0x{bad} at offset {exc.start}); "
-                    "run files must be YAML",
+                    f"not UTF-8 text (byte 0x{bad} at offset {exc.start}); run files must be YAML",
                 )
             ]
         ) from None

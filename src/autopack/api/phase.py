@@ -79,7 +79,7 @@ class PhaseDefinition(ApiModel):
     """What the phase must achieve, in plain words."""
 
     deliverables: Annotated[list[PathPattern], Field(max_length=100)] = Field(default_factory=list)
-    """Files or directory prefixes that must exist afterwards; 'path::Symbol' also requires a symbol."""
+    """Files or directory prefixes that must exist afterwards; 'path::Name' also needs a symbol."""
 
     scope: Scope = Field(default_factory=Scope)
     """Paths the phase may change and paths it may read."""
@@ -108,9 +108,7 @@ class PhaseDefinition(ApiModel):
 class PhaseSpec(PhaseDefinition):
     """Desired state of a Phase object, created by the runner from the normalized plan."""
 
-    run_name: Annotated[
-        str, Field(min_length=1, max_length=constants.MAX_RUN_NAME_LENGTH)
-    ]
+    run_name: Annotated[str, Field(min_length=1, max_length=constants.MAX_RUN_NAME_LENGTH)]
     """Name of the AutopackRun this phase belongs to."""
 
     index: Annotated[int, Field(ge=0, le=999)]
@@ -217,7 +215,7 @@ class PhaseStatus(ApiModel):
 class Phase(ApiModel):
     """A phase of an AutopackRun, owned by the run."""
 
-    api_version: Literal["autopack.dev/v1alpha1"] = constants.API_VERSION
+    api_version: Literal["autopack.dev/v1alpha1"] = "autopack.dev/v1alpha1"
     """API version: autopack.dev/v1alpha1."""
 
     kind: Literal["Phase"] = constants.PHASE_KIND

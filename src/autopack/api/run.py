@@ -122,7 +122,7 @@ class ApprovalSpec(ApiModel):
     """When a phase must wait for a person before its change is kept."""
 
     policy: ApprovalPolicy = "risky"
-    """auto: never wait; risky: wait on large deletions or protected paths; always: wait every phase."""
+    """auto: never wait; risky: wait on large deletions or protected paths; always: every phase."""
 
     deletion_threshold_lines: Annotated[int, Field(ge=0, le=1_000_000)] = 200
     """Net deleted lines above which a change is risky."""
@@ -237,7 +237,8 @@ class AutopackRunSpec(ApiModel):
                 )
         if self.repo.push_branch is not None and self.repo.push_branch == self.repo.ref:
             raise ValueError(
-                "spec.repo.pushBranch must differ from spec.repo.ref (the base is never overwritten)"
+                "spec.repo.pushBranch must differ from spec.repo.ref "
+                "(the base is never overwritten)"
             )
         return self
 
@@ -301,7 +302,8 @@ class AutopackRunStatus(ApiModel):
     """The metadata.generation this status reflects."""
 
     phase: RunPhase = RunPhase.PENDING
-    """Pending, Queued, Planning, Running, AwaitingApproval, Suspended, Succeeded, Failed, Cancelled."""
+    """Lifecycle summary: Pending, Queued, Planning, Running, AwaitingApproval, Suspended,
+    Succeeded, Failed or Cancelled."""
 
     conditions: Annotated[list[Condition], Field(max_length=16)] = Field(default_factory=list)
     """Succeeded (the summary), Ready, Reconciling and Stalled, in the metav1.Condition shape."""
@@ -337,7 +339,7 @@ class AutopackRunStatus(ApiModel):
 class AutopackRun(ApiModel):
     """An autonomous coding run: a repository, a plan and budgets, executed by one runner Job."""
 
-    api_version: Literal["autopack.dev/v1alpha1"] = constants.API_VERSION
+    api_version: Literal["autopack.dev/v1alpha1"] = "autopack.dev/v1alpha1"
     """API version: autopack.dev/v1alpha1."""
 
     kind: Literal["AutopackRun"] = constants.RUN_KIND

@@ -63,8 +63,12 @@ _PHASE_RULES: Final[dict[str, list[JsonDict]]] = {
 _RUN_COLUMNS: Final[list[JsonDict]] = [
     {"name": "Phase", "type": "string", "jsonPath": ".status.phase"},
     {"name": "Progress", "type": "string", "jsonPath": ".status.progress"},
-    {"name": "Cost", "type": "number", "jsonPath": ".status.usage.costUSD",
-     "description": "Model cost in US dollars"},
+    {
+        "name": "Cost",
+        "type": "number",
+        "jsonPath": ".status.usage.costUSD",
+        "description": "Model cost in US dollars",
+    },
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     {"name": "Message", "type": "string", "jsonPath": ".status.message"},
 ]
@@ -99,6 +103,12 @@ def _resolve(node: Any, defs: JsonDict) -> Any:
         node = {**non_null[0], **node}
         if node.get("default", ...) is None:
             del node["default"]
+    out = _rewrite_keys(node, defs)
+    _default_optional_objects(out)
+    return out
+
+
+def _rewrite_keys(node: JsonDict, defs: JsonDict) -> JsonDict:
     out: JsonDict = {}
     for key, value in node.items():
         if key in _DROPPED_KEYS or (key == "additionalProperties" and value is False):
@@ -114,6 +124,10 @@ def _resolve(node: Any, defs: JsonDict) -> Any:
             out[key] = _resolve(value, defs)
         else:
             out[key] = value
+    return out
+
+
+def _default_optional_objects(out: JsonDict) -> None:
     if out.get("type") == "object" and "properties" in out:
         required = set(out.get("required", []))
         for name, prop in out["properties"].items():
@@ -127,7 +141,6 @@ def _resolve(node: Any, defs: JsonDict) -> Any:
                 and not prop.get("required")
             ):
                 prop["default"] = {}
-    return out
 
 
 def structural_schema(model: type[BaseModel]) -> JsonDict:
@@ -195,7 +208,10 @@ def _crd(
         "kind": "CustomResourceDefinition",
         "metadata": {
             "name": f"{plural}.{constants.GROUP}",
-            "labels": {"app.kubernetes.io/name": "autopack", "app.kubernetes.io/part-of": "autopack"},
+            "labels": {
+                "app.kubernetes.io/name": "autopack",
+                "app.kubernetes.io/part-of": "autopack",
+            },
         },
         "spec": {
             "group": constants.GROUP,

@@ -28,7 +28,9 @@ def validate(
         loaded, errors = loading.load_documents(content, source=source)
         for document in loaded:
             summary = loading.describe(document.resource)
-            console.print(f"[green]✓[/] {escape(source)}: document {document.document}: {escape(summary)}")
+            console.print(
+                f"[green]✓[/] {escape(source)}: document {document.document}: {escape(summary)}"
+            )
         for error in errors:
             err_console.print(f"[red]✗[/] {escape(str(error))}", soft_wrap=True)
         error_count += len(errors)

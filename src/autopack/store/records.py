@@ -1,0 +1,172 @@
+"""Idempotent writes and the reads the CLI needs: runs, phases, attempts and events.
+
+Writers (local engine, runner, operator) may repeat a write after a crash; every function
+here upserts by natural key so repeating it changes nothing.
+"""
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from autopack.store.models import Attempt, Event, LlmCall, PhaseRecord, Run
+
+
+def upsert_run(
+    session: Session,
+    *,
+    run_id: str,
+    name: str,
+    namespace: str = "",
+    source: str = "local",
+    repo_url: str,
+    base_ref: str,
+    push_branch: str,
+    spec: dict[str, Any],
+) -> Run:
+    """Create the run row, or refresh its spec if it exists (same id)."""
+    run = session.get(Run, run_id)
+    if run is None:
+        run = Run(
+            id=run_id,
+            name=name,
+            namespace=namespace,
+            source=source,
+            repo_url=repo_url,
+            base_ref=base_ref,
+            push_branch=push_branch,
+            spec=spec,
+        )
+        session.add(run)
+    else:
+        run.spec = spec
+        run.repo_url = repo_url
+        run.base_ref = base_ref
+        run.push_branch = push_branch
+    session.flush()
+    return run
+
+
+def set_run_state(
+    session: Session,
+    *,
+    run_id: str,
+    state: str,
+    now: datetime,
+    reason: str | None = None,
+    message: str | None = None,
+    result_commit: str | None = None,
+    finished: bool = False,
+) -> Run:
+    """Record a run state transition; ``started_at`` is set once, ``finished_at`` on finish."""
+    run = session.get_one(Run, run_id)
+    run.state = state
+    run.reason = reason
+    run.message = message
+    if run.started_at is None:
+        run.started_at = now
+    if result_commit is not None:
+        run.result_commit = result_commit
+    if finished:
+        run.finished_at = now
+    return run
+
+
+def upsert_phase(
+    session: Session, *, run_id: str, index: int, title: str, definition: dict[str, Any]
+) -> PhaseRecord:
+    """Create the phase row for (run, index), or refresh its title and definition."""
+    phase = session.scalar(
+        select(PhaseRecord).where(PhaseRecord.run_id == run_id, PhaseRecord.index == index)
+    )
+    if phase is None:
+        phase = PhaseRecord(run_id=run_id, index=index, title=title, definition=definition)
+        session.add(phase)
+    else:
+        phase.title = title
+        phase.definition = definition
+    session.flush()
+    return phase
+
+
+def upsert_attempt(session: Session, *, phase_id: int, number: int) -> Attempt:
+    """Return the attempt row for (phase, number), creating it if needed."""
+    attempt = session.scalar(
+        select(Attempt).where(Attempt.phase_id == phase_id, Attempt.number == number)
+    )
+    if attempt is None:
+        attempt = Attempt(phase_id=phase_id, number=number)
+        session.add(attempt)
+        session.flush()
+    return attempt
+
+
+def record_event(
+    session: Session,
+    *,
+    run_id: str,
+    type: str,
+    message: str = "",
+    reason: str | None = None,
+    phase_id: int | None = None,
+    data: dict[str, Any] | None = None,
+    now: datetime | None = None,
+) -> Event:
+    """Append an event to the run's history."""
+    event = Event(
+        run_id=run_id, phase_id=phase_id, type=type, reason=reason, message=message, data=data or {}
+    )
+    if now is not None:
+        event.created_at = now
+    session.add(event)
+    session.flush()
+    return event
+
+
+def find_run(session: Session, *, name: str, namespace: str | None = None) -> Run | None:
+    """Return the newest run called ``name`` (optionally in ``namespace``), or None."""
+    query = select(Run).where(Run.name == name)
+    if namespace is not None:
+        query = query.where(Run.namespace == namespace)
+    return session.scalars(query.order_by(Run.created_at.desc()).limit(1)).first()
+
+
+def list_runs(session: Session, *, limit: int = 50) -> Sequence[Run]:
+    """Return the most recent runs, newest first."""
+    return session.scalars(select(Run).order_by(Run.created_at.desc()).limit(limit)).all()
+
+
+def run_events(session: Session, *, run_id: str) -> Sequence[Event]:
+    """Return a run's events in the order they happened."""
+    return session.scalars(select(Event).where(Event.run_id == run_id).order_by(Event.id)).all()
+
+
+def refresh_usage_totals(session: Session, *, run_id: str) -> Run:
+    """Recompute the run's and its phases' token and cost totals from ``llm_calls``."""
+    columns = (
+        func.coalesce(func.sum(LlmCall.input_tokens), 0),
+        func.coalesce(func.sum(LlmCall.output_tokens), 0),
+        func.coalesce(func.sum(LlmCall.cache_read_tokens), 0),
+        func.coalesce(func.sum(LlmCall.cache_write_tokens), 0),
+        func.coalesce(func.sum(LlmCall.cost_usd), 0),
+        func.count(LlmCall.id),
+    )
+    run = session.get_one(Run, run_id)
+    _apply_totals(run, session.execute(select(*columns).where(LlmCall.run_id == run_id)).one())
+    for phase in run.phases:
+        totals = session.execute(select(*columns).where(LlmCall.phase_id == phase.id)).one()
+        _apply_totals(phase, totals)
+    return run
+
+
+def _apply_totals(target: Run | PhaseRecord, totals: Sequence[Any]) -> None:
+    (
+        target.input_tokens,
+        target.output_tokens,
+        target.cache_read_tokens,
+        target.cache_write_tokens,
+        target.cost_usd,
+        target.llm_calls,
+    ) = (int(totals[0]), int(totals[1]), int(totals[2]), int(totals[3]), totals[4], int(totals[5]))
