@@ -6,7 +6,7 @@ are rejected, and attribute docstrings become the CRD schema descriptions.
 """
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
@@ -25,7 +25,7 @@ class ApiModel(BaseModel):
         validate_assignment=True,
     )
 
-    def to_api(self) -> dict[str, object]:
+    def to_api(self) -> dict[str, Any]:
         """Return the object as the API server stores it: camelCase keys, no unset optionals."""
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 

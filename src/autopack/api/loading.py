@@ -286,7 +286,8 @@ def describe(resource: Resource) -> str:
     """Return a one-line summary of a valid resource for ``autopack validate``."""
     if isinstance(resource, AutopackRun):
         spec = resource.spec
-        plan = f"{len(spec.phases)} phases" if spec.phases else f"{len(spec.plan)}-character plan"
+        count = len(spec.phases)
+        plan = f"{count} phase{'s' * (count != 1)}" if count else f"{len(spec.plan)}-character plan"
         return (
             f"AutopackRun {resource.name or resource.metadata.generate_name}: {plan}, "
             f"repo {spec.repo.url}@{spec.repo.ref} -> {resource.push_branch}, "

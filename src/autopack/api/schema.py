@@ -42,8 +42,8 @@ _RUN_RULES: Final[dict[str, list[JsonDict]]] = {
             "(the base is never overwritten)",
         },
         {
-            "rule": "!has(self.phases) || self.phases.all(p, !has(p.id) || "
-            "self.phases.exists_one(q, has(q.id) && q.id == p.id))",
+            "rule": "!has(self.phases) || self.phases.map(p, has(p.id) ? p.id : '')"
+            ".all(i, i == '' || self.phases.exists_one(q, has(q.id) && q.id == i))",
             "message": "phase ids must be unique",
         },
     ],
@@ -91,10 +91,6 @@ def _resolve(node: Any, defs: JsonDict) -> Any:
     if not isinstance(node, dict):
         return node
     node = dict(node)
-    ref = node.pop("$ref", None)
-    if ref is not None:
-        target = defs[ref.rsplit("/", 1)[-1]]
-        node = {**target, **node}  # the field's own description wins over the class docstring
     any_of = node.pop("anyOf", None)
     if any_of is not None:
         non_null = [option for option in any_of if option.get("type") != "null"]
@@ -103,6 +99,10 @@ def _resolve(node: Any, defs: JsonDict) -> Any:
         node = {**non_null[0], **node}
         if node.get("default", ...) is None:
             del node["default"]
+    ref = node.pop("$ref", None)
+    if ref is not None:
+        target = defs[ref.rsplit("/", 1)[-1]]
+        node = {**target, **node}  # the field's own description wins over the class docstring
     out = _rewrite_keys(node, defs)
     _default_optional_objects(out)
     return out

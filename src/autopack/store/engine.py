@@ -44,16 +44,17 @@ def _build_engine(url: str, *, connect_timeout: float) -> Engine:
             "expected e.g. sqlite:////path/autopack.db or postgresql+psycopg://user@host/db"
         ) from None
     connect_args: dict[str, Any] = {}
+    if parsed.get_backend_name() not in ("sqlite", "postgresql"):
+        raise StoreUnavailableError(
+            f"database {redacted}: {parsed.get_backend_name()} is not supported; "
+            "use a sqlite:/// or postgresql+psycopg:// URL"
+        )
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).expanduser().parent.mkdir(parents=True, exist_ok=True)
         connect_args["timeout"] = connect_timeout
     elif parsed.get_backend_name() == "postgresql":
-        if parsed.get_driver_name() in (
-            "psycopg2",
-            "psycopg",
-            "pg8000",
-        ) or not parsed.drivername.count("+"):
+        if "+" not in parsed.drivername:  # plain postgresql:// means the driver we ship
             parsed = parsed.set(drivername="postgresql+psycopg")
         connect_args["connect_timeout"] = max(1, int(connect_timeout))
     try:

@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Prepare this checkout on a fresh machine: virtualenv, Python packages and the PostgreSQL
+# server binaries the test suite starts. Idempotent and quick when nothing changed.
+#
+#   scripts/setup.sh            # what scripts/test.sh and scripts/demo.sh call first
+#   AUTOPACK_PYTHON=python3.12 scripts/setup.sh
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+VENV="$ROOT/.venv"
+PYTHON="${AUTOPACK_PYTHON:-python3}"
+
+log() { printf '\033[1msetup:\033[0m %s\n' "$*" >&2; }
+
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    log "Autopack needs Python 3.11 or newer; '$PYTHON' is $("$PYTHON" --version 2>&1 || echo missing)."
+    log "Set AUTOPACK_PYTHON to a newer interpreter."
+    exit 1
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+    log "creating virtualenv in .venv"
+    "$PYTHON" -m venv "$VENV"
+fi
+
+# Reinstall only when the dependency declaration changed.
+STAMP="$VENV/.autopack-installed"
+WANT="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
+    log "installing autopack and its development dependencies into .venv"
+    "$VENV/bin/python" -m pip install --quiet --upgrade pip
+    "$VENV/bin/python" -m pip install --quiet -e ".[dev]"
+    echo "$WANT" > "$STAMP"
+fi
+
+# PostgreSQL server binaries for the store tests (pytest-postgresql starts a throwaway server).
+if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 && ! command -v pg_ctl >/dev/null 2>&1; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        log "installing the PostgreSQL server (apt-get install postgresql)"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+    else
+        log "PostgreSQL server binaries not found: install PostgreSQL 15+ (e.g. apt-get install postgresql)"
+        exit 1
+    fi
+fi
+if [ "$(id -u)" = "0" ] && ! id postgres >/dev/null 2>&1; then
+    log "creating the 'postgres' system user the test server runs as"
+    useradd --system --home-dir /var/lib/postgresql --shell /usr/sbin/nologin postgres
+fi
+chmod +x scripts/pg_ctl_as_postgres.sh

@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The whole test suite, as CI runs it: set-up, lint, types, layers, then pytest.
+# Extra arguments go to pytest, e.g. `scripts/test.sh -k crds -x`.
+set -euo pipefail
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+scripts/setup.sh
+
+step() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
+BIN="$ROOT/.venv/bin"
+
+step "ruff (lint and format)"
+"$BIN/ruff" check .
+"$BIN/ruff" format --check .
+step "mypy --strict"
+"$BIN/mypy"
+step "import-linter (layers)"
+"$BIN/lint-imports"
+step "generated CRDs are current"
+"$BIN/autopack" crds --check --output crds
+step "pytest"
+# pytest exits 5 when it collects nothing; with `set -e` that fails the run as it should.
+"$BIN/pytest" "$@"

@@ -1,0 +1,85 @@
+"""``autopack runs``: read past and current runs from the store."""
+
+from typing import Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from autopack.cli.database import UrlOption, open_store
+from autopack.cli.output import console, fail
+from autopack.store import StoreUnavailableError, records
+
+runs_app = typer.Typer(help="List and inspect runs recorded in the store.")
+
+
+@runs_app.command("list")
+def list_runs(
+    url: UrlOption = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="How many runs to show.")] = 20,
+) -> None:
+    """List the most recent runs, newest first."""
+    store = open_store(url)
+    try:
+        store.upgrade()
+        with store.session() as session:
+            rows = records.list_runs(session, limit=limit)
+            table = Table("NAME", "NAMESPACE", "STATE", "PHASES", "TOKENS", "COST", "STARTED")
+            for run in rows:
+                complete = sum(1 for phase in run.phases if phase.state == "Complete")
+                table.add_row(
+                    escape(run.name),
+                    escape(run.namespace or "-"),
+                    run.state,
+                    f"{complete}/{len(run.phases)}",
+                    f"{run.input_tokens + run.output_tokens:,}",
+                    f"${run.cost_usd:.4f}",
+                    run.started_at.strftime("%Y-%m-%d %H:%M") if run.started_at else "-",
+                )
+    except StoreUnavailableError as exc:
+        fail(str(exc))
+    finally:
+        store.dispose()
+    if not rows:
+        console.print("no runs recorded yet")
+        return
+    console.print(table)
+
+
+@runs_app.command("show")
+def show_run(
+    name: Annotated[str, typer.Argument(help="Run name.")],
+    namespace: Annotated[
+        str | None, typer.Option(help="Namespace, for runs recorded from a cluster.")
+    ] = None,
+    url: UrlOption = None,
+) -> None:
+    """Show one run: its state, phases, attempts and usage."""
+    store = open_store(url)
+    try:
+        store.upgrade()
+        with store.session() as session:
+            run = records.find_run(session, name=name, namespace=namespace)
+            if run is None:
+                fail(f"no run named {name!r} in {store.redacted_url}; see `autopack runs list`")
+            console.print(f"[bold]{escape(run.name)}[/] {run.state} {escape(run.message or '')}")
+            console.print(f"repo {escape(run.repo_url)}@{run.base_ref} -> {run.push_branch}")
+            console.print(
+                f"usage: {run.input_tokens:,} in / {run.output_tokens:,} out tokens, "
+                f"{run.llm_calls} calls, ${run.cost_usd:.4f}"
+            )
+            table = Table("#", "PHASE", "STATE", "ATTEMPTS", "COST", "FAILURE")
+            for phase in run.phases:
+                table.add_row(
+                    str(phase.index),
+                    escape(phase.title),
+                    phase.state,
+                    str(phase.attempts_made),
+                    f"${phase.cost_usd:.4f}",
+                    escape(phase.failure_signature or ""),
+                )
+            console.print(table)
+    except StoreUnavailableError as exc:
+        fail(str(exc))
+    finally:
+        store.dispose()

@@ -1,0 +1,42 @@
+from typer.testing import CliRunner
+
+from autopack.cli import app
+
+runner = CliRunner()
+
+
+def test_db_upgrade_then_current_reports_head(database_url: str) -> None:
+    upgraded = runner.invoke(app, ["db", "upgrade", "--url", database_url])
+    assert upgraded.exit_code == 0, upgraded.output
+    assert "is at revision 0001" in upgraded.stdout
+    current = runner.invoke(app, ["db", "current", "--url", database_url])
+    assert "is at revision 0001" in current.stdout
+
+
+def test_db_current_before_upgrade_says_what_to_do(sqlite_url: str) -> None:
+    result = runner.invoke(app, ["db", "current", "--url", sqlite_url])
+    assert result.exit_code == 0
+    assert "none (run autopack db upgrade)" in result.stdout
+
+
+def test_unreachable_database_is_one_line_not_a_traceback() -> None:
+    result = runner.invoke(
+        app, ["db", "upgrade"], env={"AUTOPACK_DATABASE_URL": "postgresql://u:pw@127.0.0.1:9/x"}
+    )
+    assert result.exit_code == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("error: database postgresql://u:***@127.0.0.1:9/x is unavailable")
+    assert "Traceback" not in result.output
+
+
+def test_runs_list_on_empty_store(sqlite_url: str) -> None:
+    result = runner.invoke(app, ["runs", "list", "--url", sqlite_url])
+    assert result.exit_code == 0
+    assert "no runs recorded yet" in result.stdout
+
+
+def test_runs_show_unknown_run_fails_with_hint(sqlite_url: str) -> None:
+    result = runner.invoke(app, ["runs", "show", "ghost", "--url", sqlite_url])
+    assert result.exit_code == 1
+    assert "no run named 'ghost'" in result.stderr
