@@ -49,7 +49,7 @@ def test_table_shows_scope_origin_and_confidence(run_file: Path) -> None:
     assert result.exit_code == 0, result.output
     out = " ".join(result.stdout.split())  # rich wraps at the terminal width
     assert "plan from markdown: 2 tagged markdown phases (no model call)" in out
-    assert "0  Add JWT auth [high · feature]" in out
+    assert "0 Add JWT auth [high · feature]" in out
     assert "from deliverable+keyword, confidence 0.85" in out
     assert "from explicit, confidence 1.00" in out
     assert "600,000 tokens · $5.00 · 4 attempts" in out
