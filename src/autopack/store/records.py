@@ -91,6 +91,13 @@ def upsert_phase(
     return phase
 
 
+def find_phase(session: Session, *, run_id: str, index: int) -> PhaseRecord | None:
+    """Return the phase row for (run, index), or None."""
+    return session.scalar(
+        select(PhaseRecord).where(PhaseRecord.run_id == run_id, PhaseRecord.index == index)
+    )
+
+
 def upsert_attempt(session: Session, *, phase_id: int, number: int) -> Attempt:
     """Return the attempt row for (phase, number), creating it if needed."""
     attempt = session.scalar(
