@@ -42,6 +42,7 @@ from autopack.api.run import (
     RunnerSpec,
     RunPhase,
     RunResult,
+    Toleration,
     ToolchainSpec,
 )
 
@@ -78,6 +79,7 @@ __all__ = [
     "RunResult",
     "RunnerSpec",
     "Scope",
+    "Toleration",
     "ToolchainSpec",
     "Usage",
     "conditions",

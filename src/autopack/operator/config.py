@@ -1,0 +1,52 @@
+"""The operator's configuration: one settings class, one comment per setting, env prefix.
+
+Values come from ``AUTOPACK_OPERATOR_*`` environment variables (the Helm chart sets them from
+``values.yaml``). Per-run choices live in the AutopackRun spec; these are cluster defaults.
+"""
+
+from typing import Annotated
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class OperatorConfig(BaseSettings):
+    """Cluster-wide defaults of the Autopack operator."""
+
+    model_config = SettingsConfigDict(env_prefix="AUTOPACK_OPERATOR_", extra="forbid")
+
+    runner_image: str = "ghcr.io/autopack/runner:0.1.0"
+    """Image of the runner pod when a run does not name one."""
+
+    runner_service_account: str = "autopack-runner"
+    """Service account of runner pods when a run does not name one."""
+
+    image_pull_policy: str = "IfNotPresent"
+    """Pull policy of the runner container."""
+
+    database_secret: str | None = None
+    """Secret whose key ``url`` holds AUTOPACK_DATABASE_URL for runners (unset: no database)."""
+
+    max_concurrent_runs: Annotated[int, Field(ge=0)] = 0
+    """Runs active at once in the whole cluster; 0 means unlimited. Others wait as Queued."""
+
+    max_concurrent_runs_per_namespace: Annotated[int, Field(ge=0)] = 0
+    """Runs active at once per namespace; 0 means unlimited."""
+
+    max_runner_launches: Annotated[int, Field(ge=1, le=20)] = 3
+    """Runner launches per run after infrastructure failures (OOM, eviction, crash)."""
+
+    default_cpu_request: str = "500m"
+    """CPU request of a runner when the run sets none."""
+
+    default_memory_request: str = "1Gi"
+    """Memory request of a runner when the run sets none."""
+
+    default_memory_limit: str = "4Gi"
+    """Memory limit of a runner when the run sets none."""
+
+    workspace_size_limit: str = "10Gi"
+    """Size limit of the runner's emptyDir workspace."""
+
+    metrics_port: Annotated[int, Field(ge=0, le=65535)] = 8080
+    """Port of the Prometheus metrics endpoint; 0 disables it."""

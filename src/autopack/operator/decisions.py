@@ -1,0 +1,217 @@
+"""Decide what a run needs next: the operator's whole state machine as one pure function.
+
+Given what the handler observed (the run, its runner Jobs and pods, its Phases, whether a
+runner slot is free, and ``now``), :func:`decide` returns the status to write, at most one
+action on Jobs, phases to reset for a retry, and the events to post. Handlers only fetch,
+call this, act and record, so every transition is unit-tested without a cluster.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from autopack.api import (
+    TERMINAL_RUN_PHASES,
+    AutopackRun,
+    AutopackRunStatus,
+    Phase,
+    PhaseState,
+    RunPhase,
+    RunResult,
+    constants,
+)
+from autopack.operator.status import JobOutcome, job_outcome, set_run_conditions, summarize_phases
+
+EventType = Literal["Normal", "Warning"]
+
+
+@dataclass(frozen=True)
+class Observed:
+    """Everything the decision needs, fetched by the handler."""
+
+    run: AutopackRun
+    jobs: Sequence[dict[str, Any]]
+    pods: Sequence[dict[str, Any]]
+    phases: Sequence[Phase]
+    now: datetime
+    may_start: bool = True
+    queue_position: int = 0
+
+
+@dataclass
+class Decision:
+    """What to write and do for one run."""
+
+    status: AutopackRunStatus
+    launch: int | None = None
+    suspend_job: str | None = None
+    resume_job: str | None = None
+    reset_phases: tuple[str, ...] = ()
+    retry_token: str | None = None
+    events: list[tuple[EventType, str, str]] = field(default_factory=list)
+
+
+def launch_number(job: dict[str, Any]) -> int:
+    """Return the launch number of a runner Job (from its annotation or name suffix)."""
+    metadata = job.get("metadata", {})
+    annotated = (metadata.get("annotations") or {}).get(constants.ANNOTATION_RUNNER_LAUNCHES)
+    if annotated and annotated.isdigit():
+        return int(annotated)
+    suffix = str(metadata.get("name", "")).rsplit("-", 1)[-1]
+    return int(suffix) if suffix.isdigit() else 0
+
+
+def _set(status: AutopackRunStatus, phase: RunPhase, message: str) -> None:
+    status.phase = phase
+    status.message = message[:4096]
+
+
+def _launch(decision: Decision, observed: Observed, number: int, message: str) -> None:
+    status = decision.status
+    if not observed.may_start:
+        ahead = observed.queue_position
+        _set(status, RunPhase.QUEUED, f"waiting for a runner slot ({ahead} run(s) ahead)")
+        return
+    decision.launch = number
+    status.job_name = constants.runner_job_name(observed.run.name, number)
+    status.started_at = status.started_at or observed.now
+    _set(status, RunPhase.PLANNING if not observed.phases else RunPhase.RUNNING, message)
+    decision.events.append(("Normal", "RunnerStarted", f"started runner Job {status.job_name}"))
+
+
+def _finished(decision: Decision, observed: Observed, outcome: JobOutcome) -> None:
+    status = decision.status
+    report = outcome.report
+    status.finished_at = observed.now
+    branch = (report.branch if report else None) or observed.run.push_branch
+    status.result = RunResult(branch=branch, commit=report.commit if report else None)
+    if outcome.state == "succeeded":
+        _set(status, RunPhase.SUCCEEDED, report.message if report else "all phases complete")
+        decision.events.append(("Normal", "RunSucceeded", f"result on branch {branch}"))
+    else:
+        reason = outcome.reason or "RunFailed"
+        _set(status, RunPhase.FAILED, f"{reason}: {outcome.message}".strip(": "))
+        decision.events.append(("Warning", "RunFailed", status.message or reason))
+        if reason == "BudgetExceeded":
+            decision.events.append(("Warning", "BudgetExceeded", outcome.message))
+
+
+def _after_failure(
+    decision: Decision, observed: Observed, outcome: JobOutcome, launches: int, max_launches: int
+) -> None:
+    status = decision.status
+    summary = summarize_phases(observed.phases)
+    report = outcome.report
+    if report is not None and report.state == "AwaitingApproval":
+        waiting = summary.awaiting_approval
+        if waiting and len(summary.approved_waiting) == len(waiting):
+            _launch(decision, observed, launches + 1, f"approved: {', '.join(waiting)}")
+        else:
+            _set(status, RunPhase.AWAITING_APPROVAL, report.message or "a phase needs approval")
+        return
+    if outcome.infrastructure and launches < max_launches:
+        _launch(
+            decision,
+            observed,
+            launches + 1,
+            f"relaunching the runner after {outcome.reason} ({launches + 1}/{max_launches})",
+        )
+        decision.events.append(
+            ("Warning", outcome.reason or "RunnerFailed", f"{outcome.message}; relaunching")
+        )
+        return
+    _finished(decision, observed, outcome)
+
+
+def decide(observed: Observed, *, max_launches: int) -> Decision:
+    """Return the next status and action for ``observed.run``."""
+    run = observed.run
+    previous = run.status or AutopackRunStatus()
+    status = previous.model_copy(deep=True)
+    decision = Decision(status=status)
+    summary = summarize_phases(observed.phases)
+    status.observed_generation = run.metadata.generation
+    status.phase_counts = summary.counts
+    status.progress = summary.progress
+    status.current_phase = summary.current
+    status.usage = summary.usage
+    jobs = sorted(observed.jobs, key=launch_number)
+    latest = jobs[-1] if jobs else None
+    launches = launch_number(latest) if latest else 0
+    annotations = run.metadata.annotations
+    retry = annotations.get(constants.ANNOTATION_RETRY)
+    retry_requested = bool(retry) and retry != annotations.get(constants.ANNOTATION_RETRY_HANDLED)
+
+    if previous.phase in TERMINAL_RUN_PHASES and not retry_requested:
+        pass
+    elif retry_requested and previous.phase in TERMINAL_RUN_PHASES | {RunPhase.AWAITING_APPROVAL}:
+        decision.retry_token = retry
+        decision.reset_phases = tuple(
+            p.metadata.name or ""
+            for p in observed.phases
+            if p.status is not None and p.status.state == PhaseState.FAILED
+        )
+        status.finished_at = None
+        _launch(decision, observed, launches + 1, f"retrying failed phases (retry {retry})")
+    elif run.spec.suspend:
+        outcome = job_outcome(latest, observed.pods) if latest else None
+        if outcome is not None and outcome.state in ("running", "pending"):
+            decision.suspend_job = latest["metadata"]["name"] if latest else None
+        _set(status, RunPhase.SUSPENDED, "suspended by spec.suspend; set it to false to resume")
+    elif latest is None:
+        _launch(decision, observed, 1, "runner starting")
+    else:
+        _observe_job(decision, observed, latest, launches, max_launches)
+    reason = _reason(status, decision)
+    set_run_conditions(
+        status,
+        reason=reason,
+        message=status.message or "",
+        now=observed.now,
+        generation=run.metadata.generation,
+    )
+    if status.phase == RunPhase.AWAITING_APPROVAL and previous.phase != RunPhase.AWAITING_APPROVAL:
+        decision.events.append(("Normal", "ApprovalRequired", status.message or ""))
+    return decision
+
+
+def _observe_job(
+    decision: Decision,
+    observed: Observed,
+    latest: dict[str, Any],
+    launches: int,
+    max_launches: int,
+) -> None:
+    status = decision.status
+    summary = summarize_phases(observed.phases)
+    status.job_name = latest["metadata"]["name"]
+    outcome = job_outcome(latest, observed.pods)
+    if outcome.state == "suspended":
+        if observed.run.spec.runner.queue_name:
+            _set(status, RunPhase.QUEUED, "waiting for Kueue to admit the runner Job")
+        else:
+            decision.resume_job = status.job_name
+            _set(status, RunPhase.RUNNING, "resuming")
+    elif outcome.state in ("pending", "running"):
+        if summary.awaiting_approval:
+            _set(status, RunPhase.AWAITING_APPROVAL, "a phase needs approval")
+        elif summary.counts.total:
+            current = summary.current or "next phase"
+            _set(status, RunPhase.RUNNING, f"phase {summary.progress} done, working on {current}")
+        else:
+            _set(status, RunPhase.PLANNING, "cloning the repository and normalizing the plan")
+    elif outcome.state == "succeeded":
+        _finished(decision, observed, outcome)
+    else:
+        _after_failure(decision, observed, outcome, launches, max_launches)
+
+
+def _reason(status: AutopackRunStatus, decision: Decision) -> str:
+    if status.phase == RunPhase.FAILED:
+        message = status.message or ""
+        head = message.split(":", 1)[0]
+        return head if head.isalnum() and head[:1].isupper() else "RunFailed"
+    if status.phase == RunPhase.SUCCEEDED:
+        return "RunSucceeded"
+    return str(status.phase.value)

@@ -1,0 +1,137 @@
+"""Build the runner Job of a run: a pure function from the run and the operator's config.
+
+One Job per launch, named ``<run>-runner-<n>``, isolated (non-root, read-only root
+filesystem, no capabilities, RuntimeDefault seccomp, emptyDir workspace), with the run's
+deadline, no Job-level retries (the operator owns retries), and the run's secrets as env or
+read-only mounts. Kueue mode creates it suspended with the queue label for Kueue to admit.
+"""
+
+from typing import Any
+
+from autopack.api import AutopackRun, constants
+from autopack.operator.config import OperatorConfig
+
+WORKSPACE = "/workspace"
+GIT_CREDENTIALS_DIR = "/var/run/secrets/autopack/git"
+RUNNER_UID = 10001
+
+
+def runner_labels(run_name: str) -> dict[str, str]:
+    """Labels on every runner Job and pod of ``run_name``."""
+    return {
+        constants.LABEL_RUN: run_name,
+        constants.LABEL_COMPONENT: "runner",
+        constants.LABEL_MANAGED_BY: constants.MANAGED_BY_VALUE,
+    }
+
+
+def _resources(run: AutopackRun, config: OperatorConfig) -> dict[str, dict[str, str]]:
+    requested = run.spec.runner.resources
+    requests = {"cpu": config.default_cpu_request, "memory": config.default_memory_request}
+    requests.update(requested.requests)
+    limits = {"memory": config.default_memory_limit}
+    limits.update(requested.limits)
+    return {"requests": requests, "limits": limits}
+
+
+def _env(run: AutopackRun, *, namespace: str, config: OperatorConfig) -> list[dict[str, Any]]:
+    env: list[dict[str, Any]] = [
+        {"name": "AUTOPACK_RUN", "value": f"{namespace}/{run.name}"},
+        {"name": "AUTOPACK_WORKDIR", "value": WORKSPACE},
+        {"name": "HOME", "value": f"{WORKSPACE}/.home"},
+        {"name": "AUTOPACK_MODEL_PROFILE", "value": run.spec.models.profile},
+        {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+    ]
+    if config.database_secret:
+        env.append(
+            {
+                "name": "AUTOPACK_DATABASE_URL",
+                "valueFrom": {"secretKeyRef": {"name": config.database_secret, "key": "url"}},
+            }
+        )
+    if run.spec.repo.credentials_secret:
+        env.append({"name": "AUTOPACK_GIT_CREDENTIALS_DIR", "value": GIT_CREDENTIALS_DIR})
+    return env
+
+
+def build_runner_job(
+    run: AutopackRun, *, namespace: str, launch: int, config: OperatorConfig
+) -> dict[str, Any]:
+    """Return the Job manifest of the ``launch``-th runner of ``run`` (not yet adopted)."""
+    name = constants.runner_job_name(run.name, launch)
+    labels = runner_labels(run.name)
+    queue = run.spec.runner.queue_name
+    job_labels = {**labels, constants.LABEL_KUEUE_QUEUE: queue} if queue else labels
+    volumes: list[dict[str, Any]] = [
+        {"name": "workspace", "emptyDir": {"sizeLimit": config.workspace_size_limit}},
+        {"name": "tmp", "emptyDir": {}},
+    ]
+    mounts: list[dict[str, Any]] = [
+        {"name": "workspace", "mountPath": WORKSPACE},
+        {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - a private emptyDir, not the host's
+    ]
+    if run.spec.repo.credentials_secret:
+        volumes.append(
+            {
+                "name": "git-credentials",
+                "secret": {"secretName": run.spec.repo.credentials_secret, "defaultMode": 0o400},
+            }
+        )
+        mounts.append(
+            {"name": "git-credentials", "mountPath": GIT_CREDENTIALS_DIR, "readOnly": True}
+        )
+    container: dict[str, Any] = {
+        "name": "runner",
+        "image": run.spec.runner.image or config.runner_image,
+        "imagePullPolicy": config.image_pull_policy,
+        "command": ["autopack", "runner", "--run", f"{namespace}/{run.name}"],
+        "workingDir": WORKSPACE,
+        "env": _env(run, namespace=namespace, config=config),
+        "resources": _resources(run, config),
+        "volumeMounts": mounts,
+        "terminationMessagePolicy": "File",
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUNNER_UID,
+            "runAsGroup": RUNNER_UID,
+            "readOnlyRootFilesystem": True,
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+    }
+    if run.spec.models.credentials_secret:
+        container["envFrom"] = [{"secretRef": {"name": run.spec.models.credentials_secret}}]
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "serviceAccountName": run.spec.runner.service_account_name or config.runner_service_account,
+        "automountServiceAccountToken": True,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUNNER_UID,
+            "fsGroup": RUNNER_UID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "containers": [container],
+        "volumes": volumes,
+    }
+    if run.spec.runner.node_selector:
+        pod_spec["nodeSelector"] = dict(run.spec.runner.node_selector)
+    if run.spec.runner.tolerations:
+        pod_spec["tolerations"] = [t.to_api() for t in run.spec.runner.tolerations]
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": job_labels,
+            "annotations": {constants.ANNOTATION_RUNNER_LAUNCHES: str(launch)},
+        },
+        "spec": {
+            "backoffLimit": 0,
+            "activeDeadlineSeconds": run.spec.budgets.active_deadline_seconds,
+            "suspend": bool(queue),
+            "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+        },
+    }

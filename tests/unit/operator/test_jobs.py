@@ -1,0 +1,80 @@
+from autopack.api import Toleration
+from autopack.operator.config import OperatorConfig
+from autopack.operator.jobs import build_runner_job
+from tests.builders.api import a_run
+
+CONFIG = OperatorConfig(database_secret="autopack-db")
+
+
+def container(job: dict) -> dict:  # type: ignore[type-arg]
+    return job["spec"]["template"]["spec"]["containers"][0]  # type: ignore[no-any-return]
+
+
+def test_runner_job_is_named_labelled_and_runs_the_runner() -> None:
+    job = build_runner_job(a_run("demo").obj(), namespace="team", launch=2, config=CONFIG)
+    assert job["metadata"]["name"] == "demo-runner-2"
+    assert job["metadata"]["labels"]["autopack.dev/run"] == "demo"
+    assert container(job)["command"] == ["autopack", "runner", "--run", "team/demo"]
+    assert job["spec"]["backoffLimit"] == 0
+    assert job["spec"]["activeDeadlineSeconds"] == 6 * 3600
+    assert job["spec"]["suspend"] is False
+
+
+def test_runner_pod_is_locked_down() -> None:
+    job = build_runner_job(a_run().obj(), namespace="ns", launch=1, config=CONFIG)
+    security = container(job)["securityContext"]
+    assert security["runAsNonRoot"] is True
+    assert security["readOnlyRootFilesystem"] is True
+    assert security["allowPrivilegeEscalation"] is False
+    assert security["capabilities"] == {"drop": ["ALL"]}
+    assert security["seccompProfile"] == {"type": "RuntimeDefault"}
+    pod = job["spec"]["template"]["spec"]
+    assert pod["restartPolicy"] == "Never"
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert "emptyDir" in volumes["workspace"]
+    mounts = {m["mountPath"] for m in container(job)["volumeMounts"]}
+    assert {"/workspace", "/tmp"} <= mounts
+
+
+def test_secrets_reach_the_runner_without_values_in_the_spec() -> None:
+    run = (
+        a_run()
+        .set("spec.repo.credentialsSecret", "git-token")
+        .set("spec.models.credentialsSecret", "llm-keys")
+        .obj()
+    )
+    job = build_runner_job(run, namespace="ns", launch=1, config=CONFIG)
+    env = {e["name"]: e for e in container(job)["env"]}
+    assert env["AUTOPACK_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
+        "name": "autopack-db",
+        "key": "url",
+    }
+    assert container(job)["envFrom"] == [{"secretRef": {"name": "llm-keys"}}]
+    git = next(m for m in container(job)["volumeMounts"] if m["name"] == "git-credentials")
+    assert git["readOnly"] is True
+
+
+def test_scheduling_and_resources_come_from_the_run() -> None:
+    run = a_run().obj()
+    run.spec.runner.node_selector = {"pool": "agents"}
+    run.spec.runner.tolerations = [Toleration(key="agents", operator="Exists", effect="NoSchedule")]
+    run.spec.runner.resources.limits = {"memory": "8Gi"}
+    run.spec.runner.image = "registry.local/runner:1"
+    run.spec.runner.service_account_name = "custom-sa"
+    job = build_runner_job(run, namespace="ns", launch=1, config=CONFIG)
+    pod = job["spec"]["template"]["spec"]
+    assert pod["nodeSelector"] == {"pool": "agents"}
+    assert pod["tolerations"] == [{"key": "agents", "operator": "Exists", "effect": "NoSchedule"}]
+    assert pod["serviceAccountName"] == "custom-sa"
+    assert container(job)["image"] == "registry.local/runner:1"
+    assert container(job)["resources"]["limits"]["memory"] == "8Gi"
+    assert container(job)["resources"]["requests"]["cpu"] == "500m"
+
+
+def test_kueue_mode_creates_a_suspended_job_with_the_queue_label() -> None:
+    run = a_run().obj()
+    run.spec.runner.queue_name = "team-queue"
+    job = build_runner_job(run, namespace="ns", launch=1, config=CONFIG)
+    assert job["spec"]["suspend"] is True
+    assert job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "team-queue"
+    assert "kueue.x-k8s.io/queue-name" not in job["spec"]["template"]["metadata"]["labels"]
