@@ -50,3 +50,6 @@ class OperatorConfig(BaseSettings):
 
     metrics_port: Annotated[int, Field(ge=0, le=65535)] = 8080
     """Port of the Prometheus metrics endpoint; 0 disables it."""
+
+    reconcile_interval_seconds: Annotated[float, Field(gt=0, le=3600)] = 2.0
+    """How often each run is re-read from the operator's indexes and its status refreshed."""

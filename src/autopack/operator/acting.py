@@ -1,0 +1,108 @@
+"""Carry out a decision against the Kubernetes API, idempotently.
+
+Only this module and the handlers talk to the API. Every action tolerates being repeated
+after an operator restart: creating a Job that exists is a no-op (deterministic names),
+patching a Job or Phase to the state it already has changes nothing.
+"""
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import kopf
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+from autopack.api import AutopackRun, constants
+from autopack.operator.config import OperatorConfig
+from autopack.operator.decisions import Decision
+from autopack.operator.jobs import build_runner_job
+
+logger = logging.getLogger(__name__)
+
+
+def plain(value: Any) -> Any:
+    """Return a deep plain-dict copy of a kopf body (or any mapping/list structure)."""
+    if isinstance(value, Mapping):
+        return {str(key): plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    return value
+
+
+def create_runner_job(
+    run: AutopackRun,
+    *,
+    body: Mapping[str, Any],
+    namespace: str,
+    launch: int,
+    config: OperatorConfig,
+) -> str:
+    """Create (or find) the ``launch``-th runner Job, owned by the run; return its name."""
+    job = build_runner_job(run, namespace=namespace, launch=launch, config=config)
+    kopf.adopt(job, owner=body)  # type: ignore[arg-type]
+    try:
+        client.BatchV1Api().create_namespaced_job(namespace=namespace, body=job)  # type: ignore[arg-type]
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+        logger.info("runner Job %s already exists", job["metadata"]["name"])
+    return str(job["metadata"]["name"])
+
+
+def set_job_suspended(name: str, *, namespace: str, suspended: bool) -> None:
+    """Suspend (stops its pod) or resume a runner Job."""
+    client.BatchV1Api().patch_namespaced_job(
+        name=name, namespace=namespace, body={"spec": {"suspend": suspended}}
+    )
+
+
+def reset_phase(name: str, *, namespace: str) -> None:
+    """Put a failed Phase back to Queued so the next runner works on it again."""
+    client.CustomObjectsApi().patch_namespaced_custom_object_status(
+        group=constants.GROUP,
+        version=constants.VERSION,
+        namespace=namespace,
+        plural=constants.PHASE_PLURAL,
+        name=name,
+        body={"status": {"state": "Queued", "failure": None, "finishedAt": None}},
+    )
+
+
+def delete_run(name: str, *, namespace: str) -> None:
+    """Delete a finished run (its Jobs and Phases follow through ownerReferences)."""
+    try:
+        client.CustomObjectsApi().delete_namespaced_custom_object(
+            group=constants.GROUP,
+            version=constants.VERSION,
+            namespace=namespace,
+            plural=constants.RUN_PLURAL,
+            name=name,
+            body=client.V1DeleteOptions(propagation_policy="Background"),
+        )
+    except ApiException as exc:
+        if exc.status != 404:
+            raise
+
+
+def carry_out(
+    decision: Decision,
+    *,
+    run: AutopackRun,
+    body: Mapping[str, Any],
+    namespace: str,
+    config: OperatorConfig,
+) -> None:
+    """Perform the decision's actions and post its events."""
+    if decision.launch is not None:
+        create_runner_job(
+            run, body=body, namespace=namespace, launch=decision.launch, config=config
+        )
+    if decision.suspend_job:
+        set_job_suspended(decision.suspend_job, namespace=namespace, suspended=True)
+    if decision.resume_job:
+        set_job_suspended(decision.resume_job, namespace=namespace, suspended=False)
+    for phase in decision.reset_phases:
+        reset_phase(phase, namespace=namespace)
+    for event_type, reason, message in decision.events:
+        kopf.event(body, type=event_type, reason=reason, message=message)  # type: ignore[arg-type]
