@@ -56,7 +56,7 @@ class DriftSettings(_Strict):
 
     mode: DriftMode = "advisory"
     thresholds: dict[str, Annotated[float, Field(ge=-1, le=1)]] = Field(
-        default_factory=lambda: {"minilm": 0.25, "openai": 0.30, "hashing-lexical": 0.10}
+        default_factory=lambda: {"minilm": 0.30, "openai": 0.30, "hashing-lexical": 0.10}
     )
 
     def threshold_for(self, provider: str) -> float:
