@@ -1,8 +1,17 @@
+from typing import Literal
+
 from autopack import memory
 
 
-def hit(kind: str, key: str, text: str, *, title: str = "", score: float = 0.5) -> memory.MemoryHit:
-    record = memory.MemoryRecord(run_id="r", kind=kind, key=key, text=text, title=title)  # type: ignore[arg-type]
+def hit(
+    kind: Literal["anchor", "phase_summary"],
+    key: str,
+    text: str,
+    *,
+    title: str = "",
+    score: float = 0.5,
+) -> memory.MemoryHit:
+    record = memory.MemoryRecord(run_id="r", kind=kind, key=key, text=text, title=title)
     return memory.MemoryHit(record=record, score=score)
 
 
