@@ -1,0 +1,369 @@
+"""One phase, attempt by attempt: build, apply inside scope, gate, audit, commit — or retry.
+
+Each attempt starts from a savepoint and either ends in a commit that completes the phase or
+is rolled back, with everything that blocked it (refused edits, new test failures, failed
+commands, missing deliverables, the Auditor's reasons) fed into the next attempt's prompt.
+Attempts are bounded by the phase budget; run-wide stops (budget, health) raise EngineStop.
+"""
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from autopack.agents import auditing, building
+from autopack.api import PhaseDefinition
+from autopack.engine import events
+from autopack.engine.ports import (
+    ApplyOutcome,
+    Editor,
+    EngineStop,
+    Gates,
+    Models,
+    ParsedEdits,
+    PhaseResult,
+    Workspace,
+)
+
+BUILDER_MAX_TOKENS = 8_192
+AUDITOR_MAX_TOKENS = 1_024
+MAX_CONTINUATIONS = 3
+PENDING_TRAILER = "Autopack-Pending-Approval"
+PHASE_TRAILER = "Autopack-Phase"
+
+
+@dataclass
+class Failure:
+    """Why an attempt failed, ready for the prompt, the store and the status."""
+
+    category: str  # malformed | apply | ci | validation | deliverables | audit
+    summary: str
+    feedback: list[str]
+
+
+@dataclass
+class PhaseContext:
+    """Everything a phase needs, shared across phases of a run."""
+
+    run: str
+    workspace: Workspace
+    models: Models
+    editor: Editor
+    gates: Gates
+    emit: Callable[[events.Event], None]
+    now: Callable[[], datetime]
+    intention: str = ""
+    context_tokens: int = 24_000
+    failures_in_run: list[str] = field(default_factory=list)
+    max_failures_per_run: int = 25
+
+
+class PhaseRunner:
+    """Runs the attempts of one phase."""
+
+    def __init__(self, ctx: PhaseContext, *, index: int, phase: PhaseDefinition) -> None:
+        """Prepare to run ``phase`` (position ``index``)."""
+        self.ctx = ctx
+        self.index = index
+        self.phase = phase
+        self.failures = 0
+
+    def _emit(self, event_type: type[events.Event], **fields: object) -> None:
+        self.ctx.emit(event_type(run=self.ctx.run, at=self.ctx.now(), **fields))
+
+    def _call(
+        self,
+        *,
+        role: str,
+        attempt: int,
+        system: str,
+        messages: list[tuple[str, str]],
+        max_tokens: int,
+    ) -> str:
+        reply = self.ctx.models.complete(
+            role=role,
+            phase=self.phase,
+            phase_index=self.index,
+            attempt=attempt,
+            failures=self.failures,
+            system=system,
+            messages=messages,
+            max_tokens=max_tokens,
+        )
+        return reply.text
+
+    def _build(self, attempt: int, feedback: list[str]) -> ParsedEdits | Failure:
+        """Ask the Builder; continue truncated answers and re-ask once on malformed output."""
+        editor = self.ctx.editor
+        system = building.build_system_prompt(edit_format=editor.format_instructions())
+        context = editor.context(
+            phase=self.phase, feedback=feedback, budget_tokens=self.ctx.context_tokens
+        )
+        user = building.build_user_prompt(
+            phase=self.phase, context=context, feedback=feedback, intention=self.ctx.intention
+        )
+        messages = [("user", user)]
+        text = self._call(
+            role="builder",
+            attempt=attempt,
+            system=system,
+            messages=messages,
+            max_tokens=BUILDER_MAX_TOKENS,
+        )
+        parsed = editor.parse(text)
+        reasked = False
+        continuations = 0
+        collected = list(parsed.edits)
+        while True:
+            if parsed.error and not reasked and not parsed.truncated_path:
+                reasked = True
+                messages += [("assistant", text), ("user", building.reask_prompt(parsed.error))]
+            elif parsed.truncated_path and continuations < MAX_CONTINUATIONS:
+                continuations += 1
+                messages += [
+                    ("assistant", text),
+                    ("user", building.continuation_prompt(parsed.truncated_path)),
+                ]
+            else:
+                break
+            text = self._call(
+                role="builder",
+                attempt=attempt,
+                system=system,
+                messages=messages,
+                max_tokens=BUILDER_MAX_TOKENS,
+            )
+            parsed = editor.parse(text)
+            collected += list(parsed.edits)
+        if parsed.error and not collected:
+            return Failure(
+                "malformed",
+                f"unparseable Builder output: {parsed.error}",
+                [f"Your edit blocks could not be parsed: {parsed.error}"],
+            )
+        if parsed.truncated_path:
+            return Failure(
+                "malformed",
+                f"output still truncated in {parsed.truncated_path}",
+                [f"Your answer was cut off in {parsed.truncated_path}; keep it shorter."],
+            )
+        if not collected:
+            return Failure(
+                "malformed",
+                "the Builder proposed no edits",
+                ["You proposed no edits; the phase needs changes to its deliverables."],
+            )
+        return ParsedEdits(edits=tuple(collected))
+
+    def _gate(self, attempt: int) -> Failure | None:
+        gates = self.ctx.gates
+        outcome = gates.tests()
+        self._emit(
+            events.TestsRan,
+            index=self.index,
+            attempt=attempt,
+            command=outcome.command,
+            passed=outcome.passed,
+            failed=outcome.failed,
+            skipped=outcome.skipped,
+            collection_errors=outcome.collection_errors,
+            new_failures=outcome.new_failures,
+            flaky=outcome.flaky,
+            blocked=outcome.blocked,
+            duration_seconds=outcome.duration_seconds,
+            log_excerpt=outcome.log_excerpt,
+        )
+        if outcome.blocked:
+            details = [f"New test failure: {test}" for test in outcome.new_failures[:20]]
+            if outcome.collection_errors:
+                details.append("The tests could not be collected (syntax or import error).")
+            if outcome.log_excerpt:
+                details.append(f"Test output (end):\n{outcome.log_excerpt[-3000:]}")
+            return Failure("ci", outcome.summary or "new test failures", details)
+        failed_commands = gates.validation(list(self.phase.validation))
+        if failed_commands:
+            return Failure("validation", failed_commands[0], failed_commands)
+        missing = gates.deliverables(list(self.phase.deliverables))
+        if missing:
+            return Failure("deliverables", missing[0], missing)
+        self._tests_summary = outcome.summary or f"{outcome.passed} passed, {outcome.failed} failed"
+        return None
+
+    def _audit(self, attempt: int, savepoint: str) -> Failure | None:
+        system, user = auditing.build_audit_prompt(
+            phase=self.phase,
+            diff=self.ctx.workspace.diff(savepoint),
+            test_summary=self._tests_summary,
+            intention=self.ctx.intention,
+        )
+        messages = [("user", user)]
+        text = self._call(
+            role="auditor",
+            attempt=attempt,
+            system=system,
+            messages=messages,
+            max_tokens=AUDITOR_MAX_TOKENS,
+        )
+        try:
+            result = auditing.parse_audit(text)
+        except auditing.AuditParseError as exc:
+            messages += [("assistant", text), ("user", str(exc))]
+            text = self._call(
+                role="auditor",
+                attempt=attempt,
+                system=system,
+                messages=messages,
+                max_tokens=AUDITOR_MAX_TOKENS,
+            )
+            try:
+                result = auditing.parse_audit(text)
+            except auditing.AuditParseError:
+                return Failure(
+                    "audit",
+                    "the Auditor's answer had no verdict",
+                    ["The review could not be read; keep the change minimal and clear."],
+                )
+        self._emit(
+            events.AuditDone,
+            index=self.index,
+            attempt=attempt,
+            verdict=result.verdict,
+            summary=result.summary,
+        )
+        if result.approved:
+            return None
+        return Failure(
+            "audit",
+            f"changes requested: {result.summary}",
+            [f"Auditor: {reason}" for reason in result.reasons],
+        )
+
+    def _commit(self, *, pending: bool) -> str:
+        trailer = PENDING_TRAILER if pending else PHASE_TRAILER
+        message = (
+            f"autopack: phase {self.index} {self.phase.title}\n\n{self.phase.goal}\n\n"
+            f"{trailer}: {self.index}"
+        )
+        commit = self.ctx.workspace.commit(message)
+        self.ctx.workspace.push()
+        return commit
+
+    def _fail(self, attempt: int, failure: Failure, savepoint: str) -> None:
+        self.ctx.workspace.rollback(savepoint)
+        self.failures += 1
+        self.ctx.failures_in_run.append(failure.summary)
+        self._emit(
+            events.AttemptFinished,
+            index=self.index,
+            attempt=attempt,
+            outcome="failed",
+            category=failure.category,
+            signature=failure.summary[:1024],
+            detail="\n".join(failure.feedback)[:8000],
+        )
+        if len(self.ctx.failures_in_run) >= self.ctx.max_failures_per_run:
+            raise EngineStop(
+                "HealthBudgetExhausted",
+                f"HealthBudgetExhausted: {len(self.ctx.failures_in_run)} failures, "
+                f"last: {failure.summary}",
+            )
+
+    def _apply(self, attempt: int, parsed: ParsedEdits, *, approved: bool) -> ApplyOutcome:
+        outcome = self.ctx.editor.apply(parsed, phase=self.phase, approved=approved)
+        self._emit(
+            events.EditsApplied,
+            index=self.index,
+            attempt=attempt,
+            files=outcome.files,
+            additions=outcome.additions,
+            deletions=outcome.deletions,
+            refusals=outcome.refusals,
+        )
+        return outcome
+
+    def run(self, *, approved: bool = False, resume_pending: bool = False) -> PhaseResult:
+        """Run attempts until the phase completes, fails, or waits for approval."""
+        self._emit(events.PhaseStarted, index=self.index, title=self.phase.title)
+        self._tests_summary = ""
+        feedback: list[str] = []
+        budget = self.phase.budgets.max_attempts or 1
+        attempt = 0
+        last: Failure | None = None
+        while attempt < budget:
+            attempt += 1
+            model = self.ctx.models.model_for(
+                role="builder", phase=self.phase, failures=self.failures
+            )
+            self._emit(events.AttemptStarted, index=self.index, attempt=attempt, model=model)
+            if resume_pending:
+                # The approved change waits as the branch's last commit: reopen it and gate it.
+                self.ctx.workspace.reopen_pending()
+                savepoint = self.ctx.workspace.head()
+                resume_pending = False
+            else:
+                savepoint = self.ctx.workspace.head()
+                built = self._build(attempt, feedback)
+                if isinstance(built, Failure):
+                    last = built
+                    self._fail(attempt, built, savepoint)
+                    feedback = built.feedback
+                    continue
+                outcome = self._apply(attempt, built, approved=approved)
+                if outcome.refusals:
+                    last = Failure("apply", outcome.refusals[0], list(outcome.refusals))
+                    self._fail(attempt, last, savepoint)
+                    feedback = last.feedback
+                    continue
+                if outcome.approval_reason and not approved:
+                    commit = self._commit(pending=True)
+                    self._emit(
+                        events.ApprovalNeeded, index=self.index, reason=outcome.approval_reason
+                    )
+                    self._emit(
+                        events.AttemptFinished,
+                        index=self.index,
+                        attempt=attempt,
+                        outcome="awaiting_approval",
+                    )
+                    self._emit(
+                        events.PhaseFinished,
+                        index=self.index,
+                        title=self.phase.title,
+                        state="AwaitingApproval",
+                        attempts=attempt,
+                        commit=commit,
+                    )
+                    return PhaseResult(
+                        "AwaitingApproval",
+                        attempt,
+                        commit=commit,
+                        approval_reason=outcome.approval_reason,
+                    )
+            failure = self._gate(attempt) or self._audit(attempt, savepoint)
+            if failure is not None:
+                last = failure
+                self._fail(attempt, failure, savepoint)
+                feedback = failure.feedback
+                continue
+            commit = self._commit(pending=False)
+            self._emit(events.AttemptFinished, index=self.index, attempt=attempt, outcome="passed")
+            self._emit(
+                events.PhaseFinished,
+                index=self.index,
+                title=self.phase.title,
+                state="Complete",
+                attempts=attempt,
+                commit=commit,
+            )
+            return PhaseResult("Complete", attempt, commit=commit)
+        signature = last.summary if last else "no attempt was made"
+        self._emit(
+            events.PhaseFinished,
+            index=self.index,
+            title=self.phase.title,
+            state="Failed",
+            attempts=attempt,
+            failure=signature[:1024],
+        )
+        return PhaseResult(
+            "Failed", attempt, failure=signature, feedback=last.feedback if last else []
+        )
