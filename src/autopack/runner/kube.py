@@ -1,0 +1,143 @@
+"""The runner's Kubernetes calls: read its run, create its Phase objects, patch their status.
+
+Least privilege: the runner only gets its own AutopackRun, creates and patches Phases (and
+their status) and posts events in its namespace. Names are deterministic, so a new runner pod
+finds the Phases an earlier one created and never duplicates them.
+"""
+
+from typing import Any, cast
+
+from kubernetes import client
+from kubernetes import config as kube_config
+from kubernetes.client.exceptions import ApiException
+
+from autopack.api import AutopackRun, Phase, PhaseDefinition, PhaseSpec, constants, loading
+
+
+def load_credentials() -> None:
+    """Use the pod's service account, or the local kubeconfig outside a cluster."""
+    try:
+        kube_config.load_incluster_config()  # type: ignore[no-untyped-call]
+    except kube_config.ConfigException:
+        kube_config.load_kube_config()  # type: ignore[no-untyped-call]
+
+
+def parse_reference(reference: str) -> tuple[str, str]:
+    """Split ``NAMESPACE/NAME``; raise ValueError with what to pass otherwise."""
+    namespace, _, name = reference.partition("/")
+    if not namespace or not name or "/" in name:
+        raise ValueError(f"--run expects NAMESPACE/NAME, got {reference!r}")
+    return namespace, name
+
+
+def read_run(namespace: str, name: str) -> tuple[AutopackRun, dict[str, Any]]:
+    """Return the run (validated) and its raw body."""
+    body = cast(
+        dict[str, Any],
+        client.CustomObjectsApi().get_namespaced_custom_object(
+            group=constants.GROUP,
+            version=constants.VERSION,
+            namespace=namespace,
+            plural=constants.RUN_PLURAL,
+            name=name,
+        ),
+    )
+    return loading.parse_run(body, source=f"{namespace}/{name}"), body
+
+
+def build_phase_object(
+    *,
+    run: AutopackRun,
+    run_body: dict[str, Any],
+    namespace: str,
+    index: int,
+    definition: PhaseDefinition,
+) -> dict[str, Any]:
+    """Return the Phase object of one normalized phase, owned by the run."""
+    spec = PhaseSpec.model_validate(
+        {**definition.to_api(), "runName": run.name, "index": index}, by_alias=True
+    )
+    obj = Phase(spec=spec).to_api()
+    obj["metadata"] = {
+        "name": constants.phase_object_name(run.name, index),
+        "namespace": namespace,
+        "labels": {
+            constants.LABEL_RUN: run.name,
+            constants.LABEL_PHASE_INDEX: str(index),
+            constants.LABEL_MANAGED_BY: constants.MANAGED_BY_VALUE,
+        },
+        "ownerReferences": [
+            {
+                "apiVersion": constants.API_VERSION,
+                "kind": constants.RUN_KIND,
+                "name": run.name,
+                "uid": run_body["metadata"]["uid"],
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ],
+    }
+    return obj
+
+
+def ensure_phase(obj: dict[str, Any]) -> dict[str, Any]:
+    """Create the Phase, or refresh its spec keeping the user's approval; return the body."""
+    api = client.CustomObjectsApi()
+    namespace = obj["metadata"]["namespace"]
+    name = obj["metadata"]["name"]
+    common = {
+        "group": constants.GROUP,
+        "version": constants.VERSION,
+        "namespace": namespace,
+        "plural": constants.PHASE_PLURAL,
+    }
+    try:
+        created = cast(
+            dict[str, Any] | None, api.create_namespaced_custom_object(body=obj, **common)
+        )
+    except ApiException as exc:
+        if exc.status != 409:
+            raise
+    else:
+        if created:
+            return dict(created)
+    current = cast(dict[str, Any], api.get_namespaced_custom_object(name=name, **common))
+    spec = dict(obj["spec"])
+    spec["approved"] = bool(current.get("spec", {}).get("approved"))
+    if current.get("spec") != spec:
+        current = cast(
+            dict[str, Any],
+            api.patch_namespaced_custom_object(name=name, body={"spec": spec}, **common),
+        )
+    return current
+
+
+def patch_phase_status(namespace: str, name: str, status: dict[str, Any]) -> None:
+    """Merge-patch a Phase's status subresource."""
+    client.CustomObjectsApi().patch_namespaced_custom_object_status(
+        group=constants.GROUP,
+        version=constants.VERSION,
+        namespace=namespace,
+        plural=constants.PHASE_PLURAL,
+        name=name,
+        body={"status": status},
+    )
+
+
+def approved_phases(namespace: str, run_name: str) -> set[int]:
+    """Return the indices of the run's Phases whose ``spec.approved`` is true."""
+    listing = cast(
+        dict[str, Any],
+        client.CustomObjectsApi().list_namespaced_custom_object(
+            group=constants.GROUP,
+            version=constants.VERSION,
+            namespace=namespace,
+            plural=constants.PHASE_PLURAL,
+            label_selector=f"{constants.LABEL_RUN}={run_name}",
+        ),
+    )
+    return {
+        int(item["spec"]["index"])
+        for item in listing.get("items", [])
+        if item.get("spec", {}).get("approved") and item["spec"].get("runName") == run_name
+    }
