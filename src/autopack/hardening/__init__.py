@@ -1,0 +1,1 @@
+"""Failure hardening: signatures, deterministic mitigations, replanning and the health budget."""
