@@ -5,14 +5,16 @@ cluster ``AUTOPACK_QDRANT_URL`` points every runner at one server. Callers see t
 ``VectorStore`` protocol, so the engine and tests never touch the Qdrant client directly.
 """
 
+import contextlib
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
 from qdrant_client import QdrantClient, models
+from qdrant_client.http import exceptions as qdrant_errors
 
 from autopack import settings as autopack_settings
 
@@ -103,11 +105,18 @@ class QdrantStore:
         self._local = local
 
     @classmethod
-    def open(cls, *, url: str = "", path: Path | None = None) -> "QdrantStore":
-        """Connect to the server at ``url``, else open local files at ``path`` (or the default)."""
+    def open(
+        cls, *, url: str = "", path: Path | None = None, check_server_version: bool = True
+    ) -> "QdrantStore":
+        """Connect to the server at ``url``, else open local files at ``path`` (or the default).
+
+        ``check_server_version`` lets qdrant-client warn (from a background thread) when the
+        server's version does not match the client's.
+        """
         if url:
             try:
-                return cls(QdrantClient(url=url), location=url, local=False)
+                client = QdrantClient(url=url, check_compatibility=check_server_version)
+                return cls(client, location=url, local=False)
             except Exception as error:  # the client raises many kinds for a bad URL
                 raise MemoryStoreError(
                     f"cannot connect to Qdrant at {url} (AUTOPACK_QDRANT_URL): {error}"
@@ -141,14 +150,15 @@ class QdrantStore:
             raise ValueError(f"got {len(records)} records but {len(vectors)} vectors")
         if not records:
             return
-        self._ensure_collection(collection, dimensions=dimensions)
         points = [
             models.PointStruct(
                 id=record.point_id(), vector=list(vector), payload=record.model_dump()
             )
             for record, vector in zip(records, vectors, strict=True)
         ]
-        self._client.upsert(collection_name=collection, points=points, wait=True)
+        with self._talking(f"storing {len(points)} memories in {collection}"):
+            self._ensure_collection(collection, dimensions=dimensions)
+            self._client.upsert(collection_name=collection, points=points, wait=True)
 
     def query(
         self,
@@ -160,8 +170,6 @@ class QdrantStore:
         kind: MemoryKind | None = None,
     ) -> list[MemoryHit]:
         """Return up to ``limit`` records of ``run_id`` nearest to ``vector``, closest first."""
-        if not self._client.collection_exists(collection):
-            return []
         conditions: list[models.Condition] = [
             models.FieldCondition(key="run_id", match=models.MatchValue(value=run_id))
         ]
@@ -169,13 +177,16 @@ class QdrantStore:
             conditions.append(
                 models.FieldCondition(key="kind", match=models.MatchValue(value=kind))
             )
-        response = self._client.query_points(
-            collection_name=collection,
-            query=list(vector),
-            query_filter=models.Filter(must=conditions),
-            limit=limit,
-            with_payload=True,
-        )
+        with self._talking(f"searching {collection}"):
+            if not self._client.collection_exists(collection):
+                return []
+            response = self._client.query_points(
+                collection_name=collection,
+                query=list(vector),
+                query_filter=models.Filter(must=conditions),
+                limit=limit,
+                with_payload=True,
+            )
         return [
             MemoryHit(record=MemoryRecord.model_validate(point.payload), score=point.score)
             for point in response.points
@@ -184,6 +195,17 @@ class QdrantStore:
     def close(self) -> None:
         """Release the local files (another process may open them afterwards)."""
         self._client.close()
+
+    @contextlib.contextmanager
+    def _talking(self, doing: str) -> Iterator[None]:
+        """Turn the client's transport and HTTP errors into one error that names the server."""
+        try:
+            yield
+        except qdrant_errors.ApiException as error:
+            hint = "" if self._local else " (is AUTOPACK_QDRANT_URL right and the server up?)"
+            raise MemoryStoreError(
+                f"Qdrant at {self._location} failed while {doing}: {error}{hint}"
+            ) from error
 
     def _ensure_collection(self, collection: str, *, dimensions: int) -> None:
         if self._client.collection_exists(collection):
@@ -209,11 +231,14 @@ class QdrantStore:
 
 
 def open_store(
-    settings: autopack_settings.Settings | None = None, *, path: Path | None = None
+    settings: autopack_settings.Settings | None = None,
+    *,
+    path: Path | None = None,
+    check_server_version: bool = True,
 ) -> QdrantStore:
     """Open the store the settings name: ``AUTOPACK_QDRANT_URL``'s server, else local files.
 
     An explicit ``path`` always means local files there.
     """
     url = "" if path is not None else (settings or autopack_settings.get_settings()).qdrant_url
-    return QdrantStore.open(url=url, path=path)
+    return QdrantStore.open(url=url, path=path, check_server_version=check_server_version)
