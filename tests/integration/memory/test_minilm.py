@@ -33,12 +33,16 @@ def test_the_bundled_model_gives_384_unit_vectors(minilm: memory.Embedder) -> No
 
 
 def test_meaning_counts_more_than_shared_words(minilm: memory.Embedder) -> None:
-    login, sign_in, login_css = minilm.embed(
-        ["user login with a token", "people sign in using credentials", "login page CSS colours"]
+    login, sign_in, token_bucket = minilm.embed(
+        [
+            "users log in with a token",
+            "people sign in with credentials",
+            "the token bucket rate limiter drops packets",
+        ]
     )
 
-    assert embedding.cosine(login, sign_in) > embedding.cosine(login, login_css) - 0.1
-    assert embedding.cosine(login, sign_in) > 0.4
+    # "token" is shared with the rate limiter, nothing but meaning with "sign in".
+    assert embedding.cosine(login, sign_in) > embedding.cosine(login, token_bucket) + 0.2
 
 
 def test_drift_passes_a_paraphrased_on_goal_change_the_lexical_embedder_misses(
