@@ -12,7 +12,7 @@ import kopf
 from kubernetes import config as kube_config
 
 from autopack.api import constants
-from autopack.operator import reconciling
+from autopack.operator import metrics, reconciling
 from autopack.operator.acting import plain
 from autopack.operator.admission import RunSlot
 from autopack.operator.config import OperatorConfig
@@ -35,6 +35,7 @@ def operator_configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         prefix=constants.KOPF_PROGRESS_PREFIX, key="last-handled-configuration"
     )
     settings.posting.level = logging.INFO
+    metrics.serve(CONFIG.metrics_port)
     try:
         kube_config.load_incluster_config()  # type: ignore[no-untyped-call]
     except kube_config.ConfigException:
@@ -87,6 +88,8 @@ def _reconcile(
         runner_pods=kwargs.get("runner_pods"),
         run_phases=kwargs.get("run_phases"),
     )
+    if decision is not None:
+        metrics.record(namespace or "", str(body["metadata"]["name"]), decision)
     if status:
         patch.status.update(status)
     if decision is not None and decision.retry_token:
@@ -112,6 +115,7 @@ def run_reconcile(*, body: Any, namespace: str | None, patch: kopf.Patch, **kwar
 def run_delete(*, namespace: str | None, name: str, **_: Any) -> None:
     """Forget a deleted run; its Jobs and Phases go through ownerReferences."""
     reconciling.forget(namespace or "", name)
+    metrics.forget(namespace or "", name)
 
 
 _PHASE_EVENTS = {
