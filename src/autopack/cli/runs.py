@@ -8,7 +8,7 @@ from rich.table import Table
 
 from autopack.cli.database import UrlOption, open_store
 from autopack.cli.output import console, fail
-from autopack.store import StoreUnavailableError, records
+from autopack.store import StoreUnavailableError, models, records
 
 runs_app = typer.Typer(help="List and inspect runs recorded in the store.")
 
@@ -79,7 +79,34 @@ def show_run(
                     escape(phase.failure_signature or ""),
                 )
             console.print(table)
+            _print_failed_attempts(run)
     except StoreUnavailableError as exc:
         fail(str(exc))
     finally:
         store.dispose()
+
+
+def _print_failed_attempts(run: models.Run) -> None:
+    """List every failed attempt: signature, mitigation and result, Doctor, escalation."""
+    rows = [
+        (phase, attempt)
+        for phase in run.phases
+        for attempt in phase.attempts
+        if attempt.outcome == "failed"
+    ]
+    if not rows:
+        return
+    console.print("[bold]failed attempts[/]")
+    for phase, attempt in rows:
+        mitigation = attempt.mitigation or "none"
+        if attempt.mitigation and attempt.mitigation_fixed is not None:
+            mitigation += " (fixed)" if attempt.mitigation_fixed else " (did not fix)"
+        console.print(
+            f"  phase {phase.index} attempt {attempt.number} ({escape(attempt.model or '-')}): "
+            f"{escape(attempt.failure_category or '?')}: {escape(attempt.failure_signature or '')}"
+        )
+        console.print(
+            f"    mitigation: {escape(mitigation)} · doctor: "
+            f"{escape(attempt.doctor_decision or 'none')} · escalation: "
+            f"{escape(attempt.escalation or 'none')}"
+        )

@@ -1,6 +1,7 @@
 from typer.testing import CliRunner
 
 from autopack.cli import app
+from autopack.store import Store, records
 
 runner = CliRunner()
 
@@ -40,3 +41,40 @@ def test_runs_show_unknown_run_fails_with_hint(sqlite_url: str) -> None:
     result = runner.invoke(app, ["runs", "show", "ghost", "--url", sqlite_url])
     assert result.exit_code == 1
     assert "no run named 'ghost'" in result.stderr
+
+
+def test_runs_show_lists_phases_and_failed_attempts(sqlite_url: str) -> None:
+    store = Store.open(sqlite_url)
+    with store.session() as session:
+        records.upsert_run(
+            session,
+            run_id="u1",
+            name="demo",
+            repo_url="/r",
+            base_ref="main",
+            push_branch="autopack/demo",
+            spec={},
+        )
+        phase = records.upsert_phase(
+            session, run_id="u1", index=0, title="Add parser", definition={}
+        )
+        phase.state = "Complete"
+        phase.attempts_made = 2
+        attempt = records.upsert_attempt(session, phase_id=phase.id, number=1)
+        attempt.outcome = "failed"
+        attempt.model = "claude-haiku"
+        attempt.failure_category = "ci"
+        attempt.failure_signature = "ModuleNotFoundError: No module named <mod>"
+        attempt.mitigation = "missing-python-module: installed pyyaml"
+        attempt.mitigation_fixed = True
+        attempt.escalation = "builder -> claude-sonnet"
+        records.upsert_attempt(session, phase_id=phase.id, number=2).outcome = "passed"
+    store.dispose()
+    result = runner.invoke(app, ["runs", "show", "demo", "--url", sqlite_url])
+    assert result.exit_code == 0, result.output
+    out = " ".join(result.stdout.split())
+    assert "Add parser" in out
+    assert "failed attempts" in out
+    assert "ci: ModuleNotFoundError: No module named <mod>" in out
+    assert "missing-python-module: installed pyyaml (fixed)" in out
+    assert "builder -> claude-sonnet" in out
