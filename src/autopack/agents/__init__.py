@@ -1,0 +1,1 @@
+"""The model roles' prompts and the reading of their answers (Builder, Auditor, Doctor, Planner)."""
