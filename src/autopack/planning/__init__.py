@@ -9,6 +9,7 @@ from autopack.planning.markdown import MarkdownPlan, parse_markdown_plan
 from autopack.planning.normalizing import (
     NormalizedPlan,
     PhaseProvenance,
+    PlannerFn,
     PlanUnusableError,
     normalize_plan,
 )
@@ -22,6 +23,7 @@ __all__ = [
     "PhaseProvenance",
     "PlanInvalidError",
     "PlanUnusableError",
+    "PlannerFn",
     "PlanningConfig",
     "PreflightReport",
     "RepoScan",
