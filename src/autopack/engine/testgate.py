@@ -1,0 +1,227 @@
+"""Judge a change without a model: the project's tests against a baseline, commands, deliverables.
+
+Tests run through the project's own command with a timeout that kills the whole process group,
+output streamed to a file and only its tail kept. For pytest the command gets ``--junitxml``
+so outcomes are per test; other commands are judged by their exit code as one test. The gate
+blocks on tests that passed in the baseline and fail now, and on collection errors — never on
+failures that were already there — after re-running newly failing tests once (flaky ones are
+reported, not hidden).
+"""
+
+import ast
+import os
+import re
+import shlex
+import signal
+import subprocess
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autopack.engine.ports import GateOutcome
+
+TAIL_BYTES = 20_000
+
+
+@dataclass
+class TestRun:
+    """Per-test outcomes of one run of the test command."""
+
+    command: str
+    exit_code: int | None
+    outcomes: dict[str, str] = field(default_factory=dict)  # id -> passed|failed|skipped
+    collection_errors: int = 0
+    timed_out: bool = False
+    tail: str = ""
+    duration: float = 0.0
+
+    @property
+    def failing(self) -> set[str]:
+        """Tests that failed or errored."""
+        return {test for test, outcome in self.outcomes.items() if outcome == "failed"}
+
+
+def run_command(command: str, *, cwd: Path, timeout: float) -> tuple[int | None, str, bool, float]:
+    """Run a shell command line in its own process group; return (code, tail, timed out, secs)."""
+    started = time.monotonic()
+    with tempfile.TemporaryFile() as output:
+        process = subprocess.Popen(
+            ["bash", "-c", command],
+            cwd=cwd,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "CI": "true"},
+        )
+        timed_out = False
+        try:
+            code: int | None = process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            timed_out = True
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+            code = None
+        size = output.seek(0, os.SEEK_END)
+        output.seek(max(0, size - TAIL_BYTES))
+        tail = output.read().decode("utf-8", errors="replace")
+    return code, tail, timed_out, time.monotonic() - started
+
+
+def _junit_outcomes(path: Path) -> tuple[dict[str, str], int]:
+    outcomes: dict[str, str] = {}
+    collection_errors = 0
+    root = ET.parse(path).getroot()  # noqa: S314 - our own pytest's report
+    for case in root.iter("testcase"):
+        classname = case.get("classname", "")
+        name = case.get("name", "")
+        test_id = f"{classname}::{name}" if classname else name
+        if case.find("error") is not None and not name:
+            collection_errors += 1
+        elif case.find("failure") is not None or case.find("error") is not None:
+            outcomes[test_id] = "failed"
+        elif case.find("skipped") is not None:
+            outcomes[test_id] = "skipped"
+        else:
+            outcomes[test_id] = "passed"
+    return outcomes, collection_errors
+
+
+class CommandGates:
+    """Gates for a repository whose tests run with one command."""
+
+    def __init__(self, root: Path, *, test_command: str, timeout: float = 900.0) -> None:
+        """Judge changes in ``root`` using ``test_command``."""
+        self.root = root
+        self.test_command = test_command
+        self.timeout = timeout
+        self._baseline: TestRun | None = None
+
+    def _is_pytest(self) -> bool:
+        return "pytest" in self.test_command
+
+    def _run_tests(self, extra: str = "") -> TestRun:
+        with tempfile.TemporaryDirectory() as scratch:
+            report = Path(scratch) / "report.xml"
+            command = self.test_command + extra
+            if self._is_pytest():
+                command += f" --junitxml={shlex.quote(str(report))} -p no:cacheprovider"
+            code, tail, timed_out, duration = run_command(
+                command, cwd=self.root, timeout=self.timeout
+            )
+            run = TestRun(
+                self.test_command, code, timed_out=timed_out, tail=tail, duration=duration
+            )
+            if report.is_file():
+                run.outcomes, run.collection_errors = _junit_outcomes(report)
+            if self._is_pytest() and code in (2, 3, 4) and not timed_out:
+                run.collection_errors = max(run.collection_errors, 1)
+            if not run.outcomes and not run.collection_errors:
+                run.outcomes["<test command>"] = "passed" if code == 0 else "failed"
+        return run
+
+    def _outcome(
+        self, run: TestRun, *, blocked: bool, new: set[str], flaky: set[str]
+    ) -> GateOutcome:
+        values = list(run.outcomes.values())
+        baseline_failures = len(self._baseline.failing) if self._baseline else 0
+        summary = f"{values.count('passed')} passed, {values.count('failed')} failed"
+        if run.collection_errors:
+            summary += f", {run.collection_errors} collection errors"
+        if new:
+            summary += f"; newly failing: {', '.join(sorted(new)[:5])}"
+        if run.timed_out:
+            summary += f"; timed out after {self.timeout:.0f} s"
+        return GateOutcome(
+            command=self.test_command,
+            passed=values.count("passed"),
+            failed=values.count("failed"),
+            skipped=values.count("skipped"),
+            collection_errors=run.collection_errors,
+            new_failures=tuple(sorted(new)),
+            flaky=tuple(sorted(flaky)),
+            baseline_failures=baseline_failures,
+            blocked=blocked,
+            summary=summary,
+            log_excerpt=run.tail[-4000:],
+            duration_seconds=run.duration,
+        )
+
+    def baseline(self) -> GateOutcome:
+        """Run the tests before any change and remember what already fails."""
+        self._baseline = self._run_tests()
+        return self._outcome(self._baseline, blocked=False, new=set(), flaky=set())
+
+    def tests(self) -> GateOutcome:
+        """Run the tests and block on new failures (re-run once) and collection errors."""
+        baseline = self._baseline or TestRun(self.test_command, 0)
+        current = self._run_tests()
+        previously_failing = baseline.failing
+        new = {t for t in current.failing if t not in previously_failing}
+        flaky: set[str] = set()
+        if new and not current.collection_errors and not current.timed_out:
+            rerun = self._run_tests()  # once more, to tell flaky tests from broken ones
+            flaky = {t for t in new if rerun.outcomes.get(t) == "passed"}
+            new -= flaky
+        blocked = bool(new) or current.collection_errors > 0 or current.timed_out
+        return self._outcome(current, blocked=blocked, new=new, flaky=flaky)
+
+    def validation(self, commands: list[str]) -> list[str]:
+        """Run each validation command; return a message per failing one."""
+        failures = []
+        for command in commands:
+            code, tail, timed_out, _ = run_command(command, cwd=self.root, timeout=self.timeout)
+            if timed_out:
+                failures.append(
+                    f"Validation command `{command}` timed out after {self.timeout:.0f} s"
+                )
+            elif code != 0:
+                failures.append(f"Validation command `{command}` exited {code}:\n{tail[-2000:]}")
+        return failures
+
+    def deliverables(self, deliverables: list[str]) -> list[str]:
+        """Return a message for each deliverable (file, directory or symbol) that is missing."""
+        return [m for d in deliverables if (m := missing_deliverable(self.root, d))]
+
+
+def _has_symbol(path: Path, symbol: str) -> bool:
+    text = path.read_text(encoding="utf-8", errors="replace")
+    if path.suffix == ".py":
+        try:
+            tree = ast.parse(text)
+        except SyntaxError:
+            return False
+        names = {
+            node.name
+            for node in ast.walk(tree)
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef)
+        }
+        names |= {
+            target.id
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Assign)
+            for target in node.targets
+            if isinstance(target, ast.Name)
+        }
+        return symbol.rsplit(".", maxsplit=1)[-1] in names
+    # Other languages: a declaration-looking line naming the symbol (documented regex fallback).
+    keywords = "func|fn|function|class|interface|struct|type|def|const|let|var|enum|trait"
+    pattern = rf"\b(?:{keywords})\s+(?:\([^)]*\)\s*)?{re.escape(symbol)}\b"
+    return re.search(pattern, text) is not None
+
+
+def missing_deliverable(root: Path, deliverable: str) -> str | None:
+    """Return why ``deliverable`` is not satisfied in ``root``, or None when it is."""
+    path_part, _, symbol = deliverable.partition("::")
+    path = root / path_part
+    if path_part.endswith("/"):
+        if not path.is_dir():
+            return f"Deliverable directory {path_part} does not exist"
+        return None
+    if not path.is_file():
+        return f"Deliverable file {path_part} does not exist"
+    if symbol and not _has_symbol(path, symbol):
+        return f"Deliverable {path_part} does not define {symbol}"
+    return None
