@@ -73,6 +73,12 @@ class ModelCalled(Event):
     cost_usd: float
     index: int | None = None
     attempt: int | None = None
+    provider: str = ""
+    cache_read_tokens: int | None = None
+    cache_write_tokens: int | None = None
+    latency_ms: int = 0
+    stop_reason: str | None = None
+    pricing_version: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -10,6 +10,7 @@ import dataclasses
 import logging
 from collections import deque
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -162,6 +163,35 @@ class StoreSink:
         if event.state != "AwaitingApproval":
             phase.finished_at = event.at
         return phase.id
+
+    def _on_ModelCalled(self, session: Session, event: events.ModelCalled) -> int | None:
+        phase = None if event.index is None else self._phase(session, event.index)
+        attempt = (
+            records.upsert_attempt(session, phase_id=phase.id, number=event.attempt)
+            if phase is not None and event.attempt
+            else None
+        )
+        session.add(
+            models.LlmCall(
+                run_id=self.run_id,
+                phase_id=phase.id if phase else None,
+                attempt_id=attempt.id if attempt else None,
+                role=event.role,
+                provider=event.provider,
+                model=event.model,
+                input_tokens=event.input_tokens,
+                output_tokens=event.output_tokens,
+                cache_read_tokens=event.cache_read_tokens,
+                cache_write_tokens=event.cache_write_tokens,
+                cost_usd=Decimal(str(event.cost_usd)),
+                pricing_version=event.pricing_version,
+                latency_ms=event.latency_ms,
+                outcome=event.outcome,
+                stop_reason=event.stop_reason,
+                created_at=event.at,
+            )
+        )
+        return phase.id if phase else None
 
     def _on_RunFinished(self, session: Session, event: events.RunFinished) -> None:
         records.refresh_usage_totals(session, run_id=self.run_id)

@@ -49,6 +49,7 @@ class Session:
     emit: Callable[[events.Event], None]
     now: Callable[[], datetime]
     intention: str = ""
+    repo_url: str = ""
     plan: NormalizedPlan | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -60,7 +61,7 @@ class Session:
         self._event(
             events.RunStarted,
             run_id=self.run_id,
-            repo_url=self.run.spec.repo.url,
+            repo_url=self.repo_url or self.run.spec.repo.url,
             base_ref=self.run.spec.repo.ref,
             branch=self.run.push_branch,
             resumed_phases=resumed_phases,

@@ -1,0 +1,123 @@
+"""Compose a run on this machine: workspace clone, command gates, edit blocks, scripted models.
+
+``autopack run`` calls :func:`open_local_session`; the in-pod runner uses the same pieces with
+its own sinks. The Editor port lives here: it renders repository context within a budget and
+applies edit blocks inside the phase's scope under the run's approval policy.
+"""
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from autopack.api import AutopackRun, PhaseDefinition
+from autopack.engine import editing, events
+from autopack.engine.budgeting import CHARS_PER_TOKEN, ScriptedModels
+from autopack.engine.gitworkspace import GitWorkspace, credentials_from_environment
+from autopack.engine.ports import ApplyOutcome, ParsedEdits
+from autopack.engine.scripted import Cassette
+from autopack.engine.session import Ports, Session
+from autopack.engine.testgate import CommandGates
+from autopack.planning import scan_repository
+
+ALWAYS = -1  # a deletion threshold every change exceeds: approval policy "always"
+
+
+def utcnow() -> datetime:
+    """The engine's clock."""
+    return datetime.now(UTC)
+
+
+class BlockEditor:
+    """The Editor port: edit blocks, scope-checked apply, bounded repository context."""
+
+    def __init__(self, root: Path, *, run: AutopackRun) -> None:
+        """Edit the checkout at ``root`` under ``run``'s approval settings."""
+        self.root = root
+        approval = run.spec.approval
+        self.protected = (*editing.DEFAULT_PROTECTED, *approval.protected_paths)
+        self.threshold: int | None = {
+            "auto": None,
+            "risky": approval.deletion_threshold_lines,
+            "always": ALWAYS,
+        }[approval.policy]
+
+    def format_instructions(self) -> str:
+        """The edit block format."""
+        return editing.FORMAT_INSTRUCTIONS
+
+    def parse(self, text: str) -> ParsedEdits:
+        """Parse edit blocks."""
+        return editing.parse_edits(text)
+
+    def apply(self, edits: ParsedEdits, *, phase: PhaseDefinition, approved: bool) -> ApplyOutcome:
+        """Apply inside the phase's allowed paths; approval lifts the deletion threshold."""
+        return editing.apply_edits(
+            self.root,
+            edits,
+            allowed=list(phase.scope.allowed_paths),
+            protected=self.protected,
+            deletion_threshold=None if approved else self.threshold,
+        )
+
+    def context(self, *, phase: PhaseDefinition, feedback: list[str], budget_tokens: int) -> str:
+        """List the repository, then show scoped and read-only files whole, within budget."""
+        del feedback
+        scan = scan_repository(self.root, max_files=5000, time_limit_seconds=2.0)
+        budget = budget_tokens * CHARS_PER_TOKEN
+        parts = ["Files in the repository:", *scan.files[:500], ""]
+        wanted = [*phase.scope.allowed_paths, *phase.scope.read_only_context]
+        shown = [
+            path
+            for path in scan.files
+            if any(path == w or (w.endswith("/") and path.startswith(w)) for w in wanted)
+        ]
+        used = sum(len(p) for p in parts)
+        for path in shown:
+            text = (self.root / path).read_text(encoding="utf-8", errors="replace")
+            block = f"--- {path}\n{text}"
+            if used + len(block) > budget:
+                parts.append(f"--- {path} (not shown: context budget reached)")
+                continue
+            parts.append(block)
+            used += len(block)
+        return "\n".join(parts)
+
+
+def open_local_session(
+    run: AutopackRun,
+    *,
+    run_id: str,
+    repo_url: str,
+    workdir: Path,
+    cassette: Path,
+    emit: Callable[[events.Event], None],
+    now: Callable[[], datetime] = utcnow,
+) -> Session:
+    """Clone (or refresh) the workspace and assemble a session with the scripted provider."""
+    workspace = GitWorkspace.clone(
+        repo_url,
+        ref=run.spec.repo.ref,
+        dest=workdir / run.name,
+        branch=run.push_branch,
+        credentials=credentials_from_environment(),
+    )
+    test_command = run.spec.toolchain.test or "python -m pytest -q"
+    gates = CommandGates(workspace.root, test_command=test_command)
+    models = ScriptedModels(
+        cassette=Cassette.load(cassette),
+        run=run.name,
+        run_id=run_id,
+        run_tokens=run.spec.budgets.tokens,
+        emit=emit,
+        now=now,
+    )
+    ports = Ports(
+        workspace=workspace,
+        models=models,
+        editor=BlockEditor(workspace.root, run=run),
+        gates=gates,
+        test_command=test_command,
+    )
+    return Session(
+        run=run, run_id=run_id, ports=ports, emit=emit, now=now, intention=run.spec.intention
+    )
