@@ -71,6 +71,7 @@ class ScriptedModels:
         estimate = (len(system) + sum(len(text) for _, text in messages)) // CHARS_PER_TOKEN
         self._check_budget(phase=phase, index=phase_index, worst_case=estimate + max_tokens)
         started = time.perf_counter()
+        self.cassette.requests.append((role, messages[-1][1] if messages else ""))
         try:
             response = self.cassette.next(role)
         except CassetteError as exc:

@@ -89,7 +89,7 @@ def open_local_session(
     run_id: str,
     repo_url: str,
     workdir: Path,
-    cassette: Path,
+    cassette: Path | Cassette,
     emit: Callable[[events.Event], None],
     now: Callable[[], datetime] = utcnow,
 ) -> Session:
@@ -104,7 +104,7 @@ def open_local_session(
     test_command = run.spec.toolchain.test or "python -m pytest -q"
     gates = CommandGates(workspace.root, test_command=test_command)
     models = ScriptedModels(
-        cassette=Cassette.load(cassette),
+        cassette=cassette if isinstance(cassette, Cassette) else Cassette.load(cassette),
         run=run.name,
         run_id=run_id,
         run_tokens=run.spec.budgets.tokens,

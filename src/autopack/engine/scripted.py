@@ -43,6 +43,8 @@ class Cassette:
     responses: dict[str, list[ScriptedResponse]]
     source: str = "<cassette>"
     positions: dict[str, int] = field(default_factory=dict)
+    requests: list[tuple[str, str]] = field(default_factory=list)
+    """(role, last message) of every call made, for the record and for tests."""
 
     @classmethod
     def load(cls, path: Path) -> "Cassette":
@@ -51,6 +53,11 @@ class Cassette:
             data: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
         except (OSError, yaml.YAMLError) as exc:
             raise CassetteError(f"cannot read cassette {path}: {exc}") from None
+        return cls._parse(data, source=str(path))
+
+    @classmethod
+    def _parse(cls, data: Any, *, source: str) -> "Cassette":
+        path = source
         if not isinstance(data, dict) or not isinstance(data.get("responses"), dict):
             raise CassetteError(f"cassette {path} needs a 'responses' mapping of role -> list")
         responses: dict[str, list[ScriptedResponse]] = {}
@@ -68,7 +75,12 @@ class Cassette:
                         stop_reason=str(entry.get("stop_reason", "end_turn")),
                     )
                 )
-        return cls(model=str(data.get("model", "scripted")), responses=responses, source=str(path))
+        return cls(model=str(data.get("model", "scripted")), responses=responses, source=path)
+
+    @classmethod
+    def from_data(cls, data: dict[str, Any], *, source: str = "<cassette>") -> "Cassette":
+        """Build a cassette from already-parsed YAML data (tests write cassettes inline)."""
+        return cls._parse(data, source=source)
 
     def next(self, role: str) -> ScriptedResponse:
         """Return the next response for ``role``."""

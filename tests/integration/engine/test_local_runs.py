@@ -1,0 +1,245 @@
+"""The real engine loop on real git repositories with real test runs and scripted models."""
+
+from pathlib import Path
+
+import pytest
+
+from autopack.engine import editing, events
+from tests.builders.scenario import APPROVE, GOOD_READING, Scenario, file_block, git
+
+pytestmark = pytest.mark.slow
+
+BROKEN_TEST = file_block(
+    "tests/test_counting.py",
+    "from textstats import word_count\n\n\ndef test_counts_words() -> None:\n"
+    "    assert word_count('one two') == 3\n",
+)
+
+
+def reading_phase(scenario: Scenario, **fields: object) -> Scenario:
+    return scenario.phase(
+        "Add reading time",
+        deliverables=["textstats/reading.py::reading_time", "tests/test_reading.py"],
+        **fields,
+    )
+
+
+def test_success_path_commits_and_pushes_each_phase(tmp_path: Path) -> None:
+    scenario = reading_phase(Scenario(tmp_path))
+    outcome = scenario.run(
+        {"responses": {"builder": [{"text": GOOD_READING}], "auditor": [APPROVE]}}
+    )
+    assert (outcome.state, outcome.exit_code) == ("Succeeded", 0)
+    assert scenario.branch_log()[0] == "autopack: phase 0 Add reading time"
+    assert "def reading_time" in scenario.branch_file("textstats/reading.py")
+    ran = [e for e in scenario.of_type(events.TestsRan) if e.attempt == 1]
+    assert ran[0].passed == 5
+    assert ran[0].new_failures == ()
+
+
+def test_breaking_an_existing_test_is_blocked_and_fed_back(tmp_path: Path) -> None:
+    scenario = reading_phase(Scenario(tmp_path))
+    outcome = scenario.run(
+        {
+            "responses": {
+                "builder": [{"text": GOOD_READING + BROKEN_TEST}, {"text": GOOD_READING}],
+                "auditor": [APPROVE],
+            }
+        }
+    )
+    assert outcome.state == "Succeeded"
+    assert outcome.results[0].attempts == 2
+    second_prompt = scenario.prompts()[1]
+    assert "New test failure: tests.test_counting::test_counts_words" in second_prompt
+    assert "assert word_count('one two') == 3" not in scenario.branch_file("tests/test_counting.py")
+
+
+def test_pre_existing_failures_never_block(tmp_path: Path) -> None:
+    scenario = reading_phase(
+        Scenario(
+            tmp_path,
+            extra_files={
+                "tests/test_known_bug.py": "def test_known_bug() -> None:\n    assert 1 == 2\n"
+            },
+        )
+    )
+    outcome = scenario.run(
+        {"responses": {"builder": [{"text": GOOD_READING}], "auditor": [APPROVE]}}
+    )
+    assert outcome.state == "Succeeded"
+    assert scenario.of_type(events.TestsRan)[0].failed == 1  # the baseline saw it
+
+
+def test_out_of_scope_edit_is_refused_then_retried_inside_scope(tmp_path: Path) -> None:
+    scenario = reading_phase(Scenario(tmp_path))
+    outside = file_block("scripts/deploy.sh", "echo deploy")
+    outcome = scenario.run(
+        {
+            "responses": {
+                "builder": [{"text": GOOD_READING + outside}, {"text": GOOD_READING}],
+                "auditor": [APPROVE],
+            }
+        }
+    )
+    assert outcome.state == "Succeeded"
+    assert "'scripts/deploy.sh' is outside the allowed paths" in scenario.prompts()[1]
+    assert scenario.of_type(events.EditsApplied)[0].refusals
+
+
+@pytest.mark.parametrize(
+    ("path", "reason"),
+    [
+        ("../escape.py", "contains '..'"),
+        ("/etc/passwd", "is absolute"),
+        (".git/hooks/pre-commit", "is inside .git/"),
+    ],
+)
+def test_hostile_paths_are_refused_and_the_attempt_retried(
+    tmp_path: Path, path: str, reason: str
+) -> None:
+    scenario = reading_phase(Scenario(tmp_path))
+    outcome = scenario.run(
+        {
+            "responses": {
+                "builder": [{"text": file_block(path, "print('pwned')")}, {"text": GOOD_READING}],
+                "auditor": [APPROVE],
+            }
+        }
+    )
+    assert outcome.state == "Succeeded"
+    refusals = scenario.of_type(events.EditsApplied)[0].refusals
+    assert any(reason in refusal for refusal in refusals), refusals
+    assert not (tmp_path / "work" / "escape.py").exists()
+    assert reason in scenario.prompts()[1]
+
+
+def test_writes_through_a_symlink_that_leaves_the_workspace_are_refused(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    scenario = reading_phase(Scenario(tmp_path))
+    scenario.run({"responses": {"builder": [{"text": GOOD_READING}], "auditor": [APPROVE]}})
+    clone = tmp_path / "work" / "scenario"
+    (clone / "textstats" / "linked").symlink_to(outside)
+    result = editing.apply_edits(
+        clone,
+        editing.parse_edits(file_block("textstats/linked/evil.py", "x = 1")),
+        allowed=["textstats/"],
+        protected=editing.DEFAULT_PROTECTED,
+        deletion_threshold=None,
+    )
+    assert result.refusals == (
+        "'textstats/linked/evil.py' goes through a symlink (textstats/linked); refused",
+    )
+    assert not (outside / "evil.py").exists()
+
+
+def test_large_deletion_waits_for_approval_then_continues(tmp_path: Path) -> None:
+    big = "".join(f"LINE_{n} = {n}\n" for n in range(300))
+    scenario = Scenario(tmp_path, extra_files={"textstats/table.py": big})
+    scenario.builder.set("spec.approval", {"policy": "risky", "deletionThresholdLines": 200})
+    scenario.phase("Shrink the table", deliverables=["textstats/table.py"])
+    first = scenario.run(
+        {"responses": {"builder": [{"text": file_block("textstats/table.py", "LINE_0 = 0")}]}}
+    )
+    assert (first.state, first.exit_code) == ("AwaitingApproval", 2)
+    assert "deletes 299 more lines than it adds" in first.message
+    assert scenario.of_type(events.ApprovalNeeded)
+    again = scenario.run({"responses": {}})
+    assert again.state == "AwaitingApproval"  # not approved yet: nothing is redone
+    approved = scenario.run({"responses": {"auditor": [APPROVE]}}, approved={0})
+    assert approved.state == "Succeeded"
+    assert scenario.branch_file("textstats/table.py") == "LINE_0 = 0\n"
+    assert scenario.branch_log()[0] == "autopack: phase 0 Shrink the table"
+
+
+def test_truncated_output_is_continued_from_the_unfinished_file(tmp_path: Path) -> None:
+    scenario = reading_phase(Scenario(tmp_path))
+    cut = GOOD_READING[: GOOD_READING.index("def test_rounds_up")]
+    rest = file_block(
+        "tests/test_reading.py",
+        "from textstats.reading import reading_time\n\n\n"
+        "def test_empty_is_zero() -> None:\n    assert reading_time('') == 0\n",
+    )
+    outcome = scenario.run(
+        {
+            "responses": {
+                "builder": [{"text": cut, "stop_reason": "max_tokens"}, {"text": rest}],
+                "auditor": [APPROVE],
+            }
+        }
+    )
+    assert outcome.state == "Succeeded"
+    assert "cut off inside the block for tests/test_reading.py" in scenario.prompts()[1]
+    assert outcome.results[0].attempts == 1
+
+
+def test_malformed_output_is_reasked_once_with_the_error(tmp_path: Path) -> None:
+    scenario = reading_phase(Scenario(tmp_path))
+    outcome = scenario.run(
+        {
+            "responses": {
+                "builder": [
+                    {"text": "Sure! Here is the code you asked for."},
+                    {"text": GOOD_READING},
+                ],
+                "auditor": [APPROVE],
+            }
+        }
+    )
+    assert outcome.state == "Succeeded"
+    assert "no '=== FILE:', '=== EDIT:' or '=== DELETE:' block found" in scenario.prompts()[1]
+    assert outcome.results[0].attempts == 1
+
+
+def test_auditor_rejection_is_fed_back(tmp_path: Path) -> None:
+    scenario = reading_phase(Scenario(tmp_path))
+    outcome = scenario.run(
+        {
+            "responses": {
+                "builder": [{"text": GOOD_READING}, {"text": GOOD_READING}],
+                "auditor": [
+                    {
+                        "text": "VERDICT: changes_requested\n"
+                        "- reading_time lacks a docstring example"
+                    },
+                    APPROVE,
+                ],
+            }
+        }
+    )
+    assert outcome.state == "Succeeded"
+    assert "Auditor: reading_time lacks a docstring example" in scenario.prompts()[1]
+
+
+def test_budget_exhaustion_stops_before_the_call(tmp_path: Path) -> None:
+    scenario = reading_phase(Scenario(tmp_path))
+    scenario.builder.budget(tokens=5000)
+    outcome = scenario.run({"responses": {"builder": [{"text": GOOD_READING}]}})
+    assert (outcome.state, outcome.reason) == ("Failed", "BudgetExceeded")
+    assert "only 5,000 of the run's 5,000 remain" in outcome.message
+    assert scenario.prompts() == []  # no call was made
+
+
+def test_resume_does_not_redo_completed_phases(tmp_path: Path) -> None:
+    scenario = reading_phase(Scenario(tmp_path))
+    scenario.phase("Add a CLI", deliverables=["textstats/cli.py"])
+    first = scenario.run({"responses": {"builder": [{"text": GOOD_READING}], "auditor": [APPROVE]}})
+    assert (first.state, first.reason) == ("Failed", "ProviderError")
+    assert "has no builder response left" in first.message
+    done_commit = git("rev-parse", "autopack/scenario", cwd=scenario.origin).strip()
+    cli = file_block("textstats/cli.py", "def main() -> int:\n    return 0")
+    second = scenario.run({"responses": {"builder": [{"text": cli}], "auditor": [APPROVE]}})
+    assert second.state == "Succeeded"
+    assert list(second.results) == [1]  # phase 0 was not run again
+    log = scenario.branch_log()
+    assert log[:2] == ["autopack: phase 1 Add a CLI", "autopack: phase 0 Add reading time"]
+    assert git("rev-parse", "autopack/scenario~1", cwd=scenario.origin).strip() == done_commit
+
+
+def test_health_budget_stops_a_run_that_would_loop(tmp_path: Path) -> None:
+    scenario = reading_phase(Scenario(tmp_path))
+    scenario.builder.budget(maxFailuresPerRun=2, maxAttemptsPerPhase=5)
+    bad = {"text": file_block("outside.py", "x = 1")}
+    outcome = scenario.run({"responses": {"builder": [bad] * 5}})
+    assert (outcome.state, outcome.reason) == ("Failed", "HealthBudgetExhausted")
+    assert outcome.message.startswith("HealthBudgetExhausted: 2 failures, last: ")
