@@ -172,6 +172,25 @@ class FailureSummary(ApiModel):
     """The deterministic mitigation or Doctor decision tried, if any."""
 
 
+class DriftSummary(ApiModel):
+    """How close the phase's change stayed to the project's intention."""
+
+    score: float
+    """Cosine similarity of the change summary to the intention anchor."""
+
+    threshold: float
+    """Below this score the change counts as drift."""
+
+    verdict: Literal["on_goal", "drift"]
+    """on_goal or drift."""
+
+    provider: Annotated[str, Field(max_length=64)]
+    """Embedding provider used (hashing-lexical compares words, not meaning)."""
+
+    lexical: bool = False
+    """True when the score measures shared words rather than meaning."""
+
+
 class PhaseStatus(ApiModel):
     """Observed state of a Phase, patched by the runner."""
 
@@ -201,6 +220,9 @@ class PhaseStatus(ApiModel):
 
     failure: FailureSummary | None = None
     """Why the last attempt failed."""
+
+    drift: DriftSummary | None = None
+    """Goal-drift check of the completed change (advisory unless configured to block)."""
 
     conditions: Annotated[list[Condition], Field(max_length=16)] = Field(default_factory=list)
     """Conditions of the phase."""

@@ -38,13 +38,17 @@ class ScriptedModels:
         del role, phase, failures
         return f"scripted/{self.cassette.model}"
 
-    def _check_budget(self, *, phase: PhaseDefinition, index: int, worst_case: int) -> None:
+    def _check_budget(
+        self, *, phase: PhaseDefinition | None, index: int | None, worst_case: int
+    ) -> None:
         if self.used_tokens + worst_case > self.run_tokens:
             raise EngineStop(
                 "BudgetExceeded",
                 f"BudgetExceeded: the next call could use {worst_case:,} tokens but only "
                 f"{self.run_tokens - self.used_tokens:,} of the run's {self.run_tokens:,} remain",
             )
+        if phase is None or index is None:
+            return
         limit = phase.budgets.tokens
         spent = self.phase_tokens.get(index, 0)
         if limit is not None and spent + worst_case > limit:
@@ -58,8 +62,8 @@ class ScriptedModels:
         self,
         *,
         role: str,
-        phase: PhaseDefinition,
-        phase_index: int,
+        phase: PhaseDefinition | None,
+        phase_index: int | None,
         attempt: int,
         failures: int,
         system: str,
@@ -79,7 +83,8 @@ class ScriptedModels:
         latency = int((time.perf_counter() - started) * 1000)
         used = (response.input_tokens or 0) + (response.output_tokens or 0)
         self.used_tokens += used
-        self.phase_tokens[phase_index] = self.phase_tokens.get(phase_index, 0) + used
+        if phase_index is not None:
+            self.phase_tokens[phase_index] = self.phase_tokens.get(phase_index, 0) + used
         truncated = response.stop_reason in ("max_tokens", "length")
         outcome = "truncated" if truncated else "ok"
         self.emit(

@@ -144,4 +144,8 @@ _LINES: dict[type[events.Event], Callable[[Any], str | None]] = {
         f"[yellow]phase {e.index} needs approval:[/] {escape(e.reason)}"
     ),
     events.PhaseFinished: _phase_finished,
+    events.DriftChecked: lambda e: (
+        f"  attempt {e.attempt}: drift check {e.verdict} (score {e.score:.2f}, threshold "
+        f"{e.threshold:.2f}, {escape(e.provider)}{', lexical' if e.lexical else ''})"
+    ),
 }

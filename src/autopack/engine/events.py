@@ -122,6 +122,21 @@ class AuditDone(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class DriftChecked(Event):
+    """A phase's change was compared with the project's intention."""
+
+    index: int
+    attempt: int
+    score: float
+    threshold: float
+    verdict: str
+    provider: str
+    lexical: bool
+    blocks: bool
+    message: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class ApprovalNeeded(Event):
     """A phase waits for a person (``Phase.spec.approved`` or ``--approve``)."""
 

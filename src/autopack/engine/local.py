@@ -8,7 +8,9 @@ applies edit blocks inside the phase's scope under the run's approval policy.
 from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
+from autopack.agents import planning as planning_agent
 from autopack.api import AutopackRun, PhaseDefinition
 from autopack.engine import editing, events
 from autopack.engine.budgeting import CHARS_PER_TOKEN, ScriptedModels
@@ -17,7 +19,7 @@ from autopack.engine.ports import ApplyOutcome, ParsedEdits
 from autopack.engine.scripted import Cassette
 from autopack.engine.session import Ports, Session
 from autopack.engine.testgate import CommandGates
-from autopack.planning import scan_repository
+from autopack.planning import PlannerFn, PlanUnusableError, scan_repository
 
 ALWAYS = -1  # a deletion threshold every change exceeds: approval policy "always"
 
@@ -117,7 +119,42 @@ def open_local_session(
         editor=BlockEditor(workspace.root, run=run),
         gates=gates,
         test_command=test_command,
+        planner=scripted_planner(models, workspace.root),
     )
     return Session(
-        run=run, run_id=run_id, ports=ports, emit=emit, now=now, intention=run.spec.intention
+        run=run,
+        run_id=run_id,
+        ports=ports,
+        emit=emit,
+        now=now,
+        intention=run.spec.intention,
+        repo_url=repo_url,
+        memory_path=workdir / ".memory" / run.name,
     )
+
+
+def scripted_planner(models: ScriptedModels, root: Path) -> PlannerFn:
+    """Return the plan-normalization hook that asks the Planner role through ``models``."""
+
+    def plan(text: str) -> tuple[list[dict[str, Any]], int]:
+        files = list(scan_repository(root, max_files=2000, time_limit_seconds=2.0).files)
+
+        def ask(messages: list[tuple[str, str]]) -> str:
+            reply = models.complete(
+                role="planner",
+                phase=None,
+                phase_index=None,
+                attempt=0,
+                failures=0,
+                system=planning_agent.SYSTEM_PROMPT,
+                messages=messages,
+                max_tokens=4096,
+            )
+            return reply.text
+
+        try:
+            return planning_agent.plan_with_model(ask, plan_text=text, repository_files=files)
+        except planning_agent.PlannerError as exc:
+            raise PlanUnusableError(str(exc)) from None
+
+    return plan

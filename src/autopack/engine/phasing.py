@@ -18,6 +18,7 @@ from autopack.engine.ports import (
     Editor,
     EngineStop,
     Gates,
+    Memory,
     Models,
     ParsedEdits,
     PhaseResult,
@@ -55,6 +56,7 @@ class PhaseContext:
     context_tokens: int = 24_000
     failures_in_run: list[str] = field(default_factory=list)
     max_failures_per_run: int = 25
+    memory: Memory | None = None
 
 
 class PhaseRunner:
@@ -99,7 +101,7 @@ class PhaseRunner:
             phase=self.phase, feedback=feedback, budget_tokens=self.ctx.context_tokens
         )
         user = building.build_user_prompt(
-            phase=self.phase, context=context, feedback=feedback, intention=self.ctx.intention
+            phase=self.phase, context=context, feedback=feedback, intention=self._intention()
         )
         messages = [("user", user)]
         text = self._call(
@@ -193,7 +195,7 @@ class PhaseRunner:
             phase=self.phase,
             diff=self.ctx.workspace.diff(savepoint),
             test_summary=self._tests_summary,
-            intention=self.ctx.intention,
+            intention=self._intention(),
         )
         messages = [("user", user)]
         text = self._call(
@@ -236,6 +238,45 @@ class PhaseRunner:
             f"changes requested: {result.summary}",
             [f"Auditor: {reason}" for reason in result.reasons],
         )
+
+    def _intention(self) -> str:
+        memory = self.ctx.memory
+        return memory.recall(self.phase) if memory is not None else self.ctx.intention
+
+    def _drift(self, attempt: int, savepoint: str) -> Failure | None:
+        memory = self.ctx.memory
+        if memory is None:
+            return None
+        diff = self.ctx.workspace.diff(savepoint)
+        files = sorted({line[6:] for line in diff.splitlines() if line.startswith("+++ b/")})
+        added = "\n".join(
+            line[1:]
+            for line in diff.splitlines()
+            if line.startswith("+") and not line.startswith("+++")
+        )
+        summary = f"Changed files: {', '.join(files)}\n{added[:1500]}"
+        outcome = memory.check(index=self.index, phase=self.phase, summary=summary)
+        if outcome is None:
+            return None
+        self._emit(
+            events.DriftChecked,
+            index=self.index,
+            attempt=attempt,
+            score=outcome.score,
+            threshold=outcome.threshold,
+            verdict=outcome.verdict,
+            provider=outcome.provider,
+            lexical=outcome.lexical,
+            blocks=outcome.blocks,
+            message=outcome.message,
+        )
+        if outcome.blocks:
+            return Failure(
+                "drift",
+                f"goal drift: {outcome.message}",
+                [f"The change drifts from the project's intention: {outcome.message}"],
+            )
+        return None
 
     def _commit(self, *, pending: bool) -> str:
         trailer = PENDING_TRAILER if pending else PHASE_TRAILER
@@ -338,7 +379,11 @@ class PhaseRunner:
                         commit=commit,
                         approval_reason=outcome.approval_reason,
                     )
-            failure = self._gate(attempt) or self._audit(attempt, savepoint)
+            failure = (
+                self._gate(attempt)
+                or self._audit(attempt, savepoint)
+                or self._drift(attempt, savepoint)
+            )
             if failure is not None:
                 last = failure
                 self._fail(attempt, failure, savepoint)

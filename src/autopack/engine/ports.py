@@ -39,8 +39,8 @@ class Models(Protocol):
         self,
         *,
         role: str,
-        phase: PhaseDefinition,
-        phase_index: int,
+        phase: PhaseDefinition | None,
+        phase_index: int | None,
         attempt: int,
         failures: int,
         system: str,
@@ -151,6 +151,29 @@ class Workspace(Protocol):
 
     def reopen_pending(self) -> None:
         """Undo the pending-approval commit but keep its changes in the working tree."""
+
+
+@dataclass(frozen=True)
+class DriftOutcome:
+    """The goal-drift verdict on a phase's change."""
+
+    score: float
+    threshold: float
+    verdict: str
+    provider: str
+    lexical: bool
+    blocks: bool
+    message: str
+
+
+class Memory(Protocol):
+    """The run's intention memory."""
+
+    def recall(self, phase: PhaseDefinition) -> str:
+        """Return the memory text to put into prompts about ``phase`` (size-capped)."""
+
+    def check(self, *, index: int, phase: PhaseDefinition, summary: str) -> DriftOutcome | None:
+        """Remember the phase's change and judge its drift (None when memory is unavailable)."""
 
 
 @dataclass

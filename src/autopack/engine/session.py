@@ -9,11 +9,13 @@ and a message naming each problem; nothing is spent on it.
 from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 
 from autopack.api import AutopackRun
 from autopack.engine import events
 from autopack.engine.phasing import PhaseContext
 from autopack.engine.ports import Editor, EngineStop, Gates, Models, Workspace
+from autopack.engine.remembering import RunMemory
 from autopack.engine.running import RunOutcome, execute_phases
 from autopack.planning import (
     NormalizedPlan,
@@ -50,6 +52,8 @@ class Session:
     now: Callable[[], datetime]
     intention: str = ""
     repo_url: str = ""
+    memory_path: Path | None = None
+    use_memory: bool = True
     plan: NormalizedPlan | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -119,6 +123,16 @@ class Session:
             return self.finish(RunOutcome("Failed", "PlanInvalid", f"PlanInvalid: {exc}"))
         except EngineStop as stop:
             return self.finish(RunOutcome("Failed", stop.reason, stop.message))
+        memory = (
+            RunMemory(
+                run_id=self.run_id,
+                spec=self.run.spec,
+                phases=plan.phases,
+                local_path=self.memory_path,
+            )
+            if self.use_memory
+            else None
+        )
         context = PhaseContext(
             run=self.run.name,
             workspace=self.ports.workspace,
@@ -129,5 +143,11 @@ class Session:
             now=self.now,
             intention=self.intention,
             max_failures_per_run=max_failures or self.run.spec.budgets.max_failures_per_run,
+            memory=memory,
         )
-        return self.finish(execute_phases(context, phases=plan.phases, approved=approved))
+        try:
+            outcome = execute_phases(context, phases=plan.phases, approved=approved)
+        finally:
+            if memory is not None:
+                memory.close()
+        return self.finish(outcome)

@@ -50,50 +50,66 @@ class KubernetesStatusSink:
 
     def emit(self, event: events.Event) -> None:
         """Translate one event into a status patch (events of no phase are ignored)."""
-        status: dict[str, Any] | None = None
         index: int | None = getattr(event, "index", None)
-        match event:
-            case events.PhaseStarted():
-                status = {"state": "Building", "startedAt": _time(event.at), "failure": None}
-            case events.AttemptStarted():
-                status = {"state": "Building", "attempts": event.attempt, "model": event.model}
-            case events.ModelCalled():
-                status = self._usage(event)
-            case events.EditsApplied():
-                status = {
-                    "state": "Validating",
-                    "diff": {
-                        "files": len(event.files),
-                        "additions": event.additions,
-                        "deletions": event.deletions,
-                    },
-                }
-            case events.TestsRan() if event.index is not None:
-                status = {
-                    "state": "Auditing" if not event.blocked else "Validating",
-                    "ci": {
-                        "passed": event.passed,
-                        "failed": event.failed,
-                        "newFailures": list(event.new_failures[:50]),
-                        "baselineFailures": 0,
-                    },
-                }
-            case events.AuditDone():
-                status = {"audit": {"verdict": event.verdict, "summary": event.summary[:4000]}}
-            case events.AttemptFinished() if event.outcome == "failed":
-                status = {
-                    "failure": {
-                        "signature": (event.signature or "")[:1024],
-                        "mitigation": event.mitigation or "",
-                    }
-                }
-            case events.PhaseFinished():
-                status = {"state": event.state, "commit": event.commit}
-                if event.state != "AwaitingApproval":
-                    status["finishedAt"] = _time(event.at)
-                if event.failure:
-                    status["failure"] = {"signature": event.failure[:1024], "mitigation": ""}
-            case _:
-                status = None
+        handler = getattr(self, f"_on_{type(event).__name__}", None)
+        status = handler(event) if handler is not None and index is not None else None
         if status is not None and index is not None:
             self._send(index, status)
+
+    def _on_PhaseStarted(self, event: events.PhaseStarted) -> dict[str, Any]:
+        return {"state": "Building", "startedAt": _time(event.at), "failure": None}
+
+    def _on_AttemptStarted(self, event: events.AttemptStarted) -> dict[str, Any]:
+        return {"state": "Building", "attempts": event.attempt, "model": event.model}
+
+    def _on_ModelCalled(self, event: events.ModelCalled) -> dict[str, Any] | None:
+        return self._usage(event)
+
+    def _on_EditsApplied(self, event: events.EditsApplied) -> dict[str, Any]:
+        diff = {
+            "files": len(event.files),
+            "additions": event.additions,
+            "deletions": event.deletions,
+        }
+        return {"state": "Validating", "diff": diff}
+
+    def _on_TestsRan(self, event: events.TestsRan) -> dict[str, Any]:
+        ci = {
+            "passed": event.passed,
+            "failed": event.failed,
+            "newFailures": list(event.new_failures[:50]),
+            "baselineFailures": 0,
+        }
+        return {"state": "Validating" if event.blocked else "Auditing", "ci": ci}
+
+    def _on_DriftChecked(self, event: events.DriftChecked) -> dict[str, Any]:
+        return {
+            "drift": {
+                "score": event.score,
+                "threshold": event.threshold,
+                "verdict": event.verdict,
+                "provider": event.provider,
+                "lexical": event.lexical,
+            }
+        }
+
+    def _on_AuditDone(self, event: events.AuditDone) -> dict[str, Any]:
+        return {"audit": {"verdict": event.verdict, "summary": event.summary[:4000]}}
+
+    def _on_AttemptFinished(self, event: events.AttemptFinished) -> dict[str, Any] | None:
+        if event.outcome != "failed":
+            return None
+        return {
+            "failure": {
+                "signature": (event.signature or "")[:1024],
+                "mitigation": event.mitigation or "",
+            }
+        }
+
+    def _on_PhaseFinished(self, event: events.PhaseFinished) -> dict[str, Any]:
+        status: dict[str, Any] = {"state": event.state, "commit": event.commit}
+        if event.state != "AwaitingApproval":
+            status["finishedAt"] = _time(event.at)
+        if event.failure:
+            status["failure"] = {"signature": event.failure[:1024], "mitigation": ""}
+        return status
