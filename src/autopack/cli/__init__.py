@@ -7,7 +7,16 @@ become one clear line on stderr and a non-zero exit code, never a traceback.
 import typer
 
 from autopack import __version__
-from autopack.cli import database, generating, planning, running, runs, serving, validating
+from autopack.cli import (
+    database,
+    generating,
+    inpod,
+    planning,
+    running,
+    runs,
+    serving,
+    validating,
+)
 
 app = typer.Typer(
     name="autopack",
@@ -21,6 +30,7 @@ app.command("crds")(generating.crds)
 app.command("plan")(planning.plan)
 app.command("run")(running.run)
 app.command("operator")(serving.operator)
+app.command("runner")(inpod.runner)
 app.add_typer(database.db_app, name="db")
 app.add_typer(runs.runs_app, name="runs")
 
