@@ -11,6 +11,7 @@ from autopack.cli import (
     database,
     generating,
     inpod,
+    inspecting,
     planning,
     running,
     runs,
@@ -31,6 +32,7 @@ app.command("plan")(planning.plan)
 app.command("run")(running.run)
 app.command("operator")(serving.operator)
 app.command("runner")(inpod.runner)
+app.command("inspect")(inspecting.inspect)
 app.add_typer(database.db_app, name="db")
 app.add_typer(runs.runs_app, name="runs")
 

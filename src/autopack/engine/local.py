@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from autopack import toolchains
 from autopack.agents import planning as planning_agent
 from autopack.api import AutopackRun, PhaseDefinition
 from autopack.engine import editing, events
@@ -20,6 +21,7 @@ from autopack.engine.scripted import Cassette
 from autopack.engine.session import Ports, Session
 from autopack.engine.testgate import CommandGates
 from autopack.planning import PlannerFn, PlanUnusableError, scan_repository
+from autopack.toolchains import SuiteCommand
 
 ALWAYS = -1  # a deletion threshold every change exceeds: approval policy "always"
 
@@ -103,8 +105,12 @@ def open_local_session(
         branch=run.push_branch,
         credentials=credentials_from_environment(),
     )
-    test_command = run.spec.toolchain.test or "python -m pytest -q"
-    gates = CommandGates(workspace.root, test_command=test_command)
+    files = list(scan_repository(workspace.root, max_files=200_000, time_limit_seconds=5.0).files)
+    suite = toolchains.choose_suite_command(
+        toolchains.detect(workspace.root, files), run.spec.toolchain
+    )
+    test_command = suite.command if suite else None
+    gates = CommandGates(workspace.root, suite=suite or SuiteCommand("false"))
     models = ScriptedModels(
         cassette=cassette if isinstance(cassette, Cassette) else Cassette.load(cassette),
         run=run.name,

@@ -100,6 +100,7 @@ class GateOutcome:
     collection_errors: int = 0
     new_failures: tuple[str, ...] = ()
     flaky: tuple[str, ...] = ()
+    failing: tuple[str, ...] = ()
     baseline_failures: int = 0
     blocked: bool = False
     summary: str = ""

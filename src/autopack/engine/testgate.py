@@ -11,22 +11,21 @@ reported, not hidden).
 import ast
 import os
 import re
-import shlex
 import signal
 import subprocess
 import tempfile
 import time
-import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from autopack.engine.ports import GateOutcome
+from autopack.toolchains import SuiteCommand
 
 TAIL_BYTES = 20_000
 
 
 @dataclass
-class TestRun:
+class SuiteRun:
     """Per-test outcomes of one run of the test command."""
 
     command: str
@@ -70,60 +69,41 @@ def run_command(command: str, *, cwd: Path, timeout: float) -> tuple[int | None,
     return code, tail, timed_out, time.monotonic() - started
 
 
-def _junit_outcomes(path: Path) -> tuple[dict[str, str], int]:
-    outcomes: dict[str, str] = {}
-    collection_errors = 0
-    root = ET.parse(path).getroot()  # noqa: S314 - our own pytest's report
-    for case in root.iter("testcase"):
-        classname = case.get("classname", "")
-        name = case.get("name", "")
-        test_id = f"{classname}::{name}" if classname else name
-        if case.find("error") is not None and not name:
-            collection_errors += 1
-        elif case.find("failure") is not None or case.find("error") is not None:
-            outcomes[test_id] = "failed"
-        elif case.find("skipped") is not None:
-            outcomes[test_id] = "skipped"
-        else:
-            outcomes[test_id] = "passed"
-    return outcomes, collection_errors
-
-
 class CommandGates:
     """Gates for a repository whose tests run with one command."""
 
-    def __init__(self, root: Path, *, test_command: str, timeout: float = 900.0) -> None:
-        """Judge changes in ``root`` using ``test_command``."""
+    def __init__(self, root: Path, *, suite: SuiteCommand | str, timeout: float = 900.0) -> None:
+        """Judge changes in ``root`` by running ``suite`` (a command line means exit code)."""
         self.root = root
-        self.test_command = test_command
+        self.suite = (
+            suite
+            if isinstance(suite, SuiteCommand)
+            else SuiteCommand(suite, report="junit" if "pytest" in suite else "exit-code")
+        )
+        self.test_command = self.suite.command
         self.timeout = timeout
-        self._baseline: TestRun | None = None
+        self._baseline: SuiteRun | None = None
 
-    def _is_pytest(self) -> bool:
-        return "pytest" in self.test_command
-
-    def _run_tests(self, extra: str = "") -> TestRun:
+    def _run_tests(self) -> SuiteRun:
         with tempfile.TemporaryDirectory() as scratch:
-            report = Path(scratch) / "report.xml"
-            command = self.test_command + extra
-            if self._is_pytest():
-                command += f" --junitxml={shlex.quote(str(report))} -p no:cacheprovider"
+            command = self.suite.command_with_report(Path(scratch))
             code, tail, timed_out, duration = run_command(
                 command, cwd=self.root, timeout=self.timeout
             )
-            run = TestRun(
+            run = SuiteRun(
                 self.test_command, code, timed_out=timed_out, tail=tail, duration=duration
             )
-            if report.is_file():
-                run.outcomes, run.collection_errors = _junit_outcomes(report)
-            if self._is_pytest() and code in (2, 3, 4) and not timed_out:
+            run.outcomes, run.collection_errors = self.suite.parse(
+                Path(scratch), output=tail, exit_code=code, root=self.root
+            )
+            if "pytest" in self.suite.command and code in (2, 3, 4) and not timed_out:
                 run.collection_errors = max(run.collection_errors, 1)
             if not run.outcomes and not run.collection_errors:
                 run.outcomes["<test command>"] = "passed" if code == 0 else "failed"
         return run
 
     def _outcome(
-        self, run: TestRun, *, blocked: bool, new: set[str], flaky: set[str]
+        self, run: SuiteRun, *, blocked: bool, new: set[str], flaky: set[str]
     ) -> GateOutcome:
         values = list(run.outcomes.values())
         baseline_failures = len(self._baseline.failing) if self._baseline else 0
@@ -141,6 +121,7 @@ class CommandGates:
             skipped=values.count("skipped"),
             collection_errors=run.collection_errors,
             new_failures=tuple(sorted(new)),
+            failing=tuple(sorted(run.failing)),
             flaky=tuple(sorted(flaky)),
             baseline_failures=baseline_failures,
             blocked=blocked,
@@ -156,7 +137,7 @@ class CommandGates:
 
     def tests(self) -> GateOutcome:
         """Run the tests and block on new failures (re-run once) and collection errors."""
-        baseline = self._baseline or TestRun(self.test_command, 0)
+        baseline = self._baseline or SuiteRun(self.test_command, 0)
         current = self._run_tests()
         previously_failing = baseline.failing
         new = {t for t in current.failing if t not in previously_failing}
