@@ -12,6 +12,7 @@ from autopack.cli import (
     generating,
     inpod,
     inspecting,
+    models,
     planning,
     running,
     runs,
@@ -33,6 +34,7 @@ app.command("run")(running.run)
 app.command("operator")(serving.operator)
 app.command("runner")(inpod.runner)
 app.command("inspect")(inspecting.inspect)
+app.command("models")(models.models)
 app.add_typer(database.db_app, name="db")
 app.add_typer(runs.runs_app, name="runs")
 

@@ -44,6 +44,7 @@ def _summary(
     run: AutopackRun,
     store_sink: StoreSink | None,
     tokens: tuple[int, int],
+    cost: float,
     seconds: float,
 ) -> None:
     colour = {"Succeeded": "green", "Failed": "red"}.get(outcome.state, "yellow")
@@ -53,8 +54,7 @@ def _summary(
         console.print(f"  phase {index}: {result.state} after {result.attempts} attempt(s){commit}")
     console.print(f"  tests before: {escape(outcome.baseline or '-')}")
     console.print(
-        f"  tokens: {tokens[0]:,} in / {tokens[1]:,} out · cost $0.0000 (scripted provider)"
-        f" · {seconds:.1f}s"
+        f"  tokens: {tokens[0]:,} in / {tokens[1]:,} out · cost ${cost:.4f} · {seconds:.1f}s"
     )
     console.print(f"  branch: {run.push_branch} ({outcome.commit[:10] if outcome.commit else '-'})")
     if store_sink is not None and store_sink.pending:
@@ -92,10 +92,10 @@ def run(
         database_url=db, workdir=str(workdir) if workdir else None, model_profile=model_profile
     )
     profile = model_profile or loaded.spec.models.profile
-    if cassette is None:
+    if cassette is None and profile == "scripted":
         fail(
-            f"model profile {profile!r} needs a provider; this build runs the scripted provider "
-            "only: pass --cassette FILE (recorded responses), e.g. examples/demo/cassette.yaml"
+            "model profile 'scripted' replays recorded responses: pass --cassette FILE "
+            "(e.g. examples/demo/cassette.yaml), or choose a real profile with --model-profile"
         )
     url = _repo_url(loaded, run_file=file, override=repo)
     run_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"autopack:{url}#{loaded.name}"))
@@ -120,9 +120,11 @@ def run(
     console_sink = ConsoleSink(console)
     sinks = events.FanOut([console_sink, *([store_sink] if store_sink else [])])
     tokens = [0, 0]
+    cost = [0.0]
 
     def emit(event: events.Event) -> None:
         if isinstance(event, events.ModelCalled):
+            cost[0] += event.cost_usd
             tokens[0] += event.input_tokens or 0
             tokens[1] += event.output_tokens or 0
         sinks.emit(event)
@@ -135,6 +137,7 @@ def run(
             workdir=config.resolved_workdir,
             cassette=cassette,
             emit=emit,
+            profile=profile,
         )
     except (WorkspaceError, CassetteError) as exc:
         fail(str(exc))
@@ -151,6 +154,7 @@ def run(
         run=loaded,
         store_sink=store_sink,
         tokens=(tokens[0], tokens[1]),
+        cost=cost[0],
         seconds=time.monotonic() - started,
     )
     raise typer.Exit(outcome.exit_code)

@@ -17,7 +17,15 @@ from autopack.engine import events
 from autopack.engine.ports import EngineStop, ModelReply
 from autopack.engine.scripted import Cassette, CassetteError
 
-CHARS_PER_TOKEN = 4  # input estimate for the budget check only; usage is recorded exactly
+CHARS_PER_TOKEN = 4  # rough size of prompt context in tokens (display and context budgets only)
+
+
+def input_upper_bound(system: str, messages: list[tuple[str, str]]) -> int:
+    """An upper bound of a prompt's input tokens: its UTF-8 bytes (a token covers >= 1 byte).
+
+    Pessimistic on purpose: the pre-call check must never let a call exceed the budget.
+    """
+    return len(system.encode()) + sum(len(text.encode()) for _, text in messages)
 
 
 @dataclass
@@ -72,7 +80,7 @@ class ScriptedModels:
     ) -> ModelReply:
         """Replay the next recorded response for ``role`` within the budgets."""
         del failures
-        estimate = (len(system) + sum(len(text) for _, text in messages)) // CHARS_PER_TOKEN
+        estimate = input_upper_bound(system, messages)
         self._check_budget(phase=phase, index=phase_index, worst_case=estimate + max_tokens)
         started = time.perf_counter()
         self.cassette.requests.append((role, messages[-1][1] if messages else ""))

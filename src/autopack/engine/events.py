@@ -59,6 +59,7 @@ class AttemptStarted(Event):
     index: int
     attempt: int
     model: str
+    escalation: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -7,6 +7,7 @@ applies edit blocks inside the phase's scope under the run's approval policy.
 
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -17,9 +18,12 @@ from autopack.engine import editing, events
 from autopack.engine.budgeting import CHARS_PER_TOKEN, ScriptedModels
 from autopack.engine.gitworkspace import GitWorkspace, credentials_from_environment
 from autopack.engine.ports import ApplyOutcome, ParsedEdits
+from autopack.engine.providers import RoutedModels
 from autopack.engine.scripted import Cassette
 from autopack.engine.session import Ports, Session
 from autopack.engine.testgate import CommandGates
+from autopack.llm.pricing import load_prices
+from autopack.llm.routing import load_models_config
 from autopack.planning import PlannerFn, PlanUnusableError, scan_repository
 from autopack.toolchains import SuiteCommand
 
@@ -93,9 +97,10 @@ def open_local_session(
     run_id: str,
     repo_url: str,
     workdir: Path,
-    cassette: Path | Cassette,
+    cassette: Path | Cassette | None,
     emit: Callable[[events.Event], None],
     now: Callable[[], datetime] = utcnow,
+    profile: str | None = None,
 ) -> Session:
     """Clone (or refresh) the workspace and assemble a session with the scripted provider."""
     workspace = GitWorkspace.clone(
@@ -111,14 +116,28 @@ def open_local_session(
     )
     test_command = suite.command if suite else None
     gates = CommandGates(workspace.root, suite=suite or SuiteCommand("false"))
-    models = ScriptedModels(
-        cassette=cassette if isinstance(cassette, Cassette) else Cassette.load(cassette),
-        run=run.name,
-        run_id=run_id,
-        run_tokens=run.spec.budgets.tokens,
-        emit=emit,
-        now=now,
-    )
+    models: ScriptedModels | RoutedModels
+    if cassette is not None:
+        models = ScriptedModels(
+            cassette=cassette if isinstance(cassette, Cassette) else Cassette.load(cassette),
+            run=run.name,
+            run_id=run_id,
+            run_tokens=run.spec.budgets.tokens,
+            emit=emit,
+            now=now,
+        )
+    else:
+        models = RoutedModels(
+            config=load_models_config(),
+            prices=load_prices(),
+            profile=profile or run.spec.models.profile,
+            run=run.name,
+            run_tokens=run.spec.budgets.tokens,
+            run_cost=Decimal(str(run.spec.budgets.cost_usd)),
+            emit=emit,
+            now=now,
+            overrides=run.spec.models.chains,
+        )
     ports = Ports(
         workspace=workspace,
         models=models,
@@ -139,7 +158,7 @@ def open_local_session(
     )
 
 
-def scripted_planner(models: ScriptedModels, root: Path) -> PlannerFn:
+def scripted_planner(models: "ScriptedModels | RoutedModels", root: Path) -> PlannerFn:
     """Return the plan-normalization hook that asks the Planner role through ``models``."""
 
     def plan(text: str) -> tuple[list[dict[str, Any]], int]:

@@ -329,12 +329,25 @@ class PhaseRunner:
         budget = self.phase.budgets.max_attempts or 1
         attempt = 0
         last: Failure | None = None
+        previous_model: str | None = None
         while attempt < budget:
             attempt += 1
             model = self.ctx.models.model_for(
                 role="builder", phase=self.phase, failures=self.failures
             )
-            self._emit(events.AttemptStarted, index=self.index, attempt=attempt, model=model)
+            escalation = (
+                f"builder {previous_model} -> {model} after {self.failures} failures"
+                if previous_model is not None and model != previous_model
+                else None
+            )
+            previous_model = model
+            self._emit(
+                events.AttemptStarted,
+                index=self.index,
+                attempt=attempt,
+                model=model,
+                escalation=escalation,
+            )
             if resume_pending:
                 # The approved change waits as the branch's last commit: reopen it and gate it.
                 self.ctx.workspace.reopen_pending()

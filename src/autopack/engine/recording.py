@@ -107,6 +107,7 @@ class StoreSink:
         phase = self._phase(session, event.index)
         attempt = records.upsert_attempt(session, phase_id=phase.id, number=event.attempt)
         attempt.model = event.model
+        attempt.escalation = event.escalation
         attempt.started_at = event.at
         phase.attempts_made = max(phase.attempts_made, event.attempt)
         phase.model = event.model
