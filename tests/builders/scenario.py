@@ -69,11 +69,14 @@ class Scenario:
         """The validated run."""
         return self.builder.obj()
 
-    def run(self, cassette: dict[str, Any], *, approved: set[int] | None = None) -> RunOutcome:
-        """Execute the run once with ``cassette``; return the outcome."""
+    def run(
+        self, cassette: dict[str, Any] | None, *, approved: set[int] | None = None
+    ) -> RunOutcome:
+        """Execute the run once with ``cassette`` (None: the real providers); return the outcome."""
         self.executions += 1
-        tape = Cassette.from_data({"model": "test", **cassette})
-        self.cassettes.append(tape)
+        tape = Cassette.from_data({"model": "test", **cassette}) if cassette is not None else None
+        if tape is not None:
+            self.cassettes.append(tape)
         session = open_local_session(
             self.run_object,
             run_id="scenario",
@@ -81,6 +84,7 @@ class Scenario:
             workdir=self.tmp / "work",
             cassette=tape,
             emit=self.events.append,
+            profile=None if tape is not None else "default",
         )
         session.start()
         return session.execute(approved=approved or set())
