@@ -13,7 +13,7 @@ from autopack.api import AutopackRun
 from autopack.engine import events
 from autopack.engine.local import open_local_session
 from autopack.engine.running import RunOutcome
-from autopack.engine.scripted import Cassette
+from autopack.llm.scripted import Cassette
 from tests.builders.api import RunBuilder
 
 PROJECT = Path(__file__).resolve().parents[2] / "examples" / "demo" / "project"

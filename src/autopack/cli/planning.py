@@ -14,6 +14,7 @@ import yaml
 from rich.markup import escape
 from rich.table import Table
 
+from autopack import toolchains
 from autopack.api import AutopackRun, ResourceInvalidError, loading
 from autopack.cli.output import console, err_console, fail
 from autopack.planning import (
@@ -167,9 +168,12 @@ def plan(
         max_files=config.scan.max_files,
         time_limit_seconds=config.scan.time_limit_seconds,
     )
+    suite = toolchains.choose_suite_command(
+        toolchains.detect(root, list(scan.files)), run.spec.toolchain
+    )
     try:
         normalized = normalize_plan(
-            run.spec, scan=scan, config=config, test_command=run.spec.toolchain.test
+            run.spec, scan=scan, config=config, test_command=suite.command if suite else None
         )
     except (PlanUnusableError, ResourceInvalidError) as exc:
         fail(f"PlanInvalid: {exc}")

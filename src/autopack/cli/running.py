@@ -24,7 +24,7 @@ from autopack.engine.gitworkspace import WorkspaceError
 from autopack.engine.local import open_local_session
 from autopack.engine.recording import StoreSink
 from autopack.engine.running import RunOutcome
-from autopack.engine.scripted import CassetteError
+from autopack.llm.scripted import CassetteError
 from autopack.store import Store, StoreUnavailableError, records
 
 
@@ -80,6 +80,10 @@ def run(
     db: Annotated[str | None, typer.Option(help="Database URL (default: per-user SQLite).")] = None,
     model_profile: Annotated[
         str | None, typer.Option(help="Model profile from config/models.yaml.")
+    ] = None,
+    record: Annotated[
+        Path | None,
+        typer.Option(help="Record every real model answer into this cassette file."),
     ] = None,
     approve: Annotated[
         list[int] | None, typer.Option(help="Approve the phase with this index (repeatable).")
@@ -138,6 +142,7 @@ def run(
             cassette=cassette,
             emit=emit,
             profile=profile,
+            record=record,
         )
     except (WorkspaceError, CassetteError) as exc:
         fail(str(exc))

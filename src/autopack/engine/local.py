@@ -15,15 +15,16 @@ from autopack import toolchains
 from autopack.agents import planning as planning_agent
 from autopack.api import AutopackRun, PhaseDefinition
 from autopack.engine import editing, events
-from autopack.engine.budgeting import CHARS_PER_TOKEN, ScriptedModels
+from autopack.engine.budgeting import CHARS_PER_TOKEN
 from autopack.engine.gitworkspace import GitWorkspace, credentials_from_environment
 from autopack.engine.ports import ApplyOutcome, ParsedEdits
-from autopack.engine.providers import RoutedModels
-from autopack.engine.scripted import Cassette
+from autopack.engine.providers import RoutedModels, default_factory
 from autopack.engine.session import Ports, Session
 from autopack.engine.testgate import CommandGates
 from autopack.llm.pricing import load_prices
-from autopack.llm.routing import load_models_config
+from autopack.llm.routing import ModelEntry, load_models_config
+from autopack.llm.scripted import Cassette, CassetteRecorder, RecordingModel, ScriptedModel
+from autopack.llm.types import Model
 from autopack.planning import PlannerFn, PlanUnusableError, scan_repository
 from autopack.toolchains import SuiteCommand
 
@@ -101,6 +102,7 @@ def open_local_session(
     emit: Callable[[events.Event], None],
     now: Callable[[], datetime] = utcnow,
     profile: str | None = None,
+    record: Path | None = None,
 ) -> Session:
     """Clone (or refresh) the workspace and assemble a session with the scripted provider."""
     workspace = GitWorkspace.clone(
@@ -116,28 +118,18 @@ def open_local_session(
     )
     test_command = suite.command if suite else None
     gates = CommandGates(workspace.root, suite=suite or SuiteCommand("false"))
-    models: ScriptedModels | RoutedModels
-    if cassette is not None:
-        models = ScriptedModels(
-            cassette=cassette if isinstance(cassette, Cassette) else Cassette.load(cassette),
-            run=run.name,
-            run_id=run_id,
-            run_tokens=run.spec.budgets.tokens,
-            emit=emit,
-            now=now,
-        )
-    else:
-        models = RoutedModels(
-            config=load_models_config(),
-            prices=load_prices(),
-            profile=profile or run.spec.models.profile,
-            run=run.name,
-            run_tokens=run.spec.budgets.tokens,
-            run_cost=Decimal(str(run.spec.budgets.cost_usd)),
-            emit=emit,
-            now=now,
-            overrides=run.spec.models.chains,
-        )
+    models = RoutedModels(
+        config=load_models_config(),
+        prices=load_prices(),
+        profile="scripted" if cassette is not None else (profile or run.spec.models.profile),
+        run=run.name,
+        run_tokens=run.spec.budgets.tokens,
+        run_cost=Decimal(str(run.spec.budgets.cost_usd)),
+        emit=emit,
+        now=now,
+        overrides=None if cassette is not None else run.spec.models.chains,
+        factory=model_factory(cassette=cassette, record=record),
+    )
     ports = Ports(
         workspace=workspace,
         models=models,
@@ -158,7 +150,29 @@ def open_local_session(
     )
 
 
-def scripted_planner(models: "ScriptedModels | RoutedModels", root: Path) -> PlannerFn:
+def model_factory(
+    *, cassette: Path | Cassette | None, record: Path | None
+) -> Callable[[ModelEntry, str], Model]:
+    """Scripted models from a cassette, real ones, or real ones recorded into a cassette."""
+    if cassette is not None:
+        tape = cassette if isinstance(cassette, Cassette) else Cassette.load(cassette)
+
+        def scripted(entry: ModelEntry, role: str) -> Model:
+            del entry
+            return ScriptedModel(tape, role=role)
+
+        return scripted
+    if record is None:
+        return default_factory
+    recorder = CassetteRecorder(record)
+
+    def recording(entry: ModelEntry, role: str) -> Model:
+        return RecordingModel(default_factory(entry, role), recorder=recorder, role=role)
+
+    return recording
+
+
+def scripted_planner(models: RoutedModels, root: Path) -> PlannerFn:
     """Return the plan-normalization hook that asks the Planner role through ``models``."""
 
     def plan(text: str) -> tuple[list[dict[str, Any]], int]:

@@ -47,8 +47,14 @@ def api_key(provider: str) -> str:
     return value
 
 
-def default_factory(entry: ModelEntry) -> Model:
+def default_factory(entry: ModelEntry, role: str) -> Model:
     """Build the SDK-backed model for an alias (base URLs from ANTHROPIC_/OPENAI_BASE_URL)."""
+    del role
+    if entry.provider == "scripted":
+        raise EngineStop(
+            "ProviderError",
+            "the scripted profile replays a cassette: pass --cassette FILE (AUTOPACK_CASSETTE)",
+        )
     if entry.provider == "anthropic":
         return AnthropicModel(
             entry.name,
@@ -73,7 +79,7 @@ class RoutedModels:
     emit: Callable[[events.Event], None]
     now: Callable[[], datetime]
     overrides: ModelChains | None = None
-    factory: Callable[[ModelEntry], Model] = default_factory
+    factory: Callable[[ModelEntry, str], Model] = default_factory
     sleep: Callable[[float], None] = time.sleep
     used_tokens: int = 0
     used_cost: Decimal = Decimal(0)
@@ -125,8 +131,8 @@ class RoutedModels:
                 raise EngineStop(
                     "BudgetExceeded",
                     f"BudgetExceeded: a {entry.name} call could use {tokens:,} tokens / "
-                    f"${cost} but the {scope} has {max(tokens_left, 0):,} tokens / "
-                    f"${max(cost_left, Decimal(0))} left",
+                    f"${cost:.4f} but the {scope} has {max(tokens_left, 0):,} tokens / "
+                    f"${max(cost_left, Decimal(0)):.4f} left",
                 )
 
     def _record(
@@ -197,7 +203,7 @@ class RoutedModels:
             self._check(
                 entry=entry, phase=phase, index=phase_index, input_tokens=estimate, max_tokens=limit
             )
-            model = self.factory(entry)
+            model = self.factory(entry, role)
             try:
                 completion = call_with_retries(
                     lambda m=model, n=limit: m.complete(

@@ -29,7 +29,7 @@ class _Strict(BaseModel):
 class ModelEntry(_Strict):
     """One model alias."""
 
-    provider: Literal["anthropic", "openai"]
+    provider: Literal["anthropic", "openai", "scripted"]
     name: str
     max_output_tokens: int = 8192
 
@@ -71,7 +71,7 @@ class ModelsConfig(_Strict):
     def profile(self, name: str) -> Profile:
         """Return profile ``name``, naming the known ones when it is missing."""
         if name not in self.profiles:
-            known = ", ".join(sorted([*self.profiles, "scripted"]))
+            known = ", ".join(sorted(self.profiles))
             raise KeyError(f"model profile {name!r} is not in models.yaml; known: {known}")
         return self.profiles[name]
 

@@ -17,7 +17,7 @@ from autopack.engine.gitworkspace import WorkspaceError
 from autopack.engine.local import open_local_session
 from autopack.engine.recording import StoreSink
 from autopack.engine.running import RunOutcome
-from autopack.engine.scripted import CassetteError
+from autopack.llm.scripted import CassetteError
 from autopack.planning import PlanInvalidError, PlanUnusableError
 from autopack.runner import kube
 from autopack.runner.status_sink import KubernetesStatusSink

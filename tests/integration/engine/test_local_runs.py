@@ -216,7 +216,7 @@ def test_budget_exhaustion_stops_before_the_call(tmp_path: Path) -> None:
     scenario.builder.budget(tokens=5000)
     outcome = scenario.run({"responses": {"builder": [{"text": GOOD_READING}]}})
     assert (outcome.state, outcome.reason) == ("Failed", "BudgetExceeded")
-    assert "only 5,000 of the run's 5,000 remain" in outcome.message
+    assert "but the run has 5,000 tokens / $10.0000 left" in outcome.message
     assert scenario.prompts() == []  # no call was made
 
 

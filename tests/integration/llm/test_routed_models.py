@@ -86,7 +86,7 @@ def test_overloaded_provider_falls_back_to_the_other_and_the_ledger_is_exact(tmp
         ] * 6
         openai_server.replies.append(Reply(200, openai_completion("from openai")))
 
-        def factory(entry: ModelEntry) -> Model:
+        def factory(entry: ModelEntry, role: str) -> Model:
             if entry.provider == "anthropic":
                 return AnthropicModel(entry.name, api_key="k", base_url=anthropic_server.url)
             return OpenAIModel(entry.name, api_key="k", base_url=f"{openai_server.url}/v1")
@@ -135,7 +135,7 @@ def test_a_call_that_could_exceed_the_budget_is_not_made() -> None:
             made.append(system)
             raise AssertionError("must not be called")
 
-    models_port = routed(lambda entry: Recorder(), tokens=5_000)
+    models_port = routed(lambda entry, role: Recorder(), tokens=5_000)
     with pytest.raises(EngineStop) as stopped:
         models_port.complete(
             role="builder",
@@ -184,7 +184,7 @@ def test_no_sequence_of_calls_exceeds_the_token_or_cost_budget(
     calls: list[tuple[int, int]], budget: int, max_tokens: int
 ) -> None:
     model = FixedModel(list(calls))
-    models_port = routed(lambda entry: model, tokens=budget, cost="0.05")
+    models_port = routed(lambda entry, role: model, tokens=budget, cost="0.05")
     reasons: list[str] = []
     for _ in calls:
         try:

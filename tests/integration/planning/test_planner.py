@@ -2,14 +2,17 @@
 
 import json
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from autopack.engine.budgeting import ScriptedModels
-from autopack.engine.local import scripted_planner
-from autopack.engine.scripted import Cassette
+from autopack.engine.local import model_factory, scripted_planner
+from autopack.engine.providers import RoutedModels
+from autopack.llm.pricing import load_prices
+from autopack.llm.routing import load_models_config
+from autopack.llm.scripted import Cassette
 from autopack.planning import (
     PlanUnusableError,
     load_planning_config,
@@ -55,13 +58,16 @@ PLANNED = {
 
 def planner_for(responses: list[str], root: Path) -> tuple[Any, Cassette]:
     cassette = Cassette.from_data({"responses": {"planner": [{"text": t} for t in responses]}})
-    models = ScriptedModels(
-        cassette=cassette,
+    models = RoutedModels(
+        config=load_models_config(),
+        prices=load_prices(),
+        profile="scripted",
         run="notes",
-        run_id="r",
         run_tokens=1_000_000,
+        run_cost=Decimal(10),
         emit=lambda event: None,
         now=lambda: datetime.now(UTC),
+        factory=model_factory(cassette=cassette, record=None),
     )
     return scripted_planner(models, root), cassette
 
