@@ -13,6 +13,7 @@ from datetime import datetime
 from autopack.agents import auditing, building
 from autopack.api import PhaseDefinition
 from autopack.engine import events
+from autopack.engine.mitigating import Mitigator
 from autopack.engine.ports import (
     ApplyOutcome,
     Editor,
@@ -24,6 +25,7 @@ from autopack.engine.ports import (
     PhaseResult,
     Workspace,
 )
+from autopack.hardening.signatures import signature
 
 BUILDER_MAX_TOKENS = 8_192
 AUDITOR_MAX_TOKENS = 1_024
@@ -57,6 +59,7 @@ class PhaseContext:
     failures_in_run: list[str] = field(default_factory=list)
     max_failures_per_run: int = 25
     memory: Memory | None = None
+    mitigator: Mitigator | None = None
 
 
 class PhaseRunner:
@@ -291,21 +294,32 @@ class PhaseRunner:
     def _fail(self, attempt: int, failure: Failure, savepoint: str) -> None:
         self.ctx.workspace.rollback(savepoint)
         self.failures += 1
-        self.ctx.failures_in_run.append(failure.summary)
+        normalized = signature(failure.category, failure.summary)
+        self.ctx.failures_in_run.append(str(normalized))
+        mitigation = None
+        if self.ctx.mitigator is not None:
+            detail = "\n".join([failure.summary, *failure.feedback])
+            mitigation = self.ctx.mitigator.mitigate(
+                category=failure.category, message=detail, phase=self.phase
+            )
+            if mitigation is not None:
+                failure.feedback.extend(mitigation.feedback)
+                failure.feedback.append(f"Autopack already applied: {mitigation.description}")
         self._emit(
             events.AttemptFinished,
             index=self.index,
             attempt=attempt,
             outcome="failed",
             category=failure.category,
-            signature=failure.summary[:1024],
+            signature=normalized.text[:1024],
             detail="\n".join(failure.feedback)[:8000],
+            mitigation=mitigation.description if mitigation else None,
         )
         if len(self.ctx.failures_in_run) >= self.ctx.max_failures_per_run:
             raise EngineStop(
                 "HealthBudgetExhausted",
                 f"HealthBudgetExhausted: {len(self.ctx.failures_in_run)} failures, "
-                f"last: {failure.summary}",
+                f"last: {normalized}",
             )
 
     def _apply(self, attempt: int, parsed: ParsedEdits, *, approved: bool) -> ApplyOutcome:
@@ -324,6 +338,8 @@ class PhaseRunner:
     def run(self, *, approved: bool = False, resume_pending: bool = False) -> PhaseResult:
         """Run attempts until the phase completes, fails, or waits for approval."""
         self._emit(events.PhaseStarted, index=self.index, title=self.phase.title)
+        if self.ctx.mitigator is not None:
+            self.ctx.mitigator.new_phase()
         self._tests_summary = ""
         feedback: list[str] = []
         budget = self.phase.budgets.max_attempts or 1

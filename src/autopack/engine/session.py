@@ -13,6 +13,7 @@ from pathlib import Path
 
 from autopack.api import AutopackRun
 from autopack.engine import events
+from autopack.engine.mitigating import Mitigator
 from autopack.engine.phasing import PhaseContext
 from autopack.engine.ports import Editor, EngineStop, Gates, Models, Workspace
 from autopack.engine.remembering import RunMemory
@@ -144,6 +145,7 @@ class Session:
             intention=self.intention,
             max_failures_per_run=max_failures or self.run.spec.budgets.max_failures_per_run,
             memory=memory,
+            mitigator=Mitigator(root=self.ports.workspace.root, gates=self.ports.gates),
         )
         try:
             outcome = execute_phases(context, phases=plan.phases, approved=approved)

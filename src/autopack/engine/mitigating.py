@@ -1,0 +1,71 @@
+"""Deterministic mitigations between attempts: known failures fixed before any model is asked.
+
+After a failed attempt is rolled back, its failure is matched against the registry in
+``config/hardening.yaml``; a matching rule's action runs in the workspace (install a missing
+dependency, point the tests at the right directory, feed the scope back, ...). What was tried
+is recorded on the attempt; whether it fixed the failure shows in the next attempt's outcome.
+"""
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autopack.api import PhaseDefinition
+from autopack.hardening import actions
+from autopack.hardening.registry import HardeningConfig, find_mitigation, load_hardening_config
+from autopack.toolchains import SuiteCommand
+
+
+@dataclass
+class Mitigation:
+    """What a mitigation did."""
+
+    rule: str
+    description: str
+    feedback: list[str]
+
+
+@dataclass
+class Mitigator:
+    """Runs registry mitigations in one workspace."""
+
+    root: Path
+    gates: object  # a CommandGates whose ``suite`` a mitigation may point elsewhere
+    config: HardeningConfig = field(default_factory=load_hardening_config)
+    tried: set[str] = field(default_factory=set)
+    applied: int = 0
+
+    def mitigate(self, *, category: str, message: str, phase: PhaseDefinition) -> Mitigation | None:
+        """Try the first matching rule not yet tried in this phase; None when none helps."""
+        match = find_mitigation(
+            self.config, category=category, message=message, exclude=frozenset(self.tried)
+        )
+        if match is None:
+            return None
+        self.tried.add(match.rule.name)
+        suite: SuiteCommand | None = getattr(self.gates, "suite", None)
+        context = actions.MitigationContext(
+            root=self.root,
+            run=actions.run_command(self.root),
+            allowed_paths=list(phase.scope.allowed_paths),
+            test_command=suite.command if suite else "",
+            python_distributions=self.config.python_distributions,
+        )
+        result = actions.ACTIONS[match.rule.action](match.groups, context)
+        if not result.applied:
+            return Mitigation(
+                match.rule.name,
+                f"{match.rule.action}: {result.description} (not applied)",
+                result.feedback,
+            )
+        if result.test_command and suite is not None:
+            self.gates.suite = SuiteCommand(  # type: ignore[attr-defined]
+                result.test_command, working_dir="", report=suite.report
+            )
+        self.applied += 1
+        return Mitigation(
+            match.rule.name, f"{match.rule.name}: {result.description}", result.feedback
+        )
+
+    def new_phase(self) -> None:
+        """Forget which rules were tried (each phase may try each rule once)."""
+        self.tried.clear()
