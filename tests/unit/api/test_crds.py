@@ -188,6 +188,13 @@ def test_every_phase_status_field_survives_structural_pruning() -> None:
         "diff": {"files": 2, "additions": 10, "deletions": 3},
         "commit": "abc",
         "failure": {"signature": "ImportError: no module named <mod>", "mitigation": "pip"},
+        "drift": {
+            "score": 0.61,
+            "threshold": 0.3,
+            "verdict": "on_goal",
+            "provider": "minilm",
+            "lexical": False,
+        },
         "conditions": [],
         "startedAt": "2026-01-01T00:00:00Z",
         "finishedAt": "2026-01-01T00:10:00Z",
