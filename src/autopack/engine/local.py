@@ -13,6 +13,7 @@ from typing import Any
 
 from autopack import toolchains
 from autopack.agents import planning as planning_agent
+from autopack.agents import repomap
 from autopack.api import AutopackRun, PhaseDefinition
 from autopack.engine import editing, events
 from autopack.engine.budgeting import CHARS_PER_TOKEN
@@ -29,6 +30,7 @@ from autopack.planning import PlannerFn, PlanUnusableError, scan_repository
 from autopack.toolchains import SuiteCommand
 
 ALWAYS = -1  # a deletion threshold every change exceeds: approval policy "always"
+SMALL_FILE_BYTES = 4_000  # in-scope files up to this size are shown whole
 
 
 def utcnow() -> datetime:
@@ -69,27 +71,44 @@ class BlockEditor:
         )
 
     def context(self, *, phase: PhaseDefinition, feedback: list[str], budget_tokens: int) -> str:
-        """List the repository, then show scoped and read-only files whole, within budget."""
+        """Repository map first (stable), then the files to edit whole, within the budget.
+
+        Files shown whole: deliverables that exist and their neighbours (same directory) inside
+        the scope, then other small files in scope, then read-only context; everything else
+        appears only in the map. The order is deterministic so prompt caches keep hitting.
+        """
         del feedback
-        scan = scan_repository(self.root, max_files=5000, time_limit_seconds=2.0)
+        scan = scan_repository(self.root, max_files=50_000, time_limit_seconds=2.0)
         budget = budget_tokens * CHARS_PER_TOKEN
-        parts = ["Files in the repository:", *scan.files[:500], ""]
-        wanted = [*phase.scope.allowed_paths, *phase.scope.read_only_context]
-        shown = [
-            path
-            for path in scan.files
-            if any(path == w or (w.endswith("/") and path.startswith(w)) for w in wanted)
-        ]
-        used = sum(len(p) for p in parts)
-        for path in shown:
+        map_text = repomap.repository_map(self.root, scan.files, max_chars=budget // 4)
+        parts = ["## Repository map (path: symbols)", map_text, ""]
+        used = len(map_text)
+        for path in self._whole_files(phase, list(scan.files)):
             text = (self.root / path).read_text(encoding="utf-8", errors="replace")
             block = f"--- {path}\n{text}"
             if used + len(block) > budget:
-                parts.append(f"--- {path} (not shown: context budget reached)")
+                parts.append(f"--- {path} (not shown whole: context budget reached; see the map)")
                 continue
             parts.append(block)
             used += len(block)
         return "\n".join(parts)
+
+    def _whole_files(self, phase: PhaseDefinition, files: list[str]) -> list[str]:
+        def within(path: str, prefixes: list[str]) -> bool:
+            return any(path == p or (p.endswith("/") and path.startswith(p)) for p in prefixes)
+
+        allowed = list(phase.scope.allowed_paths)
+        targets = [d.split("::", 1)[0] for d in phase.deliverables]
+        directories = {str(Path(t).parent) for t in targets}
+        ordered: list[str] = [t for t in targets if t in files]
+        ordered += [f for f in files if str(Path(f).parent) in directories and within(f, allowed)]
+        ordered += [
+            f
+            for f in files
+            if within(f, allowed) and (self.root / f).stat().st_size <= SMALL_FILE_BYTES
+        ]
+        ordered += [f for f in files if within(f, list(phase.scope.read_only_context))]
+        return list(dict.fromkeys(ordered))
 
 
 def open_local_session(

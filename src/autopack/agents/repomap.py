@@ -1,0 +1,81 @@
+"""A compact map of a repository: the symbols each file defines, one line per file.
+
+Python files are read with ``ast`` (classes, functions and methods with their arguments).
+Other languages use a documented regular-expression fallback for declarations (``function``,
+``class``, ``func``, ``fn``, ``struct``, ``interface``, ``type``, Java/Kotlin methods), since no
+maintained multi-language parser installs offline here. Output is sorted and bounded, so the
+same repository always gives the same map (provider prompt caches keep hitting).
+"""
+
+import ast
+import re
+from collections.abc import Iterable
+from pathlib import Path
+
+MAX_FILE_BYTES = 200_000
+
+_DECLARATION = re.compile(
+    r"^\s*(?:export\s+)?(?:default\s+)?(?:pub(?:\([^)]*\))?\s+)?(?:async\s+)?"
+    r"(?:(?:public|private|protected|static|final|abstract|sealed|data)\s+)*"
+    r"(?:function\*?|class|interface|func|fn|struct|enum|trait|type)\s+"
+    r"(?:\([^)]*\)\s*)?(?P<name>[A-Za-z_]\w*)",
+    re.MULTILINE,
+)
+_JAVA_METHOD = re.compile(
+    r"^\s*(?:public|protected|private)\s+(?:static\s+)?[\w<>\[\], ]+\s+(?P<name>\w+)\s*\(",
+    re.MULTILINE,
+)
+_CODE = {".js", ".jsx", ".mjs", ".ts", ".tsx", ".go", ".rs", ".java", ".kt", ".rb", ".cs"}
+
+
+def _python_symbols(text: str) -> list[str]:
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return ["<syntax error>"]
+    symbols: list[str] = []
+    for node in tree.body:
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            symbols.append(f"def {node.name}({', '.join(a.arg for a in node.args.args)})")
+        elif isinstance(node, ast.ClassDef):
+            methods = [
+                item.name
+                for item in node.body
+                if isinstance(item, ast.FunctionDef | ast.AsyncFunctionDef)
+                and not item.name.startswith("__")
+            ]
+            symbols.append(f"class {node.name}" + (f"[{', '.join(methods)}]" if methods else ""))
+    return symbols
+
+
+def file_symbols(path: Path) -> list[str]:
+    """Return the symbols ``path`` declares (empty for files that are not code)."""
+    if path.suffix not in _CODE | {".py"}:
+        return []
+    try:
+        if path.stat().st_size > MAX_FILE_BYTES:
+            return ["<large file>"]
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return []
+    if path.suffix == ".py":
+        return _python_symbols(text)
+    names = [m["name"] for m in _DECLARATION.finditer(text)]
+    if path.suffix in (".java", ".kt"):
+        names += [m["name"] for m in _JAVA_METHOD.finditer(text)]
+    return list(dict.fromkeys(names))
+
+
+def repository_map(root: Path, files: Iterable[str], *, max_chars: int) -> str:
+    """Return ``path: symbols`` lines for the files, sorted, cut at ``max_chars``."""
+    lines: list[str] = []
+    used = 0
+    for relative in sorted(files):
+        symbols = file_symbols(root / relative)
+        line = f"{relative}: {'; '.join(symbols)}" if symbols else relative
+        if used + len(line) + 1 > max_chars:
+            lines.append(f"... ({len(lines)} files shown; map cut at its size budget)")
+            break
+        lines.append(line)
+        used += len(line) + 1
+    return "\n".join(lines)
