@@ -156,6 +156,16 @@ class AttemptFinished(Event):
     signature: str | None = None
     detail: str | None = None
     mitigation: str | None = None
+    doctor_decision: str | None = None
+
+
+@dataclass(frozen=True, kw_only=True)
+class PhaseReplanned(Event):
+    """A phase's approach was revised after repeated, similar failures."""
+
+    index: int
+    goal: str
+    reason: str
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -17,6 +17,7 @@ from autopack.agents import repomap
 from autopack.api import AutopackRun, PhaseDefinition
 from autopack.engine import editing, events
 from autopack.engine.budgeting import CHARS_PER_TOKEN
+from autopack.engine.doctoring import Doctor
 from autopack.engine.gitworkspace import GitWorkspace, credentials_from_environment
 from autopack.engine.ports import ApplyOutcome, ParsedEdits
 from autopack.engine.providers import RoutedModels, default_factory
@@ -166,6 +167,7 @@ def open_local_session(
         intention=run.spec.intention,
         repo_url=repo_url,
         memory_path=workdir / ".memory" / run.name,
+        doctor=Doctor(models=models),
     )
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from autopack.agents import auditing, building
 from autopack.api import PhaseDefinition
 from autopack.engine import events
+from autopack.engine.doctoring import Doctor
 from autopack.engine.mitigating import Mitigator
 from autopack.engine.ports import (
     ApplyOutcome,
@@ -25,7 +26,7 @@ from autopack.engine.ports import (
     PhaseResult,
     Workspace,
 )
-from autopack.hardening.signatures import signature
+from autopack.hardening.signatures import FailureSignature, signature
 
 BUILDER_MAX_TOKENS = 8_192
 AUDITOR_MAX_TOKENS = 1_024
@@ -60,6 +61,8 @@ class PhaseContext:
     max_failures_per_run: int = 25
     memory: Memory | None = None
     mitigator: Mitigator | None = None
+    doctor: Doctor | None = None
+    max_apply_failures: int = 10
 
 
 class PhaseRunner:
@@ -71,6 +74,10 @@ class PhaseRunner:
         self.index = index
         self.phase = phase
         self.failures = 0
+        self.history: list[FailureSignature] = []
+        self.replanned = False
+        self.skip_reason: str | None = None
+        self.fatal: tuple[str, str] | None = None
 
     def _emit(self, event_type: type[events.Event], **fields: object) -> None:
         self.ctx.emit(event_type(run=self.ctx.run, at=self.ctx.now(), **fields))
@@ -291,20 +298,69 @@ class PhaseRunner:
         self.ctx.workspace.push()
         return commit
 
+    def _mitigate(self, failure: Failure) -> str | None:
+        if self.ctx.mitigator is None:
+            return None
+        detail = "\n".join([failure.summary, *failure.feedback])
+        mitigation = self.ctx.mitigator.mitigate(
+            category=failure.category, message=detail, phase=self.phase
+        )
+        if mitigation is None:
+            return None
+        failure.feedback.extend(mitigation.feedback)
+        failure.feedback.append(f"Autopack already applied: {mitigation.description}")
+        return mitigation.description
+
+    def _treat(self, attempt: int, failure: Failure, normalized: FailureSignature) -> str | None:
+        """After an unmitigated failure: replan a flawed approach once, else ask the Doctor."""
+        doctor = self.ctx.doctor
+        if doctor is None:
+            return None
+        self.history.append(normalized)
+        if not self.replanned and doctor.approach_flawed(self.history):
+            self._replan(attempt, reason=f"repeated failure: {normalized}")
+            return "replan (approach flaw)"
+        diagnosis = doctor.diagnose(
+            phase=self.phase,
+            index=self.index,
+            attempt=attempt,
+            category=failure.category,
+            signature=normalized.text,
+            detail="\n".join(failure.feedback),
+        )
+        if diagnosis is None:
+            return None
+        decision = diagnosis.decision
+        if decision == "retry_with_hint" and diagnosis.hint:
+            failure.feedback.append(f"Doctor's hint: {diagnosis.hint}")
+        elif decision == "replan" and not self.replanned:
+            self._replan(attempt, reason=f"Doctor: {diagnosis.reason}")
+        elif decision == "skip_phase":
+            self.skip_reason = diagnosis.reason or "the Doctor skipped the phase"
+        elif decision in ("mark_fatal", "rollback_run"):
+            self.fatal = (decision, diagnosis.reason or decision)
+        return f"{decision} (confidence {diagnosis.confidence:.2f})"
+
+    def _replan(self, attempt: int, *, reason: str) -> None:
+        assert self.ctx.doctor is not None  # noqa: S101 - only called when a Doctor exists
+        self.phase = self.ctx.doctor.replan(
+            phase=self.phase, index=self.index, attempt=attempt, history=self.history
+        )
+        self.replanned = True
+        self._emit(events.PhaseReplanned, index=self.index, goal=self.phase.goal, reason=reason)
+
     def _fail(self, attempt: int, failure: Failure, savepoint: str) -> None:
         self.ctx.workspace.rollback(savepoint)
         self.failures += 1
         normalized = signature(failure.category, failure.summary)
         self.ctx.failures_in_run.append(str(normalized))
-        mitigation = None
-        if self.ctx.mitigator is not None:
-            detail = "\n".join([failure.summary, *failure.feedback])
-            mitigation = self.ctx.mitigator.mitigate(
-                category=failure.category, message=detail, phase=self.phase
-            )
-            if mitigation is not None:
-                failure.feedback.extend(mitigation.feedback)
-                failure.feedback.append(f"Autopack already applied: {mitigation.description}")
+        mitigation = self._mitigate(failure)
+        decision = None
+        if mitigation is not None and not mitigation.endswith("(not applied)"):
+            if self.ctx.doctor is not None:
+                self.ctx.doctor.avoided += 1
+        else:
+            decision = self._treat(attempt, failure, normalized)
         self._emit(
             events.AttemptFinished,
             index=self.index,
@@ -313,14 +369,28 @@ class PhaseRunner:
             category=failure.category,
             signature=normalized.text[:1024],
             detail="\n".join(failure.feedback)[:8000],
-            mitigation=mitigation.description if mitigation else None,
+            mitigation=mitigation,
+            doctor_decision=decision,
         )
-        if len(self.ctx.failures_in_run) >= self.ctx.max_failures_per_run:
+        self._check_health(normalized)
+
+    def _check_health(self, normalized: FailureSignature) -> None:
+        failures = self.ctx.failures_in_run
+        apply_failures = sum(1 for f in failures if f.startswith("apply:"))
+        if len(failures) >= self.ctx.max_failures_per_run:
             raise EngineStop(
                 "HealthBudgetExhausted",
-                f"HealthBudgetExhausted: {len(self.ctx.failures_in_run)} failures, "
-                f"last: {normalized}",
+                f"HealthBudgetExhausted: {len(failures)} failures, last: {normalized}",
             )
+        if apply_failures >= self.ctx.max_apply_failures:
+            raise EngineStop(
+                "HealthBudgetExhausted",
+                f"HealthBudgetExhausted: {apply_failures} apply failures, last: {normalized}",
+            )
+        if self.fatal is not None:
+            decision, reason = self.fatal
+            code = "DoctorMarkedFatal" if decision == "mark_fatal" else "RollbackRequested"
+            raise EngineStop(code, f"{code}: {reason}")
 
     def _apply(self, attempt: int, parsed: ParsedEdits, *, approved: bool) -> ApplyOutcome:
         outcome = self.ctx.editor.apply(parsed, phase=self.phase, approved=approved)
@@ -346,7 +416,7 @@ class PhaseRunner:
         attempt = 0
         last: Failure | None = None
         previous_model: str | None = None
-        while attempt < budget:
+        while attempt < budget and self.skip_reason is None:
             attempt += 1
             model = self.ctx.models.model_for(
                 role="builder", phase=self.phase, failures=self.failures
@@ -429,6 +499,20 @@ class PhaseRunner:
                 commit=commit,
             )
             return PhaseResult("Complete", attempt, commit=commit)
+        return self._unfinished(attempt, last)
+
+    def _unfinished(self, attempt: int, last: Failure | None) -> PhaseResult:
+        """End a phase that the Doctor skipped or that ran out of attempts."""
+        if self.skip_reason is not None:
+            self._emit(
+                events.PhaseFinished,
+                index=self.index,
+                title=self.phase.title,
+                state="Skipped",
+                attempts=attempt,
+                failure=self.skip_reason[:1024],
+            )
+            return PhaseResult("Skipped", attempt, failure=self.skip_reason)
         signature = last.summary if last else "no attempt was made"
         self._emit(
             events.PhaseFinished,

@@ -152,6 +152,7 @@ class StoreSink:
         attempt.failure_signature = event.signature
         attempt.failure_detail = event.detail
         attempt.mitigation = event.mitigation
+        attempt.doctor_decision = event.doctor_decision
         attempt.finished_at = event.at
         return phase.id
 

@@ -27,6 +27,7 @@ class RunOutcome:
     commit: str | None = None
     results: dict[int, PhaseResult] = field(default_factory=dict)
     baseline: str = ""
+    skipped: list[int] = field(default_factory=list)
 
     @property
     def exit_code(self) -> int:
@@ -113,6 +114,9 @@ def execute_phases(
                     results=outcome.results,
                     baseline=baseline.summary,
                 )
+            if result.state == "Skipped":
+                outcome.skipped.append(index)
+                continue
             if result.state != "Complete":
                 return RunOutcome(
                     "Failed",
@@ -134,5 +138,8 @@ def execute_phases(
             baseline=baseline.summary,
         )
     outcome.commit = last_commit
-    outcome.message = f"{len(phases)} phases complete"
+    finished = len(phases) - len(outcome.skipped)
+    outcome.message = f"{finished} phases complete" + (
+        f", skipped: {', '.join(str(i) for i in outcome.skipped)}" if outcome.skipped else ""
+    )
     return outcome

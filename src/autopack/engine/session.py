@@ -13,6 +13,7 @@ from pathlib import Path
 
 from autopack.api import AutopackRun
 from autopack.engine import events
+from autopack.engine.doctoring import Doctor
 from autopack.engine.mitigating import Mitigator
 from autopack.engine.phasing import PhaseContext
 from autopack.engine.ports import Editor, EngineStop, Gates, Models, Workspace
@@ -55,6 +56,7 @@ class Session:
     repo_url: str = ""
     memory_path: Path | None = None
     use_memory: bool = True
+    doctor: Doctor | None = None
     plan: NormalizedPlan | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -146,6 +148,7 @@ class Session:
             max_failures_per_run=max_failures or self.run.spec.budgets.max_failures_per_run,
             memory=memory,
             mitigator=Mitigator(root=self.ports.workspace.root, gates=self.ports.gates),
+            doctor=self.doctor,
         )
         try:
             outcome = execute_phases(context, phases=plan.phases, approved=approved)

@@ -10,6 +10,7 @@ from tests.builders.wire import Reply, anthropic_message, wire_server
 
 pytestmark = pytest.mark.slow
 
+DOCTOR_RETRY = '{"decision": "retry_with_hint", "confidence": 0.9, "hint": "do not edit counting"}'
 BROKEN = GOOD_READING + file_block(
     "tests/test_counting.py",
     "from textstats import word_count\n\n\ndef test_counts_words() -> None:\n"
@@ -27,7 +28,14 @@ def test_builder_escalates_to_the_next_model_after_two_failures(
     with wire_server() as server:
         server.replies += [
             Reply(200, anthropic_message(BROKEN, input_tokens=2000, output_tokens=300)),
+            Reply(200, anthropic_message(DOCTOR_RETRY, input_tokens=800, output_tokens=40)),
             Reply(200, anthropic_message(BROKEN, input_tokens=2100, output_tokens=300)),
+            Reply(
+                200,
+                anthropic_message(
+                    "Leave counting alone; add reading.py only.", input_tokens=500, output_tokens=20
+                ),
+            ),
             Reply(200, anthropic_message(GOOD_READING, input_tokens=2200, output_tokens=280)),
             Reply(
                 200,
@@ -46,9 +54,11 @@ def test_builder_escalates_to_the_next_model_after_two_failures(
     assert outcome.state == "Succeeded", outcome.message
     models_used = [request["body"]["model"] for request in server.requests]
     assert models_used == [
-        "claude-haiku-4-5",
-        "claude-haiku-4-5",
-        "claude-sonnet-4-6",
+        "claude-haiku-4-5",  # builder
+        "claude-haiku-4-5",  # doctor, cheap model first
+        "claude-haiku-4-5",  # builder again
+        "claude-sonnet-4-6",  # planner: the same failure twice means replan
+        "claude-sonnet-4-6",  # builder escalated after two failures
         "claude-sonnet-4-6",  # the Auditor escalates with the phase's failures too
     ]
     started = scenario.of_type(events.AttemptStarted)

@@ -1,6 +1,7 @@
 import pytest
 
 from autopack.agents.auditing import AuditParseError, build_audit_prompt, parse_audit
+from autopack.agents.doctoring import parse_diagnosis
 from autopack.api import PhaseDefinition
 
 
@@ -50,3 +51,12 @@ def test_prompt_carries_goal_criteria_tests_and_bounded_diff() -> None:
     assert user.startswith("Project intention:\ntiny library")
     assert "[diff truncated]" in user
     assert len(user) < 70_000
+
+
+def test_unreadable_doctor_answer_is_only_ever_a_plain_retry() -> None:
+    assert parse_diagnosis("I think we should give up").decision == "retry_with_hint"
+    assert not parse_diagnosis('{"decision": "explode"}').readable
+    sure = parse_diagnosis(
+        '```json\n{"decision": "skip_phase", "confidence": 7, "reason": "x"}\n```'
+    )
+    assert (sure.decision, sure.confidence) == ("skip_phase", 1.0)
