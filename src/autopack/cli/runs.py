@@ -80,6 +80,16 @@ def show_run(
                 )
             console.print(table)
             _print_failed_attempts(run)
+            finished = [
+                e for e in records.run_events(session, run_id=run.id) if e.type == "RunFinished"
+            ]
+            if finished:
+                data = finished[-1].data
+                console.print(
+                    f"Doctor calls: {data.get('doctor_calls', 0)}; avoided by deterministic "
+                    f"mitigations: {data.get('doctor_calls_avoided', 0)} (about "
+                    f"{data.get('doctor_tokens_avoided', 0):,} tokens)"
+                )
     except StoreUnavailableError as exc:
         fail(str(exc))
     finally:

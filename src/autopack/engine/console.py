@@ -132,7 +132,15 @@ def _phase_finished(event: events.PhaseFinished) -> str:
     return f"[{colour}]phase {event.index} {event.state}[/]{commit}"
 
 
+def _run_finished(event: events.RunFinished) -> str:
+    return (
+        f"Doctor calls: {event.doctor_calls}; avoided by deterministic mitigations: "
+        f"{event.doctor_calls_avoided} (about {event.doctor_tokens_avoided:,} tokens)"
+    )
+
+
 _LINES: dict[type[events.Event], Callable[[Any], str | None]] = {
+    events.RunFinished: _run_finished,
     events.RunStarted: _run_started,
     events.PlanReady: _plan_ready,
     events.PhaseStarted: lambda e: f"[bold]phase {e.index}[/] {escape(e.title)}",

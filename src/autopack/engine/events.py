@@ -193,6 +193,9 @@ class RunFinished(Event):
     output_tokens: int = 0
     cost_usd: float = 0.0
     llm_calls: int = 0
+    doctor_calls: int = 0
+    doctor_calls_avoided: int = 0
+    doctor_tokens_avoided: int = 0
 
 
 class EventSink(Protocol):

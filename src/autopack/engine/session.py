@@ -113,6 +113,11 @@ class Session:
             message=outcome.message,
             branch=self.run.push_branch,
             commit=outcome.commit,
+            doctor_calls=self.doctor.calls_in_run if self.doctor else 0,
+            doctor_calls_avoided=self.doctor.avoided if self.doctor else 0,
+            doctor_tokens_avoided=(
+                self.doctor.avoided * self.doctor.config.doctor.typical_tokens if self.doctor else 0
+            ),
         )
         return outcome
 

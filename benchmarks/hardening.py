@@ -1,0 +1,109 @@
+"""Print JSON: on shipped failure scenarios, the share of failures resolved without a Doctor call
+and the model tokens that avoided (issue: failure hardening).
+
+The scenarios are real runs (real git repositories, real pytest) with the scripted provider:
+a wrong test path (fixed by a mitigation), a scope mistake (fed back by a mitigation), and a
+plain logic error (needs the Doctor). Run: .venv/bin/python benchmarks/hardening.py
+"""
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from autopack.engine import events
+from tests.builders.scenario import APPROVE, GOOD_READING, Scenario, file_block
+
+DOCTOR = {"text": '{"decision": "retry_with_hint", "confidence": 0.9, "hint": "fix it"}'}
+BROKEN = GOOD_READING + file_block(
+    "tests/test_counting.py",
+    "from textstats import word_count\n\ndef test_counts_words():\n    assert word_count('a b') == 3\n",
+)
+
+
+def wrong_test_path(tmp: Path) -> Scenario:
+    scenario = Scenario(
+        tmp, extra_files={"backend/tests/test_api.py": "def test_api():\n    pass\n"}
+    )
+    scenario.builder.set(
+        "spec.toolchain",
+        {"test": "python -m pytest -q -p no:asyncio -p no:kmock tests/test_api.py"},
+    )
+    scenario.phase("Add reading time", deliverables=["textstats/reading.py"])
+    scenario.run({"responses": {"builder": [{"text": GOOD_READING}] * 2, "auditor": [APPROVE]}})
+    return scenario
+
+
+def scope_mistake(tmp: Path) -> Scenario:
+    scenario = Scenario(tmp).phase("Add reading time", deliverables=["textstats/reading.py"])
+    outside = file_block("scripts/tool.py", "x = 1")
+    scenario.run(
+        {
+            "responses": {
+                "builder": [{"text": GOOD_READING + outside}, {"text": GOOD_READING}],
+                "auditor": [APPROVE],
+            }
+        }
+    )
+    return scenario
+
+
+def logic_error(tmp: Path) -> Scenario:
+    scenario = Scenario(tmp).phase("Add reading time", deliverables=["textstats/reading.py"])
+    scenario.run(
+        {
+            "responses": {
+                "builder": [{"text": BROKEN}, {"text": GOOD_READING}],
+                "doctor": [DOCTOR],
+                "auditor": [APPROVE],
+            }
+        }
+    )
+    return scenario
+
+
+def main() -> None:
+    failures = resolved_without_doctor = doctor_calls = tokens_avoided = 0
+    per_scenario = {}
+    for name, build in (
+        ("wrong_test_path", wrong_test_path),
+        ("scope_mistake", scope_mistake),
+        ("logic_error", logic_error),
+    ):
+        with tempfile.TemporaryDirectory() as scratch:
+            scenario = build(Path(scratch))
+        failed = [
+            e
+            for e in scenario.events
+            if isinstance(e, events.AttemptFinished) and e.outcome == "failed"
+        ]
+        [finished] = [e for e in scenario.events if isinstance(e, events.RunFinished)]
+        failures += len(failed)
+        resolved_without_doctor += sum(1 for e in failed if e.mitigation and not e.doctor_decision)
+        doctor_calls += finished.doctor_calls
+        tokens_avoided += finished.doctor_tokens_avoided
+        per_scenario[name] = {
+            "state": finished.state,
+            "failures": len(failed),
+            "mitigations": [e.mitigation for e in failed if e.mitigation],
+            "doctor_calls": finished.doctor_calls,
+        }
+    print(
+        json.dumps(
+            {
+                "scenarios": per_scenario,
+                "failures": failures,
+                "resolved_without_doctor": resolved_without_doctor,
+                "share_without_doctor": round(resolved_without_doctor / max(failures, 1), 2),
+                "doctor_calls": doctor_calls,
+                "doctor_tokens_avoided_estimate": tokens_avoided,
+            },
+            indent=2,
+        )
+    )
+
+
+if __name__ == "__main__":
+    main()
