@@ -8,6 +8,7 @@ holds them becomes the working directory. The run spec's ``toolchain`` overrides
 
 import fnmatch
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -78,6 +79,13 @@ class SuiteCommand:
         base = f"cd {self.working_dir} && {self.command}" if self.working_dir else self.command
         if self.report == "junit" and "pytest" in self.command:
             return f"{base} --junitxml={report_dir}/junit.xml -p no:cacheprovider"
+        if self.report == "jest-json":
+            return f"{base} -- --json --outputFile={report_dir}/jest.json"
+        if self.report == "vitest-junit":
+            return (
+                f"{base} -- --reporter=default --reporter=junit "
+                f"--outputFile.junit={report_dir}/junit.xml"
+            )
         if self.report == "node-junit":
             return (
                 f"{base} --test-reporter=junit --test-reporter-destination={report_dir}/junit.xml"
@@ -89,19 +97,22 @@ class SuiteCommand:
     ) -> tuple[reports.Outcomes, int]:
         """Per-test outcomes from whatever this toolchain wrote."""
         project = root / self.working_dir
-        if self.report in ("junit", "node-junit"):
-            return reports.parse_junit(sorted(report_dir.glob("*.xml")))
-        if self.report == "surefire":
-            return reports.parse_junit(
+        readers: dict[str, Callable[[], tuple[reports.Outcomes, int]]] = {
+            "junit": lambda: reports.parse_junit(sorted(report_dir.glob("*.xml"))),
+            "node-junit": lambda: reports.parse_junit(sorted(report_dir.glob("*.xml"))),
+            "vitest-junit": lambda: reports.parse_junit(sorted(report_dir.glob("*.xml"))),
+            "jest-json": lambda: reports.parse_jest_json(report_dir / "jest.json"),
+            "surefire": lambda: reports.parse_junit(
                 sorted((project / "target" / "surefire-reports").glob("TEST-*.xml"))
-            )
-        if self.report == "gradle":
-            return reports.parse_junit(sorted((project / "build" / "test-results").rglob("*.xml")))
-        if self.report == "go-json":
-            return reports.parse_go_json(output)
-        if self.report == "libtest":
-            return reports.parse_libtest(output, exit_code=exit_code)
-        return {}, 0
+            ),
+            "gradle": lambda: reports.parse_junit(
+                sorted((project / "build" / "test-results").rglob("*.xml"))
+            ),
+            "go-json": lambda: reports.parse_go_json(output),
+            "libtest": lambda: reports.parse_libtest(output, exit_code=exit_code),
+        }
+        reader = readers.get(self.report)
+        return reader() if reader is not None else ({}, 0)
 
 
 def _python(root: Path, files: set[str], prefix: str) -> dict[str, str | None]:
@@ -150,6 +161,21 @@ def _node(root: Path, files: set[str], prefix: str) -> dict[str, str | None]:
         return {"install": install, "build": build, "test": None, "report": "exit-code"}
     if test_script.startswith("node --test"):
         return {"install": install, "build": build, "test": test_script, "report": "node-junit"}
+    # jest and vitest write machine-readable results with their own flags, passed after "--".
+    if re.match(r"^(npx )?jest\b", test_script):
+        return {
+            "install": install,
+            "build": build,
+            "test": f"{manager} test",
+            "report": "jest-json",
+        }
+    if re.match(r"^(npx )?vitest\b", test_script):
+        return {
+            "install": install,
+            "build": build,
+            "test": f"{manager} test",
+            "report": "vitest-junit",
+        }
     return {"install": install, "build": build, "test": f"{manager} test", "report": "exit-code"}
 
 
@@ -202,6 +228,8 @@ COMMANDS: dict[str, Callable[[Path, set[str], str], dict[str, str | None]]] = {
 RESULTS = {
     "junit": "JUnit XML (pytest --junitxml)",
     "node-junit": "JUnit XML (node --test --test-reporter=junit)",
+    "jest-json": "jest --json results",
+    "vitest-junit": "JUnit XML (vitest --reporter=junit)",
     "go-json": "go test -json events",
     "libtest": "cargo test output (test ... ok/FAILED/ignored)",
     "surefire": "Maven Surefire XML (target/surefire-reports)",

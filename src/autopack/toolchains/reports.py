@@ -1,8 +1,9 @@
 """Read test results the way each toolchain writes them, into one outcome per test.
 
-JUnit XML (pytest, Maven Surefire, Gradle, node:test's junit reporter), ``go test -json``
-lines, and libtest's plain output (``cargo test``). Each parser returns test id -> outcome
-(passed | failed | skipped) plus a count of collection or build errors.
+JUnit XML (pytest, Maven Surefire, Gradle, node:test's and vitest's junit reporters), jest's
+``--json`` results, ``go test -json`` lines, and libtest's plain output (``cargo test``).
+Each parser returns test id -> outcome (passed | failed | skipped) plus a count of
+collection or build errors.
 """
 
 import json
@@ -73,4 +74,24 @@ def parse_libtest(output: str, *, exit_code: int | None) -> tuple[Outcomes, int]
     }
     built = "test result:" in output or "running " in output
     errors = 1 if exit_code not in (0, None) and not built else 0
+    return outcomes, errors
+
+
+def parse_jest_json(path: Path) -> tuple[Outcomes, int]:
+    """Read ``jest --json`` results; a suite that failed to run counts as a collection error."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return {}, 0
+    outcomes: Outcomes = {}
+    errors = 0
+    for suite in data.get("testResults", []):
+        name = str(suite.get("name", ""))
+        assertions = suite.get("assertionResults") or []
+        if suite.get("status") == "failed" and not assertions:
+            errors += 1
+        for test in assertions:
+            status = test.get("status")
+            test_id = f"{name}::{test.get('fullName') or test.get('title')}"
+            outcomes[test_id] = {"passed": "passed", "failed": "failed"}.get(status, "skipped")
     return outcomes, errors
