@@ -18,6 +18,7 @@ from autopack.hardening.registry import HardeningConfig, load_hardening_config
 from autopack.hardening.signatures import FailureSignature, similarity
 
 log = logging.getLogger(__name__)
+UNAVAILABLE = "Doctor unavailable"
 
 
 @dataclass
@@ -90,6 +91,8 @@ class Doctor:
         diagnosis = self._ask(
             phase.model_copy(update={"complexity": "low"}), index, attempt, prompt
         )
+        if diagnosis.reason == UNAVAILABLE:
+            return diagnosis  # no provider answered: asking the strong model would not help
         unsure = diagnosis.confidence < budget.min_confidence
         risky = category in budget.high_risk_categories
         if (
@@ -120,7 +123,7 @@ class Doctor:
             )
         )
         if reply is None:
-            return doctor_agent.Diagnosis("retry_with_hint", 0.0, "", "Doctor unavailable", False)
+            return doctor_agent.Diagnosis("retry_with_hint", 0.0, "", UNAVAILABLE, False)
         return doctor_agent.parse_diagnosis(reply.text)
 
     @staticmethod
