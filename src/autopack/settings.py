@@ -110,8 +110,8 @@ class Settings(BaseSettings):
 
     @property
     def resolved_workdir(self) -> Path:
-        """Return the workspace directory, defaulting to the per-user cache directory."""
-        return Path(self.workdir) if self.workdir else cache_dir() / "work"
+        """Return the absolute workspace directory, defaulting to the per-user cache directory."""
+        return Path(self.workdir).resolve() if self.workdir else cache_dir() / "work"
 
 
 def load_settings(**overrides: Any) -> Settings:

@@ -277,8 +277,13 @@ def apply_edits(
     allowed: list[str],
     protected: tuple[str, ...],
     deletion_threshold: int | None,
+    approve_every_change: bool = False,
 ) -> ApplyOutcome:
-    """Validate every edit, then write all of them (restoring everything if one write fails)."""
+    """Validate every edit, then write all of them (restoring everything if one write fails).
+
+    A change needs approval when its net deletions exceed ``deletion_threshold`` or, with
+    ``approve_every_change`` (approval policy ``always``), whatever it is.
+    """
     planned, originals, refusals = _plan(root, parsed.edits, allowed=allowed, protected=protected)
     additions, deletions = _line_changes(planned, originals)
     files = tuple(sorted(planned))
@@ -286,7 +291,9 @@ def apply_edits(
         return ApplyOutcome(files, additions, deletions, refusals=tuple(refusals))
     net = deletions - additions
     approval = None
-    if deletion_threshold is not None and net > deletion_threshold:
+    if approve_every_change:
+        approval = "approval policy 'always': every change waits for a person"
+    elif deletion_threshold is not None and net > deletion_threshold:
         approval = (
             f"the change deletes {net} more lines than it adds (threshold {deletion_threshold})"
         )

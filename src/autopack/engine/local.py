@@ -30,7 +30,6 @@ from autopack.llm.types import Model
 from autopack.planning import PlannerFn, PlanUnusableError, scan_repository
 from autopack.toolchains import SuiteCommand
 
-ALWAYS = -1  # a deletion threshold every change exceeds: approval policy "always"
 SMALL_FILE_BYTES = 4_000  # in-scope files up to this size are shown whole
 
 
@@ -47,11 +46,8 @@ class BlockEditor:
         self.root = root
         approval = run.spec.approval
         self.protected = (*editing.DEFAULT_PROTECTED, *approval.protected_paths)
-        self.threshold: int | None = {
-            "auto": None,
-            "risky": approval.deletion_threshold_lines,
-            "always": ALWAYS,
-        }[approval.policy]
+        self.threshold = approval.deletion_threshold_lines if approval.policy == "risky" else None
+        self.always = approval.policy == "always"
 
     def format_instructions(self) -> str:
         """The edit block format."""
@@ -69,6 +65,7 @@ class BlockEditor:
             allowed=list(phase.scope.allowed_paths),
             protected=self.protected,
             deletion_threshold=None if approved else self.threshold,
+            approve_every_change=self.always and not approved,
         )
 
     def context(self, *, phase: PhaseDefinition, feedback: list[str], budget_tokens: int) -> str:

@@ -37,8 +37,8 @@ def create_runner_job(
     namespace: str,
     launch: int,
     config: OperatorConfig,
-) -> str:
-    """Create (or find) the ``launch``-th runner Job, owned by the run; return its name."""
+) -> bool:
+    """Create the ``launch``-th runner Job, owned by the run; False if it already existed."""
     job = build_runner_job(run, namespace=namespace, launch=launch, config=config)
     kopf.adopt(job, owner=body)  # type: ignore[arg-type]
     try:
@@ -47,7 +47,8 @@ def create_runner_job(
         if exc.status != 409:
             raise
         logger.info("runner Job %s already exists", job["metadata"]["name"])
-    return str(job["metadata"]["name"])
+        return False
+    return True
 
 
 def set_job_suspended(name: str, *, namespace: str, suspended: bool) -> None:
@@ -93,11 +94,11 @@ def carry_out(
     namespace: str,
     config: OperatorConfig,
 ) -> None:
-    """Perform the decision's actions and post its events."""
-    if decision.launch is not None:
-        create_runner_job(
-            run, body=body, namespace=namespace, launch=decision.launch, config=config
-        )
+    """Perform the decision's actions and post its events (RunnerStarted only once)."""
+    created = decision.launch is not None and create_runner_job(
+        run, body=body, namespace=namespace, launch=decision.launch, config=config
+    )
+    decision.launched = created
     if decision.suspend_job:
         set_job_suspended(decision.suspend_job, namespace=namespace, suspended=True)
     if decision.resume_job:
@@ -105,4 +106,6 @@ def carry_out(
     for phase in decision.reset_phases:
         reset_phase(phase, namespace=namespace)
     for event_type, reason, message in decision.events:
+        if reason == "RunnerStarted" and not created:
+            continue  # the Job was created by an earlier pass that the indexes had not seen
         kopf.event(body, type=event_type, reason=reason, message=message)  # type: ignore[arg-type]

@@ -50,6 +50,8 @@ class Decision:
     reset_phases: tuple[str, ...] = ()
     retry_token: str | None = None
     events: list[tuple[EventType, str, str]] = field(default_factory=list)
+    launched: bool = False
+    """Set when carrying out: the Job was created now (not found from an earlier pass)."""
 
 
 def launch_number(job: dict[str, Any]) -> int:

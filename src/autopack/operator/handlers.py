@@ -143,7 +143,8 @@ def phase_state(*, new: Any, body: Any, namespace: str | None, spec: Any, **_: A
         "metadata": {"name": owner["name"], "namespace": namespace, "uid": owner["uid"]},
     }
     failure = (body.get("status") or {}).get("failure") or {}
-    detail = f": {failure.get('signature')}" if failure.get("signature") else ""
+    signature = failure.get("signature") if new == "Failed" else None
+    detail = f": {signature}" if signature else ""
     kopf.event(
         reference,  # type: ignore[arg-type]  # an object reference is all events need
         type=kind[0],

@@ -55,7 +55,7 @@ def timed_reconcile() -> Iterator[None]:
 def record(namespace: str, name: str, decision: Decision) -> None:
     """Update the gauges and counters from one decision."""
     status = decision.status
-    if decision.launch is not None:
+    if decision.launch is not None and decision.launched:
         JOB_LAUNCHES.labels(kind="first" if decision.launch == 1 else "relaunch").inc()
     _phases[(namespace, name)] = status.phase.value
     for phase in RunPhase:

@@ -12,6 +12,7 @@ from kubernetes import config as kube_config
 from kubernetes.client.exceptions import ApiException
 
 from autopack.api import AutopackRun, Phase, PhaseDefinition, PhaseSpec, constants, loading
+from autopack.api.common import ObjectMeta
 
 
 def load_credentials() -> None:
@@ -57,15 +58,18 @@ def build_phase_object(
     spec = PhaseSpec.model_validate(
         {**definition.to_api(), "runName": run.name, "index": index}, by_alias=True
     )
-    obj = Phase(spec=spec).to_api()
-    obj["metadata"] = {
-        "name": constants.phase_object_name(run.name, index),
-        "namespace": namespace,
-        "labels": {
+    metadata = ObjectMeta(
+        name=constants.phase_object_name(run.name, index),
+        namespace=namespace,
+        labels={
             constants.LABEL_RUN: run.name,
             constants.LABEL_PHASE_INDEX: str(index),
             constants.LABEL_MANAGED_BY: constants.MANAGED_BY_VALUE,
         },
+    )
+    obj = Phase(metadata=metadata, spec=spec).to_api()
+    obj["metadata"] = {
+        **metadata.to_api(),
         "ownerReferences": [
             {
                 "apiVersion": constants.API_VERSION,

@@ -69,8 +69,22 @@ def _store_sink(
 
 
 def run_in_cluster(reference: str) -> int:
-    """Execute the run ``NAMESPACE/NAME`` and return the exit code."""
+    """Execute the run ``NAMESPACE/NAME`` and return the exit code.
+
+    An unexpected error still ends with a report (reason ``RunnerError``), so the operator
+    tells users what broke instead of "stopped without a report".
+    """
     namespace, name = kube.parse_reference(reference)
+    try:
+        return _execute(namespace, name)
+    except Exception as exc:
+        log.exception("the runner failed")
+        message = f"{type(exc).__name__}: {exc}"[:1000]
+        write_report(RunnerReport(state="Failed", reason="RunnerError", message=message))
+        return 1
+
+
+def _execute(namespace: str, name: str) -> int:
     kube.load_credentials()
     run, body = kube.read_run(namespace, name)
     run_id = str(body["metadata"]["uid"])

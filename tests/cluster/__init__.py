@@ -1,0 +1,1 @@
+"""The emulated Kubernetes cluster of the operator tests: API server, kubelet, harness."""

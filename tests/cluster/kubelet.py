@@ -1,0 +1,381 @@
+"""A test kubelet and Job controller: a Job's pod runs as a local process, and status flows back.
+
+What the cluster's Job controller and kubelet do for a runner Job, done for real on this
+machine: create the pod (owned by the Job, labelled ``job-name``), run the container's command
+as a local process with the container's environment (secret references resolved, ``fieldRef``
+for the pod name, emptyDir mounts mapped to private directories), enforce
+``activeDeadlineSeconds``, honour ``spec.suspend``, kill the process when its pod is deleted,
+and on exit write the pod's ``containerStatuses`` (exit code, reason, termination message read
+from the termination log, at most 4096 bytes as the kubelet allows) and the Job's conditions
+(Complete, or Failed with BackoffLimitExceeded / DeadlineExceeded). It is not a container
+runtime: the process runs with the test's user and Python, which is what the in-pod runner
+needs to be exercised end to end.
+"""
+
+import asyncio
+import base64
+import contextlib
+import os
+import secrets
+import shutil
+import signal
+import string
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.cluster.emulator import FidelityEmulator
+from tests.cluster.store import ApiError, Change, now_rfc3339
+
+TERMINATION_MESSAGE_LIMIT = 4096
+_BIN = Path(sys.executable).parent
+
+
+@dataclass
+class PodProcess:
+    """One running pod."""
+
+    namespace: str
+    job: str
+    pod: str
+    process: asyncio.subprocess.Process
+    directory: Path
+    deadline_task: asyncio.Task[None] | None = None
+    ended_by: str | None = None
+
+
+@dataclass
+class Kubelet:
+    """Runs runner Jobs of the emulated cluster as local processes."""
+
+    api: FidelityEmulator
+    workdir: Path
+    kubeconfig: Path
+    extra_env: dict[str, str] | None = None
+    pods: dict[tuple[str, str], PodProcess] = field(default_factory=dict)
+    _queue: asyncio.Queue[Change] | None = None
+    _worker: asyncio.Task[None] | None = None
+    _waiters: set[asyncio.Task[None]] = field(default_factory=set)
+
+    def start(self) -> None:
+        """Begin reacting to Jobs and pods (call on the cluster's loop)."""
+        self._queue = asyncio.Queue()
+        self.api.store.on_change.append(self._queue.put_nowait)
+        self._worker = asyncio.get_running_loop().create_task(self._work())
+
+    async def stop(self) -> None:
+        """Kill every pod process and stop."""
+        for pod in list(self.pods.values()):
+            self._kill(pod, "KubeletStopped")
+        for task in [self._worker, *self._waiters]:
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
+    # ----- reacting ------------------------------------------------------------------------
+    @property
+    def _jobs(self) -> Any:
+        return self.api.kind("batch", "v1", "jobs")
+
+    @property
+    def _pods(self) -> Any:
+        return self.api.kind("", "v1", "pods")
+
+    async def _work(self) -> None:
+        assert self._queue is not None
+        while True:
+            change = await self._queue.get()
+            try:
+                if change.key == self._jobs.key and change.type != "DELETED":
+                    await self._sync_job(change.obj)
+                elif change.key == self._pods.key and change.type == "DELETED":
+                    meta = change.obj["metadata"]
+                    running = self.pods.get((meta["namespace"], meta["name"]))
+                    if running is not None:
+                        self._kill(running, "Deleted")
+            except ApiError:
+                continue  # the object went away meanwhile; the next change brings news
+
+    async def _sync_job(self, job: dict[str, Any]) -> None:
+        meta, spec, status = job["metadata"], job["spec"], job.get("status") or {}
+        namespace, name = meta["namespace"], meta["name"]
+        finished = any(
+            c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+            for c in status.get("conditions") or []
+        )
+        running = [p for p in self.pods.values() if (p.namespace, p.job) == (namespace, name)]
+        if finished or meta.get("deletionTimestamp"):
+            return
+        if spec.get("suspend"):
+            for pod in running:
+                self._kill(pod, "JobSuspended")
+                await asyncio.sleep(0)
+                with contextlib.suppress(ApiError):
+                    self.api.store.delete(self._pods, namespace, pod.pod, source="kubelet")
+            self._job_status(job, active=0, condition=("Suspended", "True", "JobSuspended"))
+            return
+        if running or status.get("active"):
+            return
+        await self._launch(job)
+
+    # ----- pods ----------------------------------------------------------------------------
+    async def _launch(self, job: dict[str, Any]) -> None:
+        meta = job["metadata"]
+        namespace = meta["namespace"]
+        template = job["spec"]["template"]
+        suffix = "".join(secrets.choice(string.ascii_lowercase + string.digits) for _ in range(5))
+        pod_name = f"{meta['name']}-{suffix}"
+        labels = {**(template.get("metadata", {}).get("labels") or {}), "job-name": meta["name"]}
+        self.api.store.create(
+            self._pods,
+            namespace,
+            {
+                "metadata": {
+                    "name": pod_name,
+                    "labels": labels,
+                    "ownerReferences": [
+                        {
+                            "apiVersion": "batch/v1",
+                            "kind": "Job",
+                            "name": meta["name"],
+                            "uid": meta["uid"],
+                            "controller": True,
+                            "blockOwnerDeletion": True,
+                        }
+                    ],
+                },
+                "spec": template["spec"],
+            },
+            source="kubelet",
+        )
+        directory = self.workdir / namespace / pod_name
+        container = template["spec"]["containers"][0]
+        env, mounts = self._environment(namespace, pod_name, container, template["spec"], directory)
+        command = [*container.get("command", []), *container.get("args", [])]
+        if command and (_BIN / command[0]).exists():
+            command[0] = str(_BIN / command[0])
+        workdir = self._local(container.get("workingDir") or "/", mounts) or directory
+        log = (directory / "container.log").open("ab")
+        process = await asyncio.create_subprocess_exec(
+            *command,
+            cwd=workdir,
+            env=env,
+            stdout=log,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
+        log.close()
+        running = PodProcess(namespace, meta["name"], pod_name, process, directory)
+        self.pods[(namespace, pod_name)] = running
+        started = now_rfc3339()
+        self._patch_status(
+            self._pods,
+            namespace,
+            pod_name,
+            {
+                "phase": "Running",
+                "startTime": started,
+                "containerStatuses": [
+                    {
+                        "name": container["name"],
+                        "ready": True,
+                        "state": {"running": {"startedAt": started}},
+                    }
+                ],
+            },
+        )
+        job_status = self.api.store.get(self._jobs, namespace, meta["name"]).get("status") or {}
+        self._job_status(
+            job,
+            active=1,
+            start=job_status.get("startTime") or started,
+            condition=("Suspended", "False", "JobResumed")
+            if job_status.get("conditions")
+            else None,
+        )
+        deadline = job["spec"].get("activeDeadlineSeconds")
+        if deadline:
+            running.deadline_task = asyncio.get_running_loop().create_task(
+                self._deadline(running, float(deadline))
+            )
+        waiter = asyncio.get_running_loop().create_task(self._wait(running, container["name"]))
+        self._waiters.add(waiter)
+        waiter.add_done_callback(self._waiters.discard)
+
+    def _environment(
+        self,
+        namespace: str,
+        pod_name: str,
+        container: dict[str, Any],
+        pod_spec: dict[str, Any],
+        directory: Path,
+    ) -> tuple[dict[str, str], dict[str, Path]]:
+        mounts: dict[str, Path] = {}
+        volumes = {v["name"]: v for v in pod_spec.get("volumes") or []}
+        for mount in container.get("volumeMounts") or []:
+            local = directory / "volumes" / mount["name"]
+            local.mkdir(parents=True, exist_ok=True)
+            volume = volumes.get(mount["name"], {})
+            if "secret" in volume:
+                for key, value in self._secret(namespace, volume["secret"]["secretName"]).items():
+                    (local / key).write_text(value)
+            mounts[mount["mountPath"]] = local
+        env: dict[str, str] = {
+            "PATH": f"{_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+            "KUBECONFIG": str(self.kubeconfig),
+            "AUTOPACK_TERMINATION_LOG": str(directory / "termination-log"),
+            "LANG": "C.UTF-8",
+        }
+        for source in container.get("envFrom") or []:
+            if "secretRef" in source:
+                env.update(self._secret(namespace, source["secretRef"]["name"]))
+        for variable in container.get("env") or []:
+            if "value" in variable:
+                env[variable["name"]] = self._local(variable["value"], mounts) or variable["value"]
+                continue
+            reference = variable.get("valueFrom") or {}
+            if "secretKeyRef" in reference:
+                ref = reference["secretKeyRef"]
+                secret_value = self._secret(namespace, ref["name"]).get(ref["key"])
+                if secret_value is not None:
+                    env[variable["name"]] = secret_value
+            elif reference.get("fieldRef", {}).get("fieldPath") == "metadata.name":
+                env[variable["name"]] = pod_name
+            elif reference.get("fieldRef", {}).get("fieldPath") == "metadata.namespace":
+                env[variable["name"]] = namespace
+        env.update(self.extra_env or {})
+        return env, mounts
+
+    @staticmethod
+    def _local(path: str, mounts: dict[str, Path]) -> str | None:
+        """Map a container path under a mount point to its local directory."""
+        for mount_path, local in mounts.items():
+            if path == mount_path or path.startswith(mount_path.rstrip("/") + "/"):
+                return str(local / path[len(mount_path) :].lstrip("/"))
+        return None
+
+    def _secret(self, namespace: str, name: str) -> dict[str, str]:
+        try:
+            secret = self.api.store.get(self.api.kind("", "v1", "secrets"), namespace, name)
+        except ApiError:
+            return {}
+        data = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+        data.update(secret.get("stringData") or {})
+        return data
+
+    async def _deadline(self, pod: PodProcess, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        self._kill(pod, "DeadlineExceeded")
+
+    def _kill(self, pod: PodProcess, reason: str) -> None:
+        if pod.process.returncode is None:
+            pod.ended_by = pod.ended_by or reason
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pod.process.pid, signal.SIGKILL)
+
+    def evict(self, namespace: str, pod_name: str) -> None:
+        """Evict a pod (node pressure): its process dies and the pod says Evicted."""
+        self._kill(self.pods[(namespace, pod_name)], "Evicted")
+
+    async def _wait(self, pod: PodProcess, container: str) -> None:
+        code = await pod.process.wait()
+        if pod.deadline_task is not None:
+            pod.deadline_task.cancel()
+        self.pods.pop((pod.namespace, pod.pod), None)
+        log = pod.directory / "termination-log"
+        message = (
+            log.read_bytes()[:TERMINATION_MESSAGE_LIMIT].decode(errors="replace")
+            if log.exists()
+            else ""
+        )
+        finished = now_rfc3339()
+        terminated: dict[str, Any] = {
+            "exitCode": code if code >= 0 else 128 - code,
+            "reason": "Completed" if code == 0 else "Error",
+            "finishedAt": finished,
+        }
+        if message:
+            terminated["message"] = message
+        status: dict[str, Any] = {
+            "phase": "Succeeded" if code == 0 else "Failed",
+            "containerStatuses": [
+                {"name": container, "ready": False, "state": {"terminated": terminated}}
+            ],
+        }
+        if pod.ended_by == "Evicted":
+            status.update(reason="Evicted", message="The node was low on resource: memory.")
+        with contextlib.suppress(ApiError):
+            self._patch_status(self._pods, pod.namespace, pod.pod, status)
+        if pod.ended_by in ("Deleted", "JobSuspended", "KubeletStopped"):
+            return
+        try:
+            job = self.api.store.get(self._jobs, pod.namespace, pod.job)
+        except ApiError:
+            return
+        if code == 0:
+            self._job_status(
+                job, active=0, succeeded=1, condition=("Complete", "True", ""), done=finished
+            )
+        elif pod.ended_by == "DeadlineExceeded":
+            self._job_status(
+                job,
+                active=0,
+                failed=1,
+                done=None,
+                condition=("Failed", "True", "DeadlineExceeded"),
+            )
+        else:
+            self._job_status(
+                job,
+                active=0,
+                failed=1,
+                done=None,
+                condition=("Failed", "True", "BackoffLimitExceeded"),
+            )
+        shutil.rmtree(pod.directory / "volumes", ignore_errors=True)
+
+    # ----- status writes -------------------------------------------------------------------
+    def _patch_status(self, kind: Any, namespace: str, name: str, status: dict[str, Any]) -> None:
+        self.api.store.patch(
+            kind, namespace, name, {"status": status}, subresource="status", source="kubelet"
+        )
+
+    def _job_status(
+        self,
+        job: dict[str, Any],
+        *,
+        active: int,
+        succeeded: int = 0,
+        failed: int = 0,
+        start: str | None = None,
+        done: str | None = None,
+        condition: tuple[str, str, str] | None = None,
+    ) -> None:
+        meta = job["metadata"]
+        current = self.api.store.get(self._jobs, meta["namespace"], meta["name"])
+        status = dict(current.get("status") or {})
+        status["active"] = active
+        if succeeded:
+            status["succeeded"] = succeeded
+        if failed:
+            status["failed"] = failed
+        if start:
+            status["startTime"] = start
+        if done:
+            status["completionTime"] = done
+        if condition is not None:
+            kind, value, reason = condition
+            existing = [c for c in status.get("conditions") or [] if c.get("type") == kind]
+            if existing and existing[0].get("status") == value:
+                condition = None
+        if condition is not None:
+            kind, value, reason = condition
+            conditions = [c for c in status.get("conditions") or [] if c.get("type") != kind]
+            entry = {"type": kind, "status": value, "lastTransitionTime": now_rfc3339()}
+            if reason:
+                entry["reason"] = reason
+            conditions.append(entry)
+            status["conditions"] = conditions
+        self._patch_status(self._jobs, meta["namespace"], meta["name"], status)

@@ -1,0 +1,267 @@
+"""What users do with plain kubectl, against the operator, runner and kubelet on an emulated cluster.
+
+Each test starts the real operator process (``autopack operator``), applies a run with the
+real ``kubectl`` and lets the test kubelet execute runner Jobs as local processes driven by
+the scripted model (the demo cassette). Assertions read what a user reads: ``kubectl get``,
+``kubectl describe``, the Phase objects and the pushed branch.
+"""
+
+import json
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from tests.cluster.harness import Cluster
+from tests.operator.conftest import branch_commits
+
+pytestmark = pytest.mark.slow
+
+RUN = "textstats-demo"
+BRANCH = f"autopack/{RUN}"
+
+
+def phase_of(cluster: Cluster, name: str = RUN) -> str:
+    """The run's status.phase."""
+    return str(cluster.run_status(name).get("phase", ""))
+
+
+def wait_phase(cluster: Cluster, *phases: str, name: str = RUN, timeout: float = 120) -> None:
+    """Wait until the run is in one of ``phases``."""
+    cluster.wait_for(
+        f"{name} in {phases}", lambda: phase_of(cluster, name) in phases, timeout=timeout
+    )
+
+
+def jobs(cluster: Cluster) -> list[dict[str, object]]:
+    """The runner Jobs, as ``kubectl get jobs -o json`` lists them."""
+    listed = json.loads(
+        cluster.kubectl("get", "jobs", "-l", "autopack.dev/component=runner", "-o", "json")
+    )
+    items: list[dict[str, object]] = listed["items"]
+    return items
+
+
+def test_applied_run_succeeds_and_kubectl_shows_progress_conditions_and_events(
+    cluster: Cluster, run_manifest: Callable[..., Path], origin: Path
+) -> None:
+    cluster.start_operator()
+    cluster.kubectl("apply", "--validate=false", "-f", str(run_manifest()))
+    wait_phase(cluster, "Succeeded")
+
+    table = cluster.kubectl("get", "autopack")
+    assert "textstats-demo" in table
+    assert "Succeeded" in table
+    assert "2/2" in table
+    describe = cluster.kubectl("describe", "autopackrun", RUN)
+    for expected in (
+        "RunSucceeded",
+        "RunnerStarted",
+        "PhaseCompleted",
+        "Type:                  Succeeded",
+    ):
+        assert expected in describe
+    assert describe.count("RunnerStarted") == 1
+    status = cluster.run_status(RUN)
+    assert status["progress"] == "2/2"
+    assert status["jobName"] == f"{RUN}-runner-1"
+    assert status["usage"]["llmCalls"] > 0
+    assert status["result"]["branch"] == BRANCH
+    conditions = {c["type"]: (c["status"], c["reason"]) for c in status["conditions"]}
+    assert conditions["Succeeded"] == ("True", "RunSucceeded")
+    assert conditions["Ready"] == ("True", "RunSucceeded")
+    assert conditions["Reconciling"][0] == "False"
+    assert conditions["Stalled"][0] == "False"
+
+    phases = json.loads(
+        cluster.kubectl("get", "aph", "-l", f"autopack.dev/run={RUN}", "-o", "json")
+    )
+    assert [p["metadata"]["name"] for p in phases["items"]] == [f"{RUN}-p00", f"{RUN}-p01"]
+    assert all(p["status"]["state"] == "Complete" for p in phases["items"])
+    assert all(
+        p["metadata"]["ownerReferences"][0]["kind"] == "AutopackRun" for p in phases["items"]
+    )
+    subjects = branch_commits(origin, BRANCH)
+    assert len([s for s in subjects if "reading-time" in s or "Add a reading-time" in s]) == 1
+    assert status["result"]["commit"]
+
+    metrics = (
+        urllib.request.urlopen(f"http://127.0.0.1:{cluster.metrics_port}/metrics", timeout=5)
+        .read()
+        .decode()
+    )
+    assert 'autopack_runner_job_launches_total{kind="first"} 1.0' in metrics
+    assert 'autopack_runs{phase="Succeeded"} 1.0' in metrics
+    live = urllib.request.urlopen(cluster.liveness, timeout=5)  # noqa: S310 - http://127.0.0.1
+    assert live.status == 200
+
+
+def test_invalid_run_is_rejected_by_schema_validation(
+    cluster: Cluster, run_manifest: Callable[..., Path]
+) -> None:
+    out = cluster.kubectl(
+        "apply", "--validate=false", "-f", str(run_manifest(budgets={"costUSD": -1})), check=False
+    )
+    assert "spec.budgets.costUSD" in out
+    no_plan = cluster.kubectl(
+        "apply", "--validate=false", "-f", str(run_manifest(name="no-plan", phases=[])), check=False
+    )
+    assert "give spec.plan (text) or spec.phases (a list)" in no_plan
+    assert "No resources found" in cluster.kubectl("get", "autopack", check=False)
+
+
+def test_suspend_stops_the_job_and_resume_finishes_the_run(
+    cluster: Cluster, run_manifest: Callable[..., Path]
+) -> None:
+    cluster.start_operator()
+    cluster.kubectl("apply", "--validate=false", "-f", str(run_manifest()))
+    wait_phase(cluster, "Planning", "Running")
+    cluster.kubectl("patch", "autopackrun", RUN, "--type=merge", "-p", '{"spec":{"suspend":true}}')
+    wait_phase(cluster, "Suspended")
+    cluster.wait_for(
+        "the runner Job suspended and its pod gone",
+        lambda: (
+            jobs(cluster)[0]["spec"]["suspend"] is True  # type: ignore[index]
+            and not cluster.call(lambda: list(cluster.kubelet.pods))
+        ),
+    )
+    cluster.kubectl("patch", "autopackrun", RUN, "--type=merge", "-p", '{"spec":{"suspend":false}}')
+    wait_phase(cluster, "Succeeded")
+    assert len(jobs(cluster)) == 1
+
+
+def test_deleting_a_run_removes_its_job_pods_and_phases(
+    cluster: Cluster, run_manifest: Callable[..., Path]
+) -> None:
+    cluster.start_operator()
+    cluster.kubectl("apply", "--validate=false", "-f", str(run_manifest()))
+    cluster.wait_for(
+        "Phase objects", lambda: "p00" in cluster.kubectl("get", "aph", check=False), timeout=120
+    )
+    cluster.kubectl("delete", "autopackrun", RUN, "--wait=true", "--timeout=60s")
+    cluster.wait_for(
+        "children gone",
+        lambda: not cluster.kubectl("get", "jobs,pods,aph", "-o", "name").strip(),
+    )
+    cluster.wait_for(
+        "the pod process ended", lambda: not cluster.call(lambda: list(cluster.kubelet.pods))
+    )
+
+
+def test_runs_beyond_the_concurrency_limit_queue_fifo(
+    cluster: Cluster, run_manifest: Callable[..., Path]
+) -> None:
+    cluster.start_operator(max_concurrent_runs="1")
+    cluster.kubectl("apply", "--validate=false", "-f", str(run_manifest(name="first")))
+    wait_phase(cluster, "Planning", "Running", name="first")
+    cluster.kubectl("apply", "--validate=false", "-f", str(run_manifest(name="second")))
+    wait_phase(cluster, "Queued", name="second")
+    assert "waiting for a runner slot" in cluster.run_status("second")["message"]
+    assert "Queued" in cluster.kubectl("get", "autopack")
+    wait_phase(cluster, "Succeeded", name="first")
+    wait_phase(cluster, "Succeeded", name="second")
+    first = cluster.run_status("first")["finishedAt"]
+    second = cluster.run_status("second")["startedAt"]
+    assert second >= first
+
+
+def test_kueue_mode_creates_a_suspended_labelled_job_that_kueue_admits(
+    cluster: Cluster, run_manifest: Callable[..., Path]
+) -> None:
+    cluster.start_operator()
+    cluster.kubectl(
+        "apply", "--validate=false", "-f", str(run_manifest(runner={"queueName": "team-a"}))
+    )
+    cluster.wait_for("the runner Job", lambda: bool(jobs(cluster)))
+    job = jobs(cluster)[0]
+    assert job["spec"]["suspend"] is True  # type: ignore[index]
+    assert job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "team-a"  # type: ignore[index]
+    wait_phase(cluster, "Queued")
+    assert "Kueue" in cluster.run_status(RUN)["message"]
+    # What Kueue's admission does: unsuspend the Job.
+    cluster.kubectl(
+        "patch", "job", f"{RUN}-runner-1", "--type=merge", "-p", '{"spec":{"suspend":false}}'
+    )
+    wait_phase(cluster, "Succeeded")
+
+
+def test_approval_waits_for_phase_spec_approved(
+    cluster: Cluster, run_manifest: Callable[..., Path]
+) -> None:
+    cluster.start_operator()
+    cluster.kubectl(
+        "apply", "--validate=false", "-f", str(run_manifest(approval={"policy": "always"}))
+    )
+    for index in (0, 1):
+        wait_phase(cluster, "AwaitingApproval")
+        assert "ApprovalRequired" in cluster.kubectl("describe", "autopackrun", RUN)
+        cluster.kubectl(
+            "patch", "phase", f"{RUN}-p0{index}", "--type=merge", "-p", '{"spec":{"approved":true}}'
+        )
+        cluster.wait_for(
+            "the run to leave AwaitingApproval",
+            lambda: phase_of(cluster) != "AwaitingApproval",
+        )
+    wait_phase(cluster, "Succeeded")
+
+
+def test_operator_restarted_mid_run_loses_nothing(
+    cluster: Cluster, run_manifest: Callable[..., Path]
+) -> None:
+    cluster.start_operator()
+    cluster.kubectl("apply", "--validate=false", "-f", str(run_manifest()))
+    wait_phase(cluster, "Planning", "Running")
+    cluster.stop_operator(kill=True)
+    cluster.start_operator()
+    wait_phase(cluster, "Succeeded")
+    assert [j["metadata"]["name"] for j in jobs(cluster)] == [f"{RUN}-runner-1"]  # type: ignore[index]
+    assert cluster.kubectl("describe", "autopackrun", RUN).count("RunnerStarted") == 1
+
+
+def test_runner_killed_mid_run_resumes_without_redoing_completed_phases(
+    cluster: Cluster, run_manifest: Callable[..., Path], origin: Path
+) -> None:
+    cluster.start_operator()
+    cluster.kubectl("apply", "--validate=false", "-f", str(run_manifest()))
+    cluster.wait_for(
+        "phase 0 complete",
+        lambda: cluster.get("phase", f"{RUN}-p00").get("status", {}).get("state") == "Complete",
+        timeout=120,
+    )
+    pods = cluster.call(lambda: list(cluster.kubelet.pods))
+    assert pods, "the runner finished before it could be killed"
+    cluster.call(lambda: cluster.kubelet.evict(*pods[0]))
+    wait_phase(cluster, "Succeeded")
+    assert [j["metadata"]["name"] for j in jobs(cluster)] == [  # type: ignore[index]
+        f"{RUN}-runner-1",
+        f"{RUN}-runner-2",
+    ]
+    assert "Evicted" in cluster.kubectl("describe", "autopackrun", RUN)
+    subjects = branch_commits(origin, BRANCH)
+    assert sum("reading-time" in s.lower() for s in subjects) == 1, subjects
+
+
+def test_job_deadline_fails_the_run_and_retry_relaunches_it(
+    cluster: Cluster, run_manifest: Callable[..., Path]
+) -> None:
+    cluster.start_operator()
+    slow = run_manifest(budgets={"activeDeadlineSeconds": 60}, toolchain={"test": "sleep 300"})
+    cluster.kubectl("apply", "--validate=false", "-f", str(slow))
+    wait_phase(cluster, "Failed", timeout=150)
+    status = cluster.run_status(RUN)
+    assert status["message"].startswith("DeadlineExceeded")
+    succeeded = {c["type"]: c for c in status["conditions"]}["Succeeded"]
+    assert (succeeded["status"], succeeded["reason"]) == ("False", "DeadlineExceeded")
+
+    cluster.kubectl(
+        "patch",
+        "autopackrun",
+        RUN,
+        "--type=merge",
+        "-p",
+        '{"spec":{"toolchain":{"test":"python -m pytest -q"}}}',
+    )
+    cluster.kubectl("annotate", "autopackrun", RUN, "autopack.dev/retry=first")
+    wait_phase(cluster, "Succeeded", timeout=150)
+    assert len(jobs(cluster)) == 2
