@@ -12,7 +12,7 @@ def decision(phase: RunPhase, *, launch: int | None = None, cost: float = 0.0) -
         phase=phase, usage=Usage(input_tokens=10, output_tokens=5, cost_usd=cost)
     )
     status.started_at = datetime(2026, 1, 1, tzinfo=UTC)
-    return Decision(status=status, launch=launch)
+    return Decision(status=status, launch=launch, launched=launch is not None)
 
 
 def scrape() -> str:
