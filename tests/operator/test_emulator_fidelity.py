@@ -25,7 +25,9 @@ GROUP, VERSION = "autopack.dev", "v1alpha1"
 def api(cluster: Cluster) -> Iterator[client.ApiClient]:
     """A kubernetes ApiClient configured for the emulator."""
     configuration = client.Configuration()
-    config.load_kube_config(str(cluster.kubeconfig), client_configuration=configuration)
+    config.load_kube_config(  # type: ignore[no-untyped-call]
+        str(cluster.kubeconfig), client_configuration=configuration
+    )
     with client.ApiClient(configuration) as api_client:
         yield api_client
 
@@ -60,7 +62,8 @@ def a_run(name: str = "fidelity", **spec: Any) -> dict[str, Any]:
 
 def create_run(api: client.ApiClient, body: dict[str, Any]) -> dict[str, Any]:
     """Create a run; return the stored object."""
-    created: dict[str, Any] = client.CustomObjectsApi(api).create_namespaced_custom_object(
+    custom: Any = client.CustomObjectsApi(api)
+    created: dict[str, Any] = custom.create_namespaced_custom_object(
         GROUP, VERSION, "default", "autopackruns", body
     )
     return created
@@ -69,7 +72,9 @@ def create_run(api: client.ApiClient, body: dict[str, Any]) -> dict[str, Any]:
 def test_create_stamps_uid_resource_version_generation_and_defaults(api: client.ApiClient) -> None:
     created = create_run(api, a_run())
     meta = created["metadata"]
-    assert meta["uid"] and meta["creationTimestamp"] and meta["resourceVersion"]
+    assert meta["uid"]
+    assert meta["creationTimestamp"]
+    assert meta["resourceVersion"]
     assert meta["generation"] == 1
     defaults = RunBudgets()
     assert created["spec"]["budgets"]["maxAttemptsPerPhase"] == defaults.max_attempts_per_phase
@@ -77,7 +82,7 @@ def test_create_stamps_uid_resource_version_generation_and_defaults(api: client.
 
 
 def test_status_is_isolated_and_only_spec_changes_bump_generation(api: client.ApiClient) -> None:
-    custom = client.CustomObjectsApi(api)
+    custom: Any = client.CustomObjectsApi(api)
     create_run(api, a_run())
     args = (GROUP, VERSION, "default", "autopackruns", "fidelity")
     through_main = custom.patch_namespaced_custom_object(*args, {"status": {"phase": "Running"}})
@@ -98,7 +103,7 @@ def test_status_is_isolated_and_only_spec_changes_bump_generation(api: client.Ap
 def test_stale_resource_version_conflicts_and_failed_json_patch_test_is_invalid(
     api: client.ApiClient,
 ) -> None:
-    custom = client.CustomObjectsApi(api)
+    custom: Any = client.CustomObjectsApi(api)
     created = create_run(api, a_run())
     args = (GROUP, VERSION, "default", "autopackruns", "fidelity")
     custom.patch_namespaced_custom_object(*args, {"spec": {"suspend": True}})
@@ -118,10 +123,10 @@ def test_schema_and_cel_rules_refuse_invalid_runs_with_field_paths(api: client.A
     with pytest.raises(ApiException) as bad_budget:
         create_run(api, a_run(budgets={"costUSD": -1}))
     assert bad_budget.value.status == 422
-    assert "spec.budgets.costUSD" in json.loads(bad_budget.value.body)["message"]
+    assert "spec.budgets.costUSD" in json.loads(str(bad_budget.value.body))["message"]
     with pytest.raises(ApiException) as unknown:
         create_run(api, a_run(plan=""))
-    assert "give spec.plan (text) or spec.phases" in json.loads(unknown.value.body)["message"]
+    assert "give spec.plan (text) or spec.phases" in json.loads(str(unknown.value.body))["message"]
     create_run(api, a_run())
     with pytest.raises(ApiException) as immutable:
         client.CustomObjectsApi(api).patch_namespaced_custom_object(
@@ -132,7 +137,7 @@ def test_schema_and_cel_rules_refuse_invalid_runs_with_field_paths(api: client.A
             "fidelity",
             {"spec": {"repo": {"url": "https://example.com/other.git"}}},
         )
-    assert "immutable" in json.loads(immutable.value.body)["message"]
+    assert "immutable" in json.loads(str(immutable.value.body))["message"]
 
 
 def test_unknown_fields_are_pruned(api: client.ApiClient) -> None:
@@ -141,7 +146,7 @@ def test_unknown_fields_are_pruned(api: client.ApiClient) -> None:
 
 
 def test_generate_name_label_selectors_and_field_selectors(api: client.ApiClient) -> None:
-    core = client.CoreV1Api(api)
+    core: Any = client.CoreV1Api(api)
     for labels in ({"app": "a", "tier": "x"}, {"app": "b"}, {}):
         core.create_namespaced_config_map(
             "default", {"metadata": {"generateName": "cm-", "labels": labels}}
@@ -156,7 +161,7 @@ def test_generate_name_label_selectors_and_field_selectors(api: client.ApiClient
 
 
 def test_owner_reference_cascade_and_finalizers(api: client.ApiClient, cluster: Cluster) -> None:
-    core = client.CoreV1Api(api)
+    core: Any = client.CoreV1Api(api)
     run = create_run(api, a_run())
     owner = {"apiVersion": f"{GROUP}/{VERSION}", "kind": "AutopackRun", "name": "fidelity"}
     owned = {**owner, "uid": run["metadata"]["uid"]}
@@ -189,7 +194,7 @@ def test_owner_reference_cascade_and_finalizers(api: client.ApiClient, cluster: 
 
 
 def test_watch_resumes_from_a_resource_version(cluster: Cluster, api: client.ApiClient) -> None:
-    core = client.CoreV1Api(api)
+    core: Any = client.CoreV1Api(api)
     first = core.create_namespaced_config_map("default", {"metadata": {"name": "one"}})
     core.create_namespaced_config_map("default", {"metadata": {"name": "two"}})
     core.patch_namespaced_config_map("two", "default", {"data": {"k": "v"}})
