@@ -33,10 +33,16 @@ def _jsonable(event: events.Event) -> dict[str, Any]:
 class StoreSink:
     """Records a run's events in the store (runs, phases, attempts, ci_results, events)."""
 
-    def __init__(self, store: Store, *, run_id: str) -> None:
-        """Record events of the run with id ``run_id`` (the run row is created on RunStarted)."""
+    def __init__(self, store: Store, *, run_id: str, run_row: dict[str, Any] | None = None) -> None:
+        """Record events of the run with id ``run_id``.
+
+        The run row must exist when the run starts, unless ``run_row`` (the arguments of
+        :func:`records.upsert_run`) is given: then it is written with RunStarted, so a run that
+        starts while the database is down still gets its row when the backlog is written.
+        """
         self.store = store
         self.run_id = run_id
+        self.run_row = run_row
         self.pending: deque[events.Event] = deque()
         self.available = True
         self.last_error: str | None = None
@@ -86,6 +92,8 @@ class StoreSink:
         )
 
     def _on_RunStarted(self, session: Session, event: events.RunStarted) -> None:
+        if self.run_row is not None:
+            records.upsert_run(session, run_id=self.run_id, **self.run_row)
         if session.get(models.Run, self.run_id) is None:
             raise LookupError(f"run {self.run_id} must be created before it starts")
         records.set_run_state(session, run_id=self.run_id, state="Running", now=event.at)

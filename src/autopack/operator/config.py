@@ -27,6 +27,9 @@ class OperatorConfig(BaseSettings):
     database_secret: str | None = None
     """Secret whose key ``url`` holds AUTOPACK_DATABASE_URL for runners (unset: no database)."""
 
+    database_url: str | None = None
+    """URL of the operator's own connection for run lifecycle rows (unset: none written)."""
+
     max_concurrent_runs: Annotated[int, Field(ge=0)] = 0
     """Runs active at once in the whole cluster; 0 means unlimited. Others wait as Queued."""
 

@@ -16,8 +16,10 @@ from autopack.operator import metrics, reconciling
 from autopack.operator.acting import plain
 from autopack.operator.admission import RunSlot
 from autopack.operator.config import OperatorConfig
+from autopack.operator.history import RunHistory
 
 CONFIG = OperatorConfig()
+HISTORY = RunHistory(CONFIG.database_url)
 RUNS = (constants.GROUP, constants.VERSION, constants.RUN_PLURAL)
 PHASES = (constants.GROUP, constants.VERSION, constants.PHASE_PLURAL)
 RUNNER = {constants.LABEL_COMPONENT: "runner"}
@@ -87,6 +89,7 @@ def _reconcile(
         runner_jobs=kwargs.get("runner_jobs"),
         runner_pods=kwargs.get("runner_pods"),
         run_phases=kwargs.get("run_phases"),
+        history=HISTORY,
     )
     if decision is not None:
         metrics.record(namespace or "", str(body["metadata"]["name"]), decision)

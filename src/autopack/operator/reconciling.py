@@ -12,11 +12,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from autopack.api import TERMINAL_RUN_PHASES, AutopackRun, Phase, constants
+from autopack.api import TERMINAL_RUN_PHASES, AutopackRun, AutopackRunStatus, Phase, constants
+from autopack.api import conditions as cond
 from autopack.operator import acting
 from autopack.operator.admission import RunSlot, admit
 from autopack.operator.config import OperatorConfig
 from autopack.operator.decisions import Decision, Observed, decide, launch_number
+from autopack.operator.history import RunHistory, lifecycle_row
 
 # Runs admitted by this process whose status has not reached the index yet: counted as
 # holding a slot so that two runs reconciled at once cannot both take the last one.
@@ -72,6 +74,7 @@ def reconcile(
     runner_pods: Mapping[Any, Iterable[dict[str, Any]]] | None,
     run_phases: Mapping[Any, Iterable[dict[str, Any]]] | None,
     now: datetime | None = None,
+    history: RunHistory | None = None,
 ) -> tuple[Decision | None, dict[str, Any]]:
     """Reconcile one run; return the decision (None if deleted by TTL) and its status patch."""
     moment = now or datetime.now(UTC)
@@ -126,7 +129,38 @@ def reconcile(
         elif decision.status.phase in TERMINAL_RUN_PHASES:
             _admitted.discard(key)
     acting.carry_out(decision, run=run, body=body, namespace=namespace, config=config)
-    return decision, status_patch(data.get("status"), decision.status.to_api())
+    patch = status_patch(data.get("status"), decision.status.to_api())
+    if history is not None and history.enabled and (patch or history.pending):
+        uid = str(data.get("metadata", {}).get("uid") or "")
+        written = history.record(lifecycle_row(run, decision.status, uid=uid, now=moment))
+        record_database_condition(decision.status, history, written=written, now=moment)
+        patch = status_patch(data.get("status"), decision.status.to_api())
+    return decision, patch
+
+
+def record_database_condition(
+    status: AutopackRunStatus, history: RunHistory, *, written: bool, now: datetime
+) -> None:
+    """Say on the run whether its history reached the database."""
+    if written:
+        cond.set_condition(
+            status.conditions,
+            type=cond.DATABASE_AVAILABLE,
+            status="True",
+            reason="DatabaseAvailable",
+            message="run history is recorded",
+            now=now,
+        )
+    else:
+        cond.set_condition(
+            status.conditions,
+            type=cond.DATABASE_AVAILABLE,
+            status="False",
+            reason=cond.REASON_DATABASE_UNAVAILABLE,
+            message=f"the run proceeds; its history is queued until the database answers: "
+            f"{history.last_error}",
+            now=now,
+        )
 
 
 def forget(namespace: str, name: str) -> None:

@@ -21,7 +21,7 @@ from autopack.llm.scripted import CassetteError
 from autopack.planning import PlanInvalidError, PlanUnusableError
 from autopack.runner import kube
 from autopack.runner.status_sink import KubernetesStatusSink
-from autopack.store import Store, StoreUnavailableError, records
+from autopack.store import Store, StoreUnavailableError
 
 log = logging.getLogger(__name__)
 
@@ -45,27 +45,28 @@ def _store_sink(
     ref: str,
     branch: str,
 ) -> StoreSink | None:
+    """A store sink that writes the run row with RunStarted (queued if the database is down)."""
     url = settings.get_settings().database_url
     if not url:
         return None
+    row = {
+        "name": name,
+        "namespace": namespace,
+        "source": "kubernetes",
+        "repo_url": repo_url,
+        "base_ref": ref,
+        "push_branch": branch,
+        "spec": run_spec,
+    }
     try:
         store = Store.open(url)
-        with store.session() as session:
-            records.upsert_run(
-                session,
-                run_id=run_id,
-                name=name,
-                namespace=namespace,
-                source="kubernetes",
-                repo_url=repo_url,
-                base_ref=ref,
-                push_branch=branch,
-                spec=run_spec,
-            )
     except StoreUnavailableError as exc:
-        log.warning("run store unavailable, continuing without it: %s", exc)
-        return None
-    return StoreSink(store, run_id=run_id)
+        log.warning("run store unavailable, its rows are queued until it answers: %s", exc)
+        try:
+            store = Store.lazy(url)
+        except StoreUnavailableError:
+            return None  # an unusable URL: the run proceeds without history
+    return StoreSink(store, run_id=run_id, run_row=row)
 
 
 def run_in_cluster(reference: str) -> int:

@@ -86,6 +86,11 @@ class Store:
         return store
 
     @classmethod
+    def lazy(cls, url: str, *, connect_timeout: float = 5.0) -> "Store":
+        """Create a store without touching the database (its first use may fail)."""
+        return cls(_build_engine(url, connect_timeout=connect_timeout), url=url)
+
+    @classmethod
     def open(cls, url: str, *, connect_timeout: float = 5.0) -> "Store":
         """Connect and bring the schema up to date (what local runs and the runner do)."""
         store = cls.connect(url, connect_timeout=connect_timeout)
