@@ -47,6 +47,12 @@ def _parse_path(path: str) -> tuple[Key, str | None, str | None, str | None] | N
     return (group, version, rest[0]), namespace, name, subresource
 
 
+def _client(user_agent: str) -> str:
+    """Name the writer from its User-Agent: kopf (the operator), kubectl, or client (runner)."""
+    lowered = user_agent.lower()
+    return "kopf" if "kopf" in lowered else "kubectl" if "kubectl" in lowered else "client"
+
+
 def _age(timestamp: str | None) -> str:
     if not timestamp:
         return "<unknown>"
@@ -78,7 +84,8 @@ class FidelityEmulator(kmock.KubernetesEmulator):
         for kind in (*BUILTIN_KINDS, *our_kinds()):
             self.serve(kind)
         self.store.on_change.append(self._wake)
-        self.store.create(self.kind("", "v1", "namespaces"), "", {"metadata": {"name": "default"}})
+        namespaces = self.kind("", "v1", "namespaces")
+        self.store.create(namespaces, "", {"metadata": {"name": "default"}}, source="bootstrap")
 
     def serve(self, kind: Kind) -> None:
         """Serve a kind: register it for discovery and in the store."""
@@ -145,20 +152,32 @@ class FidelityEmulator(kmock.KubernetesEmulator):
         body: Any,
     ) -> aiohttp.web.StreamResponse:
         method, query, store = request.method, request.query, self.store
+        source = _client(request.headers.get("User-Agent", ""))
         if method == "POST" and name is None:
-            created = store.create(kind, namespace, self._require_object(body))
+            created = store.create(kind, namespace, self._require_object(body), source=source)
             return aiohttp.web.json_response(created, status=201)
         if name is None:
             raise ApiError(405, "MethodNotAllowed", f"{method} needs an object name")
         if method == "PATCH":
             content_type = request.headers.get("Content-Type", MERGE_PATCH).split(";")[0]
             patched = store.patch(
-                kind, namespace, name, body, content_type=content_type, subresource=subresource
+                kind,
+                namespace,
+                name,
+                body,
+                content_type=content_type,
+                subresource=subresource,
+                source=source,
             )
             return aiohttp.web.json_response(patched)
         if method == "PUT":
             replaced = store.replace(
-                kind, namespace, name, self._require_object(body), subresource=subresource
+                kind,
+                namespace,
+                name,
+                self._require_object(body),
+                subresource=subresource,
+                source=source,
             )
             return aiohttp.web.json_response(replaced)
         if method == "DELETE":
@@ -166,7 +185,7 @@ class FidelityEmulator(kmock.KubernetesEmulator):
                 "propagationPolicy", "Background"
             )
             return aiohttp.web.json_response(
-                store.delete(kind, namespace, name, propagation=str(propagation))
+                store.delete(kind, namespace, name, propagation=str(propagation), source=source)
             )
         raise ApiError(405, "MethodNotAllowed", f"{method} is not supported")
 

@@ -61,14 +61,24 @@ def write_kubeconfig(path: Path, port: int) -> Path:
 class Cluster:
     """The emulated cluster, its kubelet, kubectl and the operator process."""
 
-    def __init__(self, workdir: Path, *, runner_env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        runner_env: dict[str, str] | None = None,
+        runner_command: list[str] | None = None,
+    ) -> None:
         self.workdir = workdir
         self.port = free_port()
         self.kubeconfig = write_kubeconfig(workdir / "kubeconfig", self.port)
         self.loop = asyncio.new_event_loop()
         self.api = FidelityEmulator()
         self.kubelet = Kubelet(
-            self.api, workdir=workdir / "nodes", kubeconfig=self.kubeconfig, extra_env=runner_env
+            self.api,
+            workdir=workdir / "nodes",
+            kubeconfig=self.kubeconfig,
+            extra_env=runner_env,
+            command=runner_command,
         )
         self._ready = threading.Event()
         self._stop: asyncio.Event | None = None
@@ -125,7 +135,7 @@ class Cluster:
         return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(60)
 
     # ----- the operator ----------------------------------------------------------------------
-    def start_operator(self, **settings: str) -> None:
+    def start_operator(self, *, verbose: bool = True, **settings: str) -> None:
         """Start ``autopack operator`` against the emulator (settings: AUTOPACK_OPERATOR_*)."""
         env = {
             **os.environ,
@@ -139,7 +149,7 @@ class Cluster:
         liveness = f"http://127.0.0.1:{free_port()}/healthz"
         with self.operator_log.open("ab") as log:
             self.operator = subprocess.Popen(
-                [AUTOPACK, "operator", "--liveness", liveness, "--verbose"],
+                [AUTOPACK, "operator", "--liveness", liveness, *(["--verbose"] if verbose else [])],
                 env=env,
                 stdout=log,
                 stderr=subprocess.STDOUT,
@@ -183,7 +193,7 @@ class Cluster:
         """Poll ``predicate`` until it holds; fail with the operator's log tail otherwise."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            with contextlib.suppress(AssertionError, KeyError):
+            with contextlib.suppress(AssertionError, KeyError, OSError):
                 if predicate():
                     return
             time.sleep(0.25)

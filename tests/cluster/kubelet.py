@@ -53,6 +53,8 @@ class Kubelet:
     workdir: Path
     kubeconfig: Path
     extra_env: dict[str, str] | None = None
+    command: list[str] | None = None
+    """Run this instead of the container's command (benchmarks use a stand-in runner)."""
     pods: dict[tuple[str, str], PodProcess] = field(default_factory=dict)
     _queue: asyncio.Queue[Change] | None = None
     _worker: asyncio.Task[None] | None = None
@@ -153,7 +155,7 @@ class Kubelet:
         directory = self.workdir / namespace / pod_name
         container = template["spec"]["containers"][0]
         env, mounts = self._environment(namespace, pod_name, container, template["spec"], directory)
-        command = [*container.get("command", []), *container.get("args", [])]
+        command = self.command or [*container.get("command", []), *container.get("args", [])]
         if command and (_BIN / command[0]).exists():
             command[0] = str(_BIN / command[0])
         workdir = self._local(container.get("workingDir") or "/", mounts) or directory

@@ -12,6 +12,7 @@ emulator calls it from its event loop only.
 import copy
 import secrets
 import string
+import time
 import uuid
 from collections import Counter, deque
 from collections.abc import Callable
@@ -126,6 +127,7 @@ class Change:
     type: str
     key: Key
     obj: dict[str, Any]
+    at: float = field(default_factory=time.monotonic)
 
 
 @dataclass

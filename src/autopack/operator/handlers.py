@@ -81,16 +81,17 @@ def run_phases(*, namespace: str | None, spec: Any, body: Any, **_: Any) -> Any:
 def _reconcile(
     *, body: Any, namespace: str | None, patch: kopf.Patch, kwargs: dict[str, Any]
 ) -> None:
-    decision, status = reconciling.reconcile(
-        body=body,
-        namespace=namespace or "",
-        config=CONFIG,
-        run_slots=kwargs.get("run_slots"),
-        runner_jobs=kwargs.get("runner_jobs"),
-        runner_pods=kwargs.get("runner_pods"),
-        run_phases=kwargs.get("run_phases"),
-        history=HISTORY,
-    )
+    with metrics.timed_reconcile():
+        decision, status = reconciling.reconcile(
+            body=body,
+            namespace=namespace or "",
+            config=CONFIG,
+            run_slots=kwargs.get("run_slots"),
+            runner_jobs=kwargs.get("runner_jobs"),
+            runner_pods=kwargs.get("runner_pods"),
+            run_phases=kwargs.get("run_phases"),
+            history=HISTORY,
+        )
     if decision is not None:
         metrics.record(namespace or "", str(body["metadata"]["name"]), decision)
     if status:
