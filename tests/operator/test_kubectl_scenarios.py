@@ -265,3 +265,16 @@ def test_job_deadline_fails_the_run_and_retry_relaunches_it(
     cluster.kubectl("annotate", "autopackrun", RUN, "autopack.dev/retry=first")
     wait_phase(cluster, "Succeeded", timeout=150)
     assert len(jobs(cluster)) == 2
+
+
+def test_finished_run_is_deleted_after_its_ttl(
+    cluster: Cluster, run_manifest: Callable[..., Path]
+) -> None:
+    cluster.start_operator()
+    cluster.kubectl("apply", "--validate=false", "-f", str(run_manifest(ttlSecondsAfterFinished=1)))
+    wait_phase(cluster, "Succeeded")
+    cluster.wait_for(
+        "the run and its children deleted",
+        lambda: not cluster.kubectl("get", "autopack,jobs,pods,aph", "-o", "name").strip(),
+        timeout=60,
+    )

@@ -152,6 +152,16 @@ def test_large_deletion_waits_for_approval_then_continues(tmp_path: Path) -> Non
     assert scenario.branch_log()[0] == "autopack: phase 0 Shrink the table"
 
 
+def test_policy_always_waits_for_approval_of_an_additive_change(tmp_path: Path) -> None:
+    scenario = reading_phase(Scenario(tmp_path))
+    scenario.builder.set("spec.approval", {"policy": "always"})
+    first = scenario.run({"responses": {"builder": [{"text": GOOD_READING}]}})
+    assert (first.state, first.exit_code) == ("AwaitingApproval", 2)
+    assert "approval policy 'always'" in first.message
+    approved = scenario.run({"responses": {"auditor": [APPROVE]}}, approved={0})
+    assert approved.state == "Succeeded"
+
+
 def test_truncated_output_is_continued_from_the_unfinished_file(tmp_path: Path) -> None:
     scenario = reading_phase(Scenario(tmp_path))
     cut = GOOD_READING[: GOOD_READING.index("def test_rounds_up")]
