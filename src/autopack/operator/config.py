@@ -51,6 +51,12 @@ class OperatorConfig(BaseSettings):
     workspace_size_limit: str = "10Gi"
     """Size limit of the runner's emptyDir workspace."""
 
+    default_queue_name: str | None = None
+    """Kueue LocalQueue for runs that name none (unset: Kueue is used only when a run asks)."""
+
+    config_map: str | None = None
+    """ConfigMap with models.yaml, pricing.yaml, ... mounted into runners (unset: built-ins)."""
+
     metrics_port: Annotated[int, Field(ge=0, le=65535)] = 8080
     """Port of the Prometheus metrics endpoint; 0 disables it."""
 

@@ -190,7 +190,8 @@ def _observe_job(
     status.job_name = latest["metadata"]["name"]
     outcome = job_outcome(latest, observed.pods)
     if outcome.state == "suspended":
-        if observed.run.spec.runner.queue_name:
+        labels = latest.get("metadata", {}).get("labels") or {}
+        if labels.get(constants.LABEL_KUEUE_QUEUE):
             _set(status, RunPhase.QUEUED, "waiting for Kueue to admit the runner Job")
         else:
             decision.resume_job = status.job_name

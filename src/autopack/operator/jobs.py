@@ -13,6 +13,7 @@ from autopack.operator.config import OperatorConfig
 
 WORKSPACE = "/workspace"
 GIT_CREDENTIALS_DIR = "/var/run/secrets/autopack/git"
+CONFIG_DIR = "/etc/autopack"
 RUNNER_UID = 10001
 
 
@@ -51,6 +52,8 @@ def _env(run: AutopackRun, *, namespace: str, config: OperatorConfig) -> list[di
         )
     if run.spec.repo.credentials_secret:
         env.append({"name": "AUTOPACK_GIT_CREDENTIALS_DIR", "value": GIT_CREDENTIALS_DIR})
+    if config.config_map:
+        env.append({"name": "AUTOPACK_CONFIG_DIR", "value": CONFIG_DIR})
     return env
 
 
@@ -60,7 +63,7 @@ def build_runner_job(
     """Return the Job manifest of the ``launch``-th runner of ``run`` (not yet adopted)."""
     name = constants.runner_job_name(run.name, launch)
     labels = runner_labels(run.name)
-    queue = run.spec.runner.queue_name
+    queue = run.spec.runner.queue_name or config.default_queue_name
     job_labels = {**labels, constants.LABEL_KUEUE_QUEUE: queue} if queue else labels
     volumes: list[dict[str, Any]] = [
         {"name": "workspace", "emptyDir": {"sizeLimit": config.workspace_size_limit}},
@@ -70,6 +73,9 @@ def build_runner_job(
         {"name": "workspace", "mountPath": WORKSPACE},
         {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - a private emptyDir, not the host's
     ]
+    if config.config_map:
+        volumes.append({"name": "config", "configMap": {"name": config.config_map}})
+        mounts.append({"name": "config", "mountPath": CONFIG_DIR, "readOnly": True})
     if run.spec.repo.credentials_secret:
         volumes.append(
             {

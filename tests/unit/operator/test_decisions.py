@@ -177,7 +177,9 @@ def test_suspend_stops_the_active_job_and_resume_continues_it() -> None:
 def test_kueue_run_waits_for_admission() -> None:
     run = run_in(RunPhase.PENDING)
     run.spec.runner.queue_name = "q"
-    decision = decide_for(run, jobs=[a_job(state="suspended")])
+    job = a_job(state="suspended")
+    job["metadata"]["labels"] = {"kueue.x-k8s.io/queue-name": "q"}
+    decision = decide_for(run, jobs=[job])
     assert decision.status.phase == RunPhase.QUEUED
     assert decision.resume_job is None
 

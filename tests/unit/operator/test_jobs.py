@@ -78,3 +78,14 @@ def test_kueue_mode_creates_a_suspended_job_with_the_queue_label() -> None:
     assert job["spec"]["suspend"] is True
     assert job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "team-queue"
     assert "kueue.x-k8s.io/queue-name" not in job["spec"]["template"]["metadata"]["labels"]
+
+
+def test_cluster_defaults_give_a_kueue_queue_and_mount_the_config_map() -> None:
+    config = OperatorConfig(default_queue_name="team", config_map="autopack-config")
+    job = build_runner_job(a_run().obj(), namespace="ns", launch=1, config=config)
+    assert job["metadata"]["labels"]["kueue.x-k8s.io/queue-name"] == "team"
+    assert job["spec"]["suspend"] is True
+    container = job["spec"]["template"]["spec"]["containers"][0]
+    assert {"name": "AUTOPACK_CONFIG_DIR", "value": "/etc/autopack"} in container["env"]
+    mounts = {m["name"]: m for m in container["volumeMounts"]}
+    assert mounts["config"]["readOnly"] is True
