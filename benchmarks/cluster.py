@@ -149,6 +149,7 @@ def demo_run_writes(workdir: Path) -> dict[str, Any]:
         )
         writes = writes_by_writer(cluster)
         writes.pop("kubectl", None)
+        writes.pop("bootstrap", None)
         return {
             "phases": 2,
             "api_writes_total": writes,

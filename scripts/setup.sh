@@ -59,3 +59,13 @@ if [ ! -x "$ROOT/.tools/checkov-venv/bin/checkov" ]; then
     "$PYTHON" -m venv "$ROOT/.tools/checkov-venv"
     "$ROOT/.tools/checkov-venv/bin/python" -m pip install --quiet "checkov>=3.2"
 fi
+
+# Docker (container image tests) where this machine can have it: Debian's docker.io and
+# debootstrap for the offline base image. Set AUTOPACK_NO_DOCKER=1 to skip.
+if [ -z "${AUTOPACK_NO_DOCKER:-}" ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+    if ! command -v dockerd >/dev/null 2>&1 || ! command -v debootstrap >/dev/null 2>&1; then
+        log "installing docker.io and debootstrap (container image tests)"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap >/dev/null \
+            || log "could not install docker.io; the container tests will be skipped"
+    fi
+fi

@@ -20,5 +20,16 @@ step "import-linter (layers)"
 step "generated CRDs are current"
 "$BIN/autopack" crds --check --output crds
 step "pytest"
+# The container tests start dockerd when it is installed but not running
+# (scripts/build-images.sh records its PID); stop it again afterwards, and only that one.
+DOCKERD_PID_FILE="$ROOT/.tools/dockerd.pid"
+rm -f "$DOCKERD_PID_FILE"
+stop_dockerd() {
+    if [ -f "$DOCKERD_PID_FILE" ]; then
+        kill "$(cat "$DOCKERD_PID_FILE")" 2>/dev/null || true
+        rm -f "$DOCKERD_PID_FILE"
+    fi
+}
+trap stop_dockerd EXIT
 # pytest exits 5 when it collects nothing; with `set -e` that fails the run as it should.
 "$BIN/pytest" "$@"

@@ -137,6 +137,8 @@ class FidelityEmulator(kmock.KubernetesEmulator):
             return self._respond(request, kind, items, listing=True)
         if method == "GET" and name is not None:
             return self._respond(request, kind, [self.store.get(kind, namespace, name)])
+        if "protobuf" in request.headers.get("Content-Type", ""):
+            raise ApiError(415, "UnsupportedMediaType", "the emulated API server speaks JSON only")
         body_text = await request.text()
         body = json.loads(body_text) if body_text.strip() else None
         return self._write(request, kind, namespace, name, subresource=subresource, body=body)

@@ -3,7 +3,7 @@
 What the cluster's Job controller and kubelet do for a runner Job, done for real on this
 machine: create the pod (owned by the Job, labelled ``job-name``), run the container's command
 as a local process with the container's environment (secret references resolved, ``fieldRef``
-for the pod name, emptyDir mounts mapped to private directories), enforce
+for the pod name, emptyDir, Secret and ConfigMap volumes mapped to private directories), enforce
 ``activeDeadlineSeconds``, honour ``spec.suspend``, kill the process when its pod is deleted,
 and on exit write the pod's ``containerStatuses`` (exit code, reason, termination message read
 from the termination log, at most 4096 bytes as the kubelet allows) and the Job's conditions
@@ -214,16 +214,7 @@ class Kubelet:
         pod_spec: dict[str, Any],
         directory: Path,
     ) -> tuple[dict[str, str], dict[str, Path]]:
-        mounts: dict[str, Path] = {}
-        volumes = {v["name"]: v for v in pod_spec.get("volumes") or []}
-        for mount in container.get("volumeMounts") or []:
-            local = directory / "volumes" / mount["name"]
-            local.mkdir(parents=True, exist_ok=True)
-            volume = volumes.get(mount["name"], {})
-            if "secret" in volume:
-                for key, value in self._secret(namespace, volume["secret"]["secretName"]).items():
-                    (local / key).write_text(value)
-            mounts[mount["mountPath"]] = local
+        mounts = self._volumes(namespace, container, pod_spec, directory)
         env: dict[str, str] = {
             "PATH": f"{_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
             "KUBECONFIG": str(self.kubeconfig),
@@ -250,6 +241,25 @@ class Kubelet:
         env.update(self.extra_env or {})
         return env, mounts
 
+    def _volumes(
+        self, namespace: str, container: dict[str, Any], pod_spec: dict[str, Any], directory: Path
+    ) -> dict[str, Path]:
+        """Give every mounted volume a private directory; fill Secret and ConfigMap ones."""
+        mounts: dict[str, Path] = {}
+        volumes = {v["name"]: v for v in pod_spec.get("volumes") or []}
+        for mount in container.get("volumeMounts") or []:
+            local = directory / "volumes" / mount["name"]
+            local.mkdir(parents=True, exist_ok=True)
+            volume = volumes.get(mount["name"], {})
+            if "secret" in volume:
+                for key, value in self._secret(namespace, volume["secret"]["secretName"]).items():
+                    (local / key).write_text(value)
+            if "configMap" in volume:
+                for key, value in self._config_map(namespace, volume["configMap"]["name"]).items():
+                    (local / key).write_text(value)
+            mounts[mount["mountPath"]] = local
+        return mounts
+
     @staticmethod
     def _local(path: str, mounts: dict[str, Path]) -> str | None:
         """Map a container path under a mount point to its local directory."""
@@ -266,6 +276,13 @@ class Kubelet:
         data = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
         data.update(secret.get("stringData") or {})
         return data
+
+    def _config_map(self, namespace: str, name: str) -> dict[str, str]:
+        try:
+            found = self.api.store.get(self.api.kind("", "v1", "configmaps"), namespace, name)
+        except ApiError:
+            return {}
+        return dict(found.get("data") or {})
 
     async def _deadline(self, pod: PodProcess, seconds: float) -> None:
         await asyncio.sleep(seconds)

@@ -1,5 +1,6 @@
 """Fixtures of the emulated-cluster tests: a cluster, a demo repository, run manifests."""
 
+import json
 import shutil
 import subprocess
 from collections.abc import Callable, Iterator
@@ -69,8 +70,16 @@ def run_manifest(tmp_path: Path, origin: Path) -> Callable[..., Path]:
 
 @pytest.fixture
 def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    """An emulated cluster whose kubelet runs runners with the demo cassette."""
-    with emulated_cluster(
-        tmp_path / "cluster", runner_env={"AUTOPACK_CASSETTE": str(CASSETTE)}
-    ) as emulated:
+    """An emulated cluster holding the demo cassette in ConfigMap ``autopack-cassette``.
+
+    Runs of the ``scripted`` model profile mount it, as in a real cluster.
+    """
+    with emulated_cluster(tmp_path / "cluster") as emulated:
+        config_map = {
+            "apiVersion": "v1",
+            "kind": "ConfigMap",
+            "metadata": {"name": "autopack-cassette"},
+            "data": {"cassette.yaml": CASSETTE.read_text()},
+        }
+        emulated.kubectl("apply", "--validate=false", "-f", "-", input=json.dumps(config_map))
         yield emulated

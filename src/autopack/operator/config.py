@@ -57,6 +57,9 @@ class OperatorConfig(BaseSettings):
     config_map: str | None = None
     """ConfigMap with models.yaml, pricing.yaml, ... mounted into runners (unset: built-ins)."""
 
+    cassette_config_map: str = "autopack-cassette"
+    """ConfigMap (key cassette.yaml) that runs of the "scripted" model profile replay."""
+
     metrics_port: Annotated[int, Field(ge=0, le=65535)] = 8080
     """Port of the Prometheus metrics endpoint; 0 disables it."""
 

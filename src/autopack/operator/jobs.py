@@ -14,6 +14,8 @@ from autopack.operator.config import OperatorConfig
 WORKSPACE = "/workspace"
 GIT_CREDENTIALS_DIR = "/var/run/secrets/autopack/git"
 CONFIG_DIR = "/etc/autopack"
+CASSETTE_DIR = "/etc/autopack-cassette"
+SCRIPTED_PROFILE = "scripted"
 RUNNER_UID = 10001
 
 
@@ -54,6 +56,8 @@ def _env(run: AutopackRun, *, namespace: str, config: OperatorConfig) -> list[di
         env.append({"name": "AUTOPACK_GIT_CREDENTIALS_DIR", "value": GIT_CREDENTIALS_DIR})
     if config.config_map:
         env.append({"name": "AUTOPACK_CONFIG_DIR", "value": CONFIG_DIR})
+    if run.spec.models.profile == SCRIPTED_PROFILE:
+        env.append({"name": "AUTOPACK_CASSETTE", "value": f"{CASSETTE_DIR}/cassette.yaml"})
     return env
 
 
@@ -76,6 +80,9 @@ def build_runner_job(
     if config.config_map:
         volumes.append({"name": "config", "configMap": {"name": config.config_map}})
         mounts.append({"name": "config", "mountPath": CONFIG_DIR, "readOnly": True})
+    if run.spec.models.profile == SCRIPTED_PROFILE:
+        volumes.append({"name": "cassette", "configMap": {"name": config.cassette_config_map}})
+        mounts.append({"name": "cassette", "mountPath": CASSETTE_DIR, "readOnly": True})
     if run.spec.repo.credentials_secret:
         volumes.append(
             {

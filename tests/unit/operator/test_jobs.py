@@ -89,3 +89,14 @@ def test_cluster_defaults_give_a_kueue_queue_and_mount_the_config_map() -> None:
     assert {"name": "AUTOPACK_CONFIG_DIR", "value": "/etc/autopack"} in container["env"]
     mounts = {m["name"]: m for m in container["volumeMounts"]}
     assert mounts["config"]["readOnly"] is True
+
+
+def test_scripted_runs_replay_the_cassette_config_map() -> None:
+    run = a_run().set("spec.models.profile", "scripted").obj()
+    job = build_runner_job(run, namespace="ns", launch=1, config=OperatorConfig())
+    pod = job["spec"]["template"]["spec"]
+    container = pod["containers"][0]
+    env = {e["name"]: e.get("value") for e in container["env"]}
+    assert env["AUTOPACK_CASSETTE"] == "/etc/autopack-cassette/cassette.yaml"
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    assert volumes["cassette"]["configMap"]["name"] == "autopack-cassette"
