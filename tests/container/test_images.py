@@ -17,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.builders.scenario import git
 from tests.cluster.harness import Cluster, emulated_cluster, free_port
 
 REPO = Path(__file__).resolve().parents[2]
@@ -47,17 +48,6 @@ if (reason := docker_available()) is not None:
 def images() -> None:
     """Build (or rebuild from cache) both images."""
     subprocess.run([str(REPO / "scripts" / "build-images.sh")], check=True, timeout=1800)
-
-
-def git(*args: str, cwd: Path) -> str:
-    """Run git with a fixed identity."""
-    return subprocess.run(
-        ["git", "-c", "user.name=T", "-c", "user.email=t@example.com", *args],
-        cwd=cwd,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
 
 
 @pytest.mark.usefixtures("images")

@@ -2,7 +2,6 @@
 
 import json
 import shutil
-import subprocess
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
+from tests.builders.scenario import git
 from tests.cluster.harness import Cluster, emulated_cluster
 
 REPO = Path(__file__).resolve().parents[2]
@@ -20,32 +20,22 @@ if shutil.which("kubectl") is None:  # pragma: no cover - the machines of DESIGN
     pytest.skip("the kubectl client is not installed", allow_module_level=True)
 
 
-def _git(*args: str, cwd: Path) -> str:
-    return subprocess.run(
-        ["git", "-c", "user.name=Tester", "-c", "user.email=t@example.com", *args],
-        cwd=cwd,
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-
-
 @pytest.fixture
 def origin(tmp_path: Path) -> Path:
     """A bare remote holding the demo project on ``main``."""
     work = tmp_path / "project"
     shutil.copytree(REPO / "examples" / "demo" / "project", work)
-    _git("init", "-q", "-b", "main", cwd=work)
-    _git("add", "-A", cwd=work)
-    _git("commit", "-q", "-m", "textstats: word_count", cwd=work)
+    git("init", "-q", "-b", "main", cwd=work)
+    git("add", "-A", cwd=work)
+    git("commit", "-q", "-m", "textstats: word_count", cwd=work)
     bare = tmp_path / "origin.git"
-    _git("clone", "-q", "--bare", str(work), str(bare), cwd=tmp_path)
+    git("clone", "-q", "--bare", str(work), str(bare), cwd=tmp_path)
     return bare
 
 
 def branch_commits(origin: Path, branch: str) -> list[str]:
     """Subjects of the commits on ``branch`` of the bare remote, newest first."""
-    return _git("log", "--format=%s", branch, cwd=origin).splitlines()
+    return git("log", "--format=%s", branch, cwd=origin).splitlines()
 
 
 @pytest.fixture
