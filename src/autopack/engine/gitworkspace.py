@@ -106,8 +106,10 @@ class GitWorkspace:
             timeout=600,
         )
         if check and done.returncode != 0:
-            detail = (done.stderr or done.stdout).strip().splitlines()
-            message = detail[-1] if detail else f"exit code {done.returncode}"
+            detail = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()]
+            # git's first "fatal:" / "error:" line says what went wrong; later lines are advice.
+            causes = [line for line in detail if line.startswith(("fatal:", "error:"))]
+            message = (causes or detail[-1:] or [f"exit code {done.returncode}"])[0]
             raise WorkspaceError(redact(f"git {args[0]} failed: {message}", self._secrets()))
         return done.stdout
 

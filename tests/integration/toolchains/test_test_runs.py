@@ -217,7 +217,9 @@ def test_huge_output_is_bounded_and_non_utf8_is_tolerated(tmp_path: Path) -> Non
 
 
 def test_missing_repository_and_missing_ref_are_clear(tmp_path: Path) -> None:
-    with pytest.raises(WorkspaceError, match="cannot clone repository"):
+    with pytest.raises(
+        WorkspaceError, match=r"cannot clone repository .*: fatal: .*does not exist"
+    ):
         GitWorkspace.clone(
             str(tmp_path / "nope.git"), ref="main", dest=tmp_path / "w1", branch="autopack/x"
         )
