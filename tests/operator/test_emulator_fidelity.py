@@ -151,7 +151,8 @@ def test_generate_name_label_selectors_and_field_selectors(api: client.ApiClient
         core.create_namespaced_config_map(
             "default", {"metadata": {"generateName": "cm-", "labels": labels}}
         )
-    names = [c.metadata.name for c in core.list_namespaced_config_map("default").items]
+    listed = core.list_namespaced_config_map("default").items
+    names = [c.metadata.name for c in listed if c.metadata.name.startswith("cm-")]
     assert len(names) == 3
     assert all(n.startswith("cm-") and len(n) == 8 for n in names)
     selected = core.list_namespaced_config_map("default", label_selector="app in (a,b),!tier")

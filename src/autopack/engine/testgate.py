@@ -43,9 +43,23 @@ class SuiteRun:
 
 
 def run_command(command: str, *, cwd: Path, timeout: float) -> tuple[int | None, str, bool, float]:
-    """Run a shell command line in its own process group; return (code, tail, timed out, secs)."""
+    """Run a shell command line in its own process group; return (code, tail, timed out, secs).
+
+    The command gets a private, emptied-afterwards TMPDIR: the project's tests must not see or
+    clean up anyone else's temporary files (pytest prunes old ``pytest-of-<user>`` directories
+    under the temporary directory, which would include those of the process running Autopack).
+    """
     started = time.monotonic()
-    with tempfile.TemporaryFile() as output:
+    with (
+        tempfile.TemporaryFile() as output,
+        tempfile.TemporaryDirectory(prefix="autopack-tests-") as private_tmp,
+    ):
+        environment = {
+            **os.environ,
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "CI": "true",
+            "TMPDIR": private_tmp,
+        }
         process = subprocess.Popen(
             ["bash", "-c", command],
             cwd=cwd,
@@ -53,7 +67,7 @@ def run_command(command: str, *, cwd: Path, timeout: float) -> tuple[int | None,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1", "CI": "true"},
+            env=environment,
         )
         timed_out = False
         try:

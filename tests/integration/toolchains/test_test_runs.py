@@ -258,3 +258,13 @@ def test_credentials_never_reach_git_config_or_errors(tmp_path: Path) -> None:
     assert token not in str(caught.value)
     config = tmp_path / "w" / ".git" / "config"
     assert not config.exists() or token not in config.read_text()
+
+
+def test_commands_get_a_private_temporary_directory_removed_afterwards(tmp_path: Path) -> None:
+    code, tail, timed_out, _ = run_command(
+        'echo "$TMPDIR"; touch "$TMPDIR/left-behind"', cwd=tmp_path, timeout=30
+    )
+    private = Path(tail.strip())
+    assert (code, timed_out) == (0, False)
+    assert private.name.startswith("autopack-tests-")
+    assert not private.exists()
