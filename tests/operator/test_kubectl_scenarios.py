@@ -238,6 +238,7 @@ def test_runner_killed_mid_run_resumes_without_redoing_completed_phases(
         f"{RUN}-runner-2",
     ]
     assert "Evicted" in cluster.kubectl("describe", "autopackrun", RUN)
+    assert cluster.run_status(RUN)["runnerRestarts"] == 1
     subjects = branch_commits(origin, BRANCH)
     assert sum("reading-time" in s.lower() for s in subjects) == 1, subjects
 

@@ -329,6 +329,10 @@ class AutopackRunStatus(ApiModel):
     job_name: Annotated[str, Field(max_length=63)] | None = None
     """The current or last runner Job."""
 
+    runner_restarts: Annotated[int, Field(ge=0, le=1000)] = 0
+    """Runner relaunches after infrastructure failures (OOMKilled, Evicted, a crash without a
+    report), counted apart from phase failures."""
+
     result: RunResult | None = None
     """Branch and commit holding the result."""
 

@@ -113,6 +113,7 @@ def _after_failure(
             _set(status, RunPhase.AWAITING_APPROVAL, report.message or "a phase needs approval")
         return
     if outcome.infrastructure and launches < max_launches:
+        status.runner_restarts = launches
         _launch(
             decision,
             observed,

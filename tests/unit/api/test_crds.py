@@ -154,6 +154,7 @@ def full_run_status() -> dict[str, Any]:
         "startedAt": "2026-01-01T00:00:00Z",
         "finishedAt": "2026-01-01T01:00:00Z",
         "jobName": "demo-runner-1",
+        "runnerRestarts": 1,
         "result": {"branch": "autopack/demo", "commit": "abc123"},
         "message": "building phase 2",
     }

@@ -120,6 +120,8 @@ def test_oom_killed_runner_is_relaunched_then_given_up() -> None:
         pods=[a_pod(exit_code=137, reason="OOMKilled")],
     )
     assert first.launch == 2
+    assert first.status.runner_restarts == 1
+    assert first.status.phase_counts.failed == 0  # counted apart from phase failures
     assert first.status.message == "relaunching the runner after OOMKilled (2/3)"
     assert first.events[-1][:2] == ("Warning", "OOMKilled")
     last = decide_for(
