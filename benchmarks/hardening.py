@@ -2,11 +2,13 @@
 and the model tokens that avoided (issue: failure hardening).
 
 The scenarios are real runs (real git repositories, real pytest) with the scripted provider:
-a wrong test path (fixed by a mitigation), a scope mistake (fed back by a mitigation), and a
-plain logic error (needs the Doctor). Run: .venv/bin/python benchmarks/hardening.py
+a missing Python module (installed from a local wheel into the project's own virtualenv and
+declared by a mitigation), a wrong test path (fixed by a mitigation), a scope mistake (fed back
+by a mitigation), and a plain logic error (needs the Doctor). Run: .venv/bin/python benchmarks/hardening.py
 """
 
 import json
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -14,6 +16,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from autopack.engine import events
+from tests.builders.python_env import make_wheel, project_venv
 from tests.builders.scenario import APPROVE, GOOD_READING, Scenario, file_block
 
 DOCTOR = {"text": '{"decision": "retry_with_hint", "confidence": 0.9, "hint": "fix it"}'}
@@ -21,6 +24,34 @@ BROKEN = GOOD_READING + file_block(
     "tests/test_counting.py",
     "from textstats import word_count\n\ndef test_counts_words():\n    assert word_count('a b') == 3\n",
 )
+
+
+def missing_module(tmp: Path) -> Scenario:
+    (tmp / "wheels").mkdir()
+    make_wheel(tmp / "wheels", "tinydep")
+    python = project_venv(tmp / "project-venv")
+    scenario = Scenario(tmp)
+    scenario.builder.set(
+        "spec.toolchain", {"test": f"{python} -m pytest -q -p no:asyncio -p no:kmock"}
+    )
+    scenario.phase("Add a scale constant", deliverables=["textstats/scale.py"])
+    uses = file_block(
+        "textstats/scale.py", "import tinydep\n\nSCALE = tinydep.VALUE\n"
+    ) + file_block(
+        "tests/test_scale.py",
+        "from textstats.scale import SCALE\n\ndef test_scale():\n    assert SCALE\n",
+    )
+    saved = {key: os.environ.get(key) for key in ("PIP_NO_INDEX", "PIP_FIND_LINKS")}
+    os.environ.update(PIP_NO_INDEX="1", PIP_FIND_LINKS=str(tmp / "wheels"))
+    try:
+        scenario.run({"responses": {"builder": [{"text": uses}] * 2, "auditor": [APPROVE]}})
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+    return scenario
 
 
 def wrong_test_path(tmp: Path) -> Scenario:
@@ -68,6 +99,7 @@ def main() -> None:
     failures = resolved_without_doctor = doctor_calls = tokens_avoided = 0
     per_scenario = {}
     for name, build in (
+        ("missing_module", missing_module),
         ("wrong_test_path", wrong_test_path),
         ("scope_mistake", scope_mistake),
         ("logic_error", logic_error),

@@ -12,6 +12,7 @@ from typing import Any
 from autopack.api import AutopackRun
 from autopack.engine import events
 from autopack.engine.local import open_local_session
+from autopack.engine.providers import RoutedModels
 from autopack.engine.running import RunOutcome
 from autopack.llm.scripted import Cassette
 from tests.builders.api import RunBuilder
@@ -52,6 +53,7 @@ class Scenario:
         self.events: list[events.Event] = []
         self.cassettes: list[Cassette] = []
         self.executions = 0
+        self.waits: list[float] = []
 
     def phase(self, title: str, **fields: Any) -> "Scenario":
         """Add a phase (defaults: deliverables textstats/, scope textstats/ and tests/)."""
@@ -86,6 +88,9 @@ class Scenario:
             emit=self.events.append,
             profile=None if tape is not None else "default",
         )
+        models = session.ports.models
+        if isinstance(models, RoutedModels):
+            models.sleep = self.waits.append  # retry back-offs are recorded, not waited for
         session.start()
         return session.execute(approved=approved or set())
 

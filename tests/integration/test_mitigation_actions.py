@@ -4,8 +4,8 @@ import os
 import stat
 import subprocess
 import sys
+import tomllib
 import venv
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -17,9 +17,11 @@ from autopack.hardening.actions import (
     fix_working_directory,
     make_executable,
     point_at_tests,
+    project_python,
     run_command,
 )
 from autopack.hardening.registry import load_hardening_config
+from tests.builders.python_env import make_wheel
 
 
 def context(root: Path, **overrides: object) -> MitigationContext:
@@ -31,21 +33,6 @@ def context(root: Path, **overrides: object) -> MitigationContext:
     }
     values.update(overrides)
     return MitigationContext(**values)  # type: ignore[arg-type]
-
-
-def make_wheel(directory: Path, name: str) -> Path:
-    """Write a minimal pure-Python wheel for ``name`` (no network, no build backend)."""
-    wheel = directory / f"{name}-1.0-py3-none-any.whl"
-    info = f"{name}-1.0.dist-info"
-    with zipfile.ZipFile(wheel, "w") as archive:
-        archive.writestr(f"{name}/__init__.py", "VALUE = 42\n")
-        archive.writestr(f"{info}/METADATA", f"Metadata-Version: 2.1\nName: {name}\nVersion: 1.0\n")
-        archive.writestr(
-            f"{info}/WHEEL",
-            "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-        )
-        archive.writestr(f"{info}/RECORD", "")
-    return wheel
 
 
 @pytest.mark.slow
@@ -63,8 +50,9 @@ def test_missing_module_is_declared_and_installed(
     python = env_dir / "bin" / "python"
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     monkeypatch.setenv("PIP_FIND_LINKS", str(wheels))
-    monkeypatch.setattr(sys, "executable", str(python))
-    result = add_python_dependency({"module": "tinydep"}, context(root))
+    result = add_python_dependency(
+        {"module": "tinydep"}, context(root, test_command=f"{python} -m pytest -q")
+    )
     assert result.applied, result.description
     assert result.changed_files == ["requirements.txt"]
     assert (root / "requirements.txt").read_text() == "requests\ntinydep\n"
@@ -131,3 +119,58 @@ def test_scripts_outside_the_repository_are_left_alone(tmp_path: Path) -> None:
 
 def test_every_configured_action_exists() -> None:
     assert {rule.action for rule in load_hardening_config().mitigations} <= set(ACTIONS)
+
+
+def test_a_project_without_a_dependency_list_gets_one(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\n\n[tool.pytest.ini_options]\ntestpaths = ["tests"]\n'
+    )
+    ctx = context(tmp_path, run=lambda argv: (0, ""))
+    result = add_python_dependency({"module": "tinydep"}, ctx)
+    assert result.changed_files == ["pyproject.toml"]
+    document = tomllib.loads((tmp_path / "pyproject.toml").read_text())
+    assert document["project"]["dependencies"] == ["tinydep"]
+    assert document["tool"]["pytest"]["ini_options"] == {"testpaths": ["tests"]}
+
+
+def test_poetry_dependencies_and_spelling_variants_are_recognised(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.poetry]\nname = "x"\n\n[tool.poetry.dependencies]\npython = "^3.11"\n'
+        'Python_Dateutil = "^2.9"\n'
+    )
+    ctx = context(
+        tmp_path, run=lambda argv: (0, ""), python_distributions={"dateutil": "python-dateutil"}
+    )
+    assert add_python_dependency({"module": "dateutil"}, ctx).applied
+    assert add_python_dependency({"module": "attr"}, ctx).applied
+    poetry = tomllib.loads((tmp_path / "pyproject.toml").read_text())["tool"]["poetry"]
+    assert poetry["dependencies"] == {"python": "^3.11", "Python_Dateutil": "^2.9", "attr": "*"}
+
+
+def test_requirements_with_versions_are_not_declared_twice(tmp_path: Path) -> None:
+    (tmp_path / "requirements.txt").write_text("PyYAML>=6.0  # config\nrich\n")
+    ctx = context(tmp_path, run=lambda argv: (0, ""), python_distributions={"yaml": "pyyaml"})
+    assert add_python_dependency({"module": "yaml"}, ctx).applied
+    assert (tmp_path / "requirements.txt").read_text() == "PyYAML>=6.0  # config\nrich\n"
+
+
+def test_the_dependency_is_installed_with_the_interpreter_the_tests_use(tmp_path: Path) -> None:
+    env_dir = tmp_path / ".venv"
+    venv.EnvBuilder(with_pip=False).create(env_dir)
+    (env_dir / "bin" / "pytest").write_text("#!/bin/sh\n")
+    (env_dir / "bin" / "pytest").chmod(0o755)
+    python = str(env_dir / "bin" / "python")
+    assert project_python(".venv/bin/python -m pytest -q", tmp_path) == python
+    assert project_python("PYTHONHASHSEED=0 .venv/bin/pytest -q", tmp_path) == python
+    assert project_python(f"cd backend && {python} -m pytest", tmp_path) == python
+    assert project_python("npm test", tmp_path) == sys.executable
+    assert project_python("", tmp_path) == sys.executable
+    calls: list[list[str]] = []
+
+    def run(argv: object) -> tuple[int, str]:
+        calls.append(list(argv))  # type: ignore[call-overload]
+        return 0, ""
+
+    ctx = context(tmp_path, run=run, test_command=".venv/bin/python -m pytest")
+    assert add_python_dependency({"module": "tinydep"}, ctx).applied
+    assert calls == [[python, "-m", "pip", "install", "--quiet", "tinydep"]]

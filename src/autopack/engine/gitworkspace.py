@@ -16,6 +16,7 @@ from pathlib import Path
 
 PHASE_TRAILER = "Autopack-Phase"
 PENDING_TRAILER = "Autopack-Pending-Approval"
+MITIGATION_TRAILER = "Autopack-Mitigation"
 _AUTHOR = ("Autopack", "autopack@users.noreply.autopack.dev")
 _USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
 
@@ -201,6 +202,46 @@ class GitWorkspace:
         message = self.git("log", "-1", f"--format=%(trailers:key={PENDING_TRAILER},valueonly)")
         value = message.strip()
         return int(value) if value.isdigit() else None
+
+    def run_base(self) -> str:
+        """Return the commit the run started from: the parent of its oldest Autopack commit.
+
+        Autopack's commits are the phase, pending-approval and mitigation commits (trailers).
+        """
+        log = self.git(
+            "log",
+            "--first-parent",
+            f"--format=%H%x00%P%x00%(trailers:key={PHASE_TRAILER},valueonly)"
+            f"%(trailers:key={PENDING_TRAILER},valueonly)"
+            f"%(trailers:key={MITIGATION_TRAILER},valueonly)%x1e",
+            "HEAD",
+        )
+        base = self.head()
+        for entry in log.split("\x1e"):
+            fields = entry.strip().split("\x00")
+            if len(fields) < 3 or not fields[2].strip():
+                break
+            parents = fields[1].split()
+            if not parents:
+                break
+            base = parents[0]
+        return base
+
+    def rollback_run(self) -> str | None:
+        """Reset the work branch to where the run began; return the branch keeping the old work.
+
+        Nothing is lost: the discarded commits are pushed to ``<branch>-rolled-back`` first.
+        None when the run had committed nothing.
+        """
+        head = self.head()
+        base = self.run_base()
+        if base == head:
+            return None
+        backup = f"{self.branch}-rolled-back"
+        self.git("push", "--quiet", "--force", "origin", f"{head}:refs/heads/{backup}")
+        self.rollback(base)
+        self.push()
+        return backup
 
     def reopen_pending(self) -> None:
         """Undo the pending-approval commit, keeping its changes in the working tree."""

@@ -22,6 +22,7 @@ class Mitigation:
     rule: str
     description: str
     feedback: list[str]
+    changed_files: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -63,7 +64,10 @@ class Mitigator:
             )
         self.applied += 1
         return Mitigation(
-            match.rule.name, f"{match.rule.name}: {result.description}", result.feedback
+            match.rule.name,
+            f"{match.rule.name}: {result.description}",
+            result.feedback,
+            result.changed_files,
         )
 
     def new_phase(self) -> None:

@@ -24,8 +24,10 @@ from autopack.engine.ports import (
     Models,
     ParsedEdits,
     PhaseResult,
+    ProviderOutage,
     Workspace,
 )
+from autopack.hardening.registry import HealthSettings
 from autopack.hardening.signatures import FailureSignature, signature
 
 BUILDER_MAX_TOKENS = 8_192
@@ -33,13 +35,14 @@ AUDITOR_MAX_TOKENS = 1_024
 MAX_CONTINUATIONS = 3
 PENDING_TRAILER = "Autopack-Pending-Approval"
 PHASE_TRAILER = "Autopack-Phase"
+MITIGATION_TRAILER = "Autopack-Mitigation"
 
 
 @dataclass
 class Failure:
     """Why an attempt failed, ready for the prompt, the store and the status."""
 
-    category: str  # malformed | apply | ci | validation | deliverables | audit
+    category: str  # malformed | apply | ci | validation | deliverables | audit | drift | provider
     summary: str
     feedback: list[str]
 
@@ -62,7 +65,7 @@ class PhaseContext:
     memory: Memory | None = None
     mitigator: Mitigator | None = None
     doctor: Doctor | None = None
-    max_apply_failures: int = 10
+    health: HealthSettings = field(default_factory=HealthSettings)
 
 
 class PhaseRunner:
@@ -309,6 +312,12 @@ class PhaseRunner:
             return None
         failure.feedback.extend(mitigation.feedback)
         failure.feedback.append(f"Autopack already applied: {mitigation.description}")
+        if mitigation.changed_files:
+            # Its own commit, so the next attempt's rollback keeps it (e.g. a declared dependency).
+            self.ctx.workspace.commit(
+                f"autopack: {mitigation.rule} in phase {self.index}\n\n"
+                f"{mitigation.description}\n\n{MITIGATION_TRAILER}: {self.index}"
+            )
         return mitigation.description
 
     def _treat(self, attempt: int, failure: Failure, normalized: FailureSignature) -> str | None:
@@ -376,21 +385,54 @@ class PhaseRunner:
 
     def _check_health(self, normalized: FailureSignature) -> None:
         failures = self.ctx.failures_in_run
-        apply_failures = sum(1 for f in failures if f.startswith("apply:"))
-        if len(failures) >= self.ctx.max_failures_per_run:
-            raise EngineStop(
-                "HealthBudgetExhausted",
-                f"HealthBudgetExhausted: {len(failures)} failures, last: {normalized}",
-            )
-        if apply_failures >= self.ctx.max_apply_failures:
-            raise EngineStop(
-                "HealthBudgetExhausted",
-                f"HealthBudgetExhausted: {apply_failures} apply failures, last: {normalized}",
-            )
-        if self.fatal is not None:
-            decision, reason = self.fatal
-            code = "DoctorMarkedFatal" if decision == "mark_fatal" else "RollbackRequested"
-            raise EngineStop(code, f"{code}: {reason}")
+        health = self.ctx.health
+        caps = (
+            (len(failures), self.ctx.max_failures_per_run, "failures"),
+            (
+                sum(1 for f in failures if f.startswith("apply:")),
+                health.max_apply_failures,
+                "apply failures",
+            ),
+            (
+                sum(1 for f in failures if f.startswith("provider:")),
+                health.max_provider_errors,
+                "provider errors",
+            ),
+        )
+        for count, cap, what in caps:
+            if count >= cap:
+                raise EngineStop(
+                    "HealthBudgetExhausted",
+                    f"HealthBudgetExhausted: {count} {what}, last: {normalized}",
+                )
+        if self.fatal is None:
+            return
+        decision, reason = self.fatal
+        if decision == "mark_fatal":
+            raise EngineStop("DoctorMarkedFatal", f"DoctorMarkedFatal: {reason}")
+        kept = self.ctx.workspace.rollback_run()
+        undone = (
+            f"; the work branch is back where the run began, the undone work is on {kept}"
+            if kept
+            else "; the run had committed nothing"
+        )
+        raise EngineStop("RollbackRequested", f"RollbackRequested: {reason}{undone}")
+
+    def _provider_failed(self, attempt: int, outage: ProviderOutage, savepoint: str) -> None:
+        """Record an attempt lost to a provider outage; only the health budget bounds these."""
+        self.ctx.workspace.rollback(savepoint)
+        normalized = signature("provider", outage.message)
+        self.ctx.failures_in_run.append(str(normalized))
+        self._emit(
+            events.AttemptFinished,
+            index=self.index,
+            attempt=attempt,
+            outcome="failed",
+            category="provider",
+            signature=normalized.text[:1024],
+            detail=outage.message[:8000],
+        )
+        self._check_health(normalized)
 
     def _apply(self, attempt: int, parsed: ParsedEdits, *, approved: bool) -> ApplyOutcome:
         outcome = self.ctx.editor.apply(parsed, phase=self.phase, approved=approved)
@@ -437,69 +479,73 @@ class PhaseRunner:
             if resume_pending:
                 # The approved change waits as the branch's last commit: reopen it and gate it.
                 self.ctx.workspace.reopen_pending()
-                savepoint = self.ctx.workspace.head()
-                resume_pending = False
-            else:
-                savepoint = self.ctx.workspace.head()
-                built = self._build(attempt, feedback)
-                if isinstance(built, Failure):
-                    last = built
-                    self._fail(attempt, built, savepoint)
-                    feedback = built.feedback
-                    continue
-                outcome = self._apply(attempt, built, approved=approved)
-                if outcome.refusals:
-                    last = Failure("apply", outcome.refusals[0], list(outcome.refusals))
-                    self._fail(attempt, last, savepoint)
-                    feedback = last.feedback
-                    continue
-                if outcome.approval_reason and not approved:
-                    commit = self._commit(pending=True)
-                    self._emit(
-                        events.ApprovalNeeded, index=self.index, reason=outcome.approval_reason
-                    )
-                    self._emit(
-                        events.AttemptFinished,
-                        index=self.index,
-                        attempt=attempt,
-                        outcome="awaiting_approval",
-                    )
-                    self._emit(
-                        events.PhaseFinished,
-                        index=self.index,
-                        title=self.phase.title,
-                        state="AwaitingApproval",
-                        attempts=attempt,
-                        commit=commit,
-                    )
-                    return PhaseResult(
-                        "AwaitingApproval",
-                        attempt,
-                        commit=commit,
-                        approval_reason=outcome.approval_reason,
-                    )
-            failure = (
-                self._gate(attempt)
-                or self._audit(attempt, savepoint)
-                or self._drift(attempt, savepoint)
-            )
-            if failure is not None:
-                last = failure
-                self._fail(attempt, failure, savepoint)
-                feedback = failure.feedback
+            savepoint = self.ctx.workspace.head()
+            try:
+                result = self._attempt(
+                    attempt, feedback, savepoint, approved=approved, reopened=resume_pending
+                )
+            except ProviderOutage as outage:
+                # Not the phase's fault: it costs no attempt; the health budget bounds outages.
+                budget += 1
+                self._provider_failed(attempt, outage, savepoint)
                 continue
-            commit = self._commit(pending=False)
-            self._emit(events.AttemptFinished, index=self.index, attempt=attempt, outcome="passed")
-            self._emit(
-                events.PhaseFinished,
-                index=self.index,
-                title=self.phase.title,
-                state="Complete",
-                attempts=attempt,
-                commit=commit,
-            )
-            return PhaseResult("Complete", attempt, commit=commit)
+            finally:
+                resume_pending = False
+            if isinstance(result, PhaseResult):
+                return result
+            last = result
+            self._fail(attempt, result, savepoint)
+            feedback = result.feedback
         return self._unfinished(attempt, last)
+
+    def _attempt(
+        self, attempt: int, feedback: list[str], savepoint: str, *, approved: bool, reopened: bool
+    ) -> PhaseResult | Failure:
+        """One attempt from ``savepoint``: a finished phase, or the failure that stopped it."""
+        if not reopened:
+            built = self._build(attempt, feedback)
+            if isinstance(built, Failure):
+                return built
+            outcome = self._apply(attempt, built, approved=approved)
+            if outcome.refusals:
+                return Failure("apply", outcome.refusals[0], list(outcome.refusals))
+            if outcome.approval_reason and not approved:
+                return self._await_approval(attempt, outcome.approval_reason)
+        failure = (
+            self._gate(attempt)
+            or self._audit(attempt, savepoint)
+            or self._drift(attempt, savepoint)
+        )
+        if failure is not None:
+            return failure
+        commit = self._commit(pending=False)
+        self._emit(events.AttemptFinished, index=self.index, attempt=attempt, outcome="passed")
+        self._emit(
+            events.PhaseFinished,
+            index=self.index,
+            title=self.phase.title,
+            state="Complete",
+            attempts=attempt,
+            commit=commit,
+        )
+        return PhaseResult("Complete", attempt, commit=commit)
+
+    def _await_approval(self, attempt: int, reason: str) -> PhaseResult:
+        """Commit the change as pending and stop the phase until someone approves it."""
+        commit = self._commit(pending=True)
+        self._emit(events.ApprovalNeeded, index=self.index, reason=reason)
+        self._emit(
+            events.AttemptFinished, index=self.index, attempt=attempt, outcome="awaiting_approval"
+        )
+        self._emit(
+            events.PhaseFinished,
+            index=self.index,
+            title=self.phase.title,
+            state="AwaitingApproval",
+            attempts=attempt,
+            commit=commit,
+        )
+        return PhaseResult("AwaitingApproval", attempt, commit=commit, approval_reason=reason)
 
     def _unfinished(self, attempt: int, last: Failure | None) -> PhaseResult:
         """End a phase that the Doctor skipped or that ran out of attempts."""
@@ -513,15 +559,15 @@ class PhaseRunner:
                 failure=self.skip_reason[:1024],
             )
             return PhaseResult("Skipped", attempt, failure=self.skip_reason)
-        signature = last.summary if last else "no attempt was made"
+        failure = str(signature(last.category, last.summary)) if last else "no attempt was made"
         self._emit(
             events.PhaseFinished,
             index=self.index,
             title=self.phase.title,
             state="Failed",
             attempts=attempt,
-            failure=signature[:1024],
+            failure=failure[:1024],
         )
         return PhaseResult(
-            "Failed", attempt, failure=signature, feedback=last.feedback if last else []
+            "Failed", attempt, failure=failure, feedback=last.feedback if last else []
         )

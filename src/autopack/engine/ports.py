@@ -23,6 +23,18 @@ class EngineStop(Exception):
         self.message = message
 
 
+class ProviderOutage(EngineStop):
+    """Every model of the route stayed unavailable after retries: a failed attempt, not a stop.
+
+    The phase loop counts it against the health budget's provider-error cap and tries again;
+    anywhere else it stops the run like any ProviderError.
+    """
+
+    def __init__(self, message: str) -> None:
+        """Carry the provider's last error."""
+        super().__init__("ProviderError", message)
+
+
 @dataclass(frozen=True)
 class ModelReply:
     """A model's answer as the loop needs it."""
@@ -152,6 +164,9 @@ class Workspace(Protocol):
 
     def reopen_pending(self) -> None:
         """Undo the pending-approval commit but keep its changes in the working tree."""
+
+    def rollback_run(self) -> str | None:
+        """Reset the work branch to the run's start; return the branch keeping the old work."""
 
 
 @dataclass(frozen=True)

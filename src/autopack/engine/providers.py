@@ -19,7 +19,7 @@ from pathlib import Path
 from autopack.api import ModelChains, PhaseDefinition
 from autopack.engine import events
 from autopack.engine.budgeting import input_upper_bound
-from autopack.engine.ports import EngineStop, ModelReply
+from autopack.engine.ports import EngineStop, ModelReply, ProviderOutage
 from autopack.llm import errors
 from autopack.llm.anthropic_provider import AnthropicModel
 from autopack.llm.openai_provider import OpenAIModel
@@ -238,4 +238,4 @@ class RoutedModels:
             return ModelReply(
                 text=completion.text, model=entry.name, truncated=completion.truncated
             )
-        raise EngineStop("ProviderError", f"ProviderError: every model failed; last: {last}")
+        raise ProviderOutage(f"ProviderError: every model failed; last: {last}")

@@ -133,7 +133,7 @@ def execute_phases(
             "Failed",
             stop.reason,
             stop.message,
-            commit=last_commit,
+            commit=workspace.head() if stop.reason == "RollbackRequested" else last_commit,
             results=outcome.results,
             baseline=baseline.summary,
         )

@@ -19,6 +19,7 @@ from autopack.engine.phasing import PhaseContext
 from autopack.engine.ports import Editor, EngineStop, Gates, Models, Workspace
 from autopack.engine.remembering import RunMemory
 from autopack.engine.running import RunOutcome, execute_phases
+from autopack.hardening.registry import HealthSettings
 from autopack.planning import (
     NormalizedPlan,
     PlanInvalidError,
@@ -121,6 +122,13 @@ class Session:
         )
         return outcome
 
+    def _max_failures(self) -> int:
+        """The run's own cap when its spec sets one, else the hardening configuration's."""
+        budgets = self.run.spec.budgets
+        if "max_failures_per_run" in budgets.model_fields_set or self.doctor is None:
+            return budgets.max_failures_per_run
+        return self.doctor.config.health.max_failures
+
     def execute(
         self, *, approved: Collection[int] = (), max_failures: int | None = None
     ) -> RunOutcome:
@@ -150,10 +158,11 @@ class Session:
             emit=self.emit,
             now=self.now,
             intention=self.intention,
-            max_failures_per_run=max_failures or self.run.spec.budgets.max_failures_per_run,
+            max_failures_per_run=max_failures or self._max_failures(),
             memory=memory,
             mitigator=Mitigator(root=self.ports.workspace.root, gates=self.ports.gates),
             doctor=self.doctor,
+            health=self.doctor.config.health if self.doctor else HealthSettings(),
         )
         try:
             outcome = execute_phases(context, phases=plan.phases, approved=approved)

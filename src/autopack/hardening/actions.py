@@ -6,12 +6,20 @@ did. It never calls a model. Actions are looked up by the name used in ``hardeni
 """
 
 import re
+import shlex
+import shutil
 import stat
 import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+
+import tomlkit
+import tomlkit.exceptions
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+from tomlkit.items import Array, Table
 
 CommandRunner = Callable[[Sequence[str]], tuple[int, str]]
 
@@ -53,42 +61,100 @@ class ActionResult:
     test_command: str | None = None
 
 
+def _requirement_name(line: str) -> str | None:
+    try:
+        return canonicalize_name(Requirement(line).name)
+    except InvalidRequirement:
+        return None
+
+
+def _declare_in_pyproject(path: Path, distribution: str) -> bool:
+    """Add ``distribution`` to ``[project].dependencies`` (or Poetry's table), keeping style."""
+    try:
+        document = tomlkit.parse(path.read_text(encoding="utf-8"))
+    except (OSError, tomlkit.exceptions.ParseError):
+        return False
+    wanted = canonicalize_name(distribution)
+    project = document.get("project")
+    poetry = document.get("tool", {}).get("poetry", {}).get("dependencies")
+    if isinstance(project, Table):
+        dependencies = project.get("dependencies")
+        if dependencies is None:
+            dependencies = tomlkit.array()
+            project["dependencies"] = dependencies
+        if not isinstance(dependencies, Array):
+            return False
+        if wanted not in {_requirement_name(str(item)) for item in dependencies}:
+            dependencies.append(distribution)
+            dependencies.multiline(True)
+    elif isinstance(poetry, Table):
+        if wanted not in {canonicalize_name(str(name)) for name in poetry}:
+            poetry[distribution] = "*"
+    else:
+        return False
+    path.write_text(tomlkit.dumps(document), encoding="utf-8")
+    return True
+
+
 def _add_requirement(root: Path, distribution: str) -> str | None:
+    """Declare ``distribution`` where the project declares its dependencies; return that file."""
     requirements = root / "requirements.txt"
     if requirements.is_file():
         text = requirements.read_text(encoding="utf-8")
-        if not re.search(rf"^{re.escape(distribution)}\b", text, re.IGNORECASE | re.MULTILINE):
+        declared = {_requirement_name(line.split(" #")[0].strip()) for line in text.splitlines()}
+        if canonicalize_name(distribution) not in declared:
             requirements.write_text(text.rstrip("\n") + f"\n{distribution}\n", encoding="utf-8")
         return "requirements.txt"
     pyproject = root / "pyproject.toml"
-    if pyproject.is_file():
-        text = pyproject.read_text(encoding="utf-8")
-        found = re.search(r"(?ms)^dependencies\s*=\s*\[(?P<body>.*?)\]", text)
-        if found is None:
-            return None
-        if distribution.lower() in found["body"].lower():
-            return "pyproject.toml"
-        body = found["body"].rstrip()
-        separator = "" if not body.strip() or body.endswith(",") else ","
-        new_body = f'{body}{separator}\n    "{distribution}",\n'
-        pyproject.write_text(
-            text[: found.start("body")] + new_body + text[found.end("body") :], encoding="utf-8"
-        )
+    if pyproject.is_file() and _declare_in_pyproject(pyproject, distribution):
         return "pyproject.toml"
     return None
 
 
+_PYTHON = re.compile(r"python(?:\d+(?:\.\d+)?)?")
+
+
+def project_python(test_command: str, root: Path) -> str:
+    """The interpreter the project's tests run with: the test command's, else Autopack's own.
+
+    ``python -m pytest`` and ``.venv/bin/python -m pytest`` name it; ``pytest`` and
+    ``.venv/bin/pytest`` are scripts whose interpreter sits beside them.
+    """
+    try:
+        words = shlex.split(test_command.rsplit("&&", maxsplit=1)[-1])
+    except ValueError:
+        words = []
+    for word in words:
+        if re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*=.*", word) or word == "env":
+            continue  # environment assignments before the command
+        name = Path(word).name
+        if not (_PYTHON.fullmatch(name) or name in ("pytest", "py.test")):
+            break
+        found = str(root / word) if "/" in word and not word.startswith("/") else word
+        resolved = shutil.which(found)
+        if resolved is None:
+            break
+        if _PYTHON.fullmatch(name):
+            return resolved
+        beside = Path(resolved).parent / "python"
+        if beside.exists():
+            return str(beside)
+        break
+    return sys.executable
+
+
 def add_python_dependency(groups: dict[str, str], ctx: MitigationContext) -> ActionResult:
-    """Declare the missing module's distribution and install it into the test environment."""
+    """Declare the missing module's distribution and install it where the tests run."""
     module = groups.get("module", "").split(".")[0]
     if not module:
         return ActionResult(False, "no module name captured")
-    local = ctx.root / module
-    if local.is_dir() or (ctx.root / f"{module}.py").is_file():
-        return ActionResult(False, f"{module} is part of the repository, not a dependency")
+    for base in (ctx.root, ctx.root / "src"):
+        if (base / module).is_dir() or (base / f"{module}.py").is_file():
+            return ActionResult(False, f"{module} is part of the repository, not a dependency")
     distribution = ctx.python_distributions.get(module, module)
     declared = _add_requirement(ctx.root, distribution)
-    code, output = ctx.run([sys.executable, "-m", "pip", "install", "--quiet", distribution])
+    python = project_python(ctx.test_command, ctx.root)
+    code, output = ctx.run([python, "-m", "pip", "install", "--quiet", distribution])
     if code != 0:
         return ActionResult(
             False,

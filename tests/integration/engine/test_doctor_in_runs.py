@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from autopack.engine import events
-from tests.builders.scenario import APPROVE, GOOD_READING, Scenario, file_block
+from tests.builders.scenario import APPROVE, GOOD_READING, Scenario, file_block, git
 
 pytestmark = pytest.mark.slow
 
@@ -107,4 +107,57 @@ def test_repeated_identical_failure_is_replanned_once_then_fails_with_its_signat
     assert "Doctor's hint: keep word_count unchanged" in scenario.prompts("builder")[1]
     [finished] = [e for e in scenario.of_type(events.PhaseFinished) if e.index == 0]
     assert finished.state == "Failed"
-    assert "tests.test_counting::test_counts_words" in (finished.failure or "")
+    assert finished.failure == (
+        "ci: <n> passed, <n> failed; newly failing: tests.test_counting::test_counts_words"
+    )
+
+
+def test_doctor_rollback_run_resets_the_branch_and_keeps_the_undone_work(tmp_path: Path) -> None:
+    scenario = two_phases(tmp_path)
+    start = git("rev-parse", "main", cwd=scenario.origin).strip()
+    broken_cli = file_block("textstats/cli.py", "def main() -> int:\n    return 0") + file_block(
+        "tests/test_counting.py",
+        "from textstats import word_count\n\n\ndef test_counts_words() -> None:\n"
+        "    assert word_count('one two') == 3\n",
+    )
+    outcome = scenario.run(
+        {
+            "responses": {
+                "builder": [{"text": GOOD_READING}, {"text": broken_cli}],
+                "auditor": [APPROVE],
+                "doctor": [doctor("rollback_run", reason="phase 0 chose the wrong module layout")],
+            }
+        }
+    )
+    assert (outcome.state, outcome.reason) == ("Failed", "RollbackRequested")
+    assert outcome.message == (
+        "RollbackRequested: phase 0 chose the wrong module layout; the work branch is back "
+        "where the run began, the undone work is on autopack/scenario-rolled-back"
+    )
+    assert git("rev-parse", "autopack/scenario", cwd=scenario.origin).strip() == start
+    assert outcome.commit == start
+    assert scenario.branch_log("autopack/scenario-rolled-back")[0] == (
+        "autopack: phase 0 Add reading time"
+    )
+    # A new execution starts over from the beginning of the plan.
+    again = scenario.run(
+        {
+            "responses": {
+                "builder": [{"text": GOOD_READING}, {"text": CLI}],
+                "auditor": [APPROVE, APPROVE],
+            }
+        }
+    )
+    assert again.state == "Succeeded", again.message
+    assert list(again.results) == [0, 1]
+
+
+def test_a_failed_phase_reports_its_normalized_signature(tmp_path: Path) -> None:
+    scenario = Scenario(tmp_path).phase("Add reading time", deliverables=["textstats/reading.py"])
+    scenario.builder.budget(maxAttemptsPerPhase=1)
+    outcome = scenario.run({"responses": {"builder": [{"text": BROKEN}]}})
+    [finished] = scenario.of_type(events.PhaseFinished)
+    assert finished.failure == (
+        "ci: <n> passed, <n> failed; newly failing: tests.test_counting::test_counts_words"
+    )
+    assert outcome.message.endswith(finished.failure)

@@ -253,3 +253,38 @@ def test_health_budget_stops_a_run_that_would_loop(tmp_path: Path) -> None:
     outcome = scenario.run({"responses": {"builder": [bad] * 5}})
     assert (outcome.state, outcome.reason) == ("Failed", "HealthBudgetExhausted")
     assert outcome.message.startswith("HealthBudgetExhausted: 2 failures, last: ")
+
+
+def test_a_provider_outage_costs_no_attempt_and_is_recorded(tmp_path: Path) -> None:
+    scenario = reading_phase(Scenario(tmp_path))
+    scenario.builder.budget(maxAttemptsPerPhase=1)
+    outage = [{"error": "overloaded"}] * 5  # every retry of one call
+    outcome = scenario.run(
+        {"responses": {"builder": [*outage, {"text": GOOD_READING}], "auditor": [APPROVE]}}
+    )
+    assert outcome.state == "Succeeded", outcome.message
+    failed, passed = scenario.of_type(events.AttemptFinished)
+    assert (failed.attempt, failed.outcome, failed.category) == (1, "failed", "provider")
+    assert failed.signature == (
+        "ProviderError: every model failed; last: scripted: injected overloaded (builder call <n>)"
+    )
+    assert (passed.attempt, passed.outcome) == (2, "passed")
+    assert len(scenario.waits) == 4  # back-offs between the five tries, none actually slept
+
+
+def test_repeated_provider_outages_exhaust_the_health_budget(tmp_path: Path) -> None:
+    scenario = reading_phase(Scenario(tmp_path))
+    outcome = scenario.run({"responses": {"builder": [{"error": "server_error"}] * 40}})
+    assert (outcome.state, outcome.reason) == ("Failed", "HealthBudgetExhausted")
+    assert outcome.message == (
+        "HealthBudgetExhausted: 8 provider errors, last: provider: ProviderError: every model "
+        "failed; last: scripted: injected server_error (builder call <n>)"
+    )
+    assert len(scenario.of_type(events.AttemptFinished)) == 8
+
+
+def test_a_rejected_key_stops_the_run_at_once(tmp_path: Path) -> None:
+    scenario = reading_phase(Scenario(tmp_path))
+    outcome = scenario.run({"responses": {"builder": [{"error": "authentication"}] * 3}})
+    assert (outcome.state, outcome.reason) == ("Failed", "ProviderError")
+    assert scenario.of_type(events.AttemptFinished) == []

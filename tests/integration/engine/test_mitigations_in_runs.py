@@ -1,11 +1,13 @@
 """Known failures fixed deterministically between attempts, recorded on the attempt."""
 
+import subprocess
 from pathlib import Path
 
 import pytest
 
 from autopack.engine import events
-from tests.builders.scenario import APPROVE, GOOD_READING, Scenario
+from tests.builders.python_env import make_wheel, project_venv
+from tests.builders.scenario import APPROVE, GOOD_READING, Scenario, file_block
 
 pytestmark = pytest.mark.slow
 
@@ -51,3 +53,53 @@ def test_failure_signatures_are_normalized(tmp_path: Path) -> None:
     assert failed.signature == (
         "unparseable Builder output: no '=== FILE:', '=== EDIT:' or '=== DELETE:' block found"
     )
+
+
+def test_a_missing_module_is_installed_and_declared_without_any_model_diagnosis(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    wheels = tmp_path / "wheels"
+    wheels.mkdir()
+    make_wheel(wheels, "tinydep")
+    monkeypatch.setenv("PIP_NO_INDEX", "1")
+    monkeypatch.setenv("PIP_FIND_LINKS", str(wheels))
+    python = project_venv(tmp_path / "project-venv")
+    scenario = Scenario(tmp_path)
+    scenario.builder.set(
+        "spec.toolchain", {"test": f"{python} -m pytest -q -p no:asyncio -p no:kmock"}
+    )
+    scenario.phase("Add a scale constant", deliverables=["textstats/scale.py"])
+    uses_tinydep = file_block(
+        "textstats/scale.py",
+        '"""Scale."""\n\nimport tinydep\n\nSCALE = tinydep.VALUE\n',
+    ) + file_block(
+        "tests/test_scale.py",
+        "from textstats.scale import SCALE\n\n\ndef test_scale() -> None:\n"
+        "    assert SCALE == 42\n",
+    )
+    outcome = scenario.run(
+        {
+            "responses": {
+                "builder": [{"text": uses_tinydep}, {"text": uses_tinydep}],
+                "auditor": [APPROVE],
+            }
+        }
+    )
+    assert outcome.state == "Succeeded", outcome.message
+    failed, passed = scenario.of_type(events.AttemptFinished)
+    assert failed.signature.startswith("<n> passed")
+    assert failed.mitigation == (
+        "missing-python-module: installed tinydep and declared it in pyproject.toml"
+    )
+    assert failed.doctor_decision is None
+    assert passed.outcome == "passed"
+    assert scenario.prompts("doctor") == []
+    assert 'dependencies = [\n    "tinydep",\n]' in scenario.branch_file("pyproject.toml")
+    assert scenario.branch_log()[:2] == [
+        "autopack: phase 0 Add a scale constant",
+        "autopack: missing-python-module in phase 0",
+    ]
+    installed = subprocess.run(
+        [str(python), "-m", "pip", "show", "tinydep"], capture_output=True, text=True, check=False
+    )
+    assert "Version: 1.0" in installed.stdout
