@@ -2,8 +2,8 @@
 
 - engine overhead per phase, excluding model latency and test time (target: under 300 ms);
 - context selection on a generated 10,000-file repository (target: under 2 s);
-- prompt size per Builder attempt on the demo compared with sending every scoped file whole
-  (target: under half). Sizes are characters / 4 (an approximation, labelled as such).
+- Builder prompt tokens per attempt on the demo compared with the same prompts sending every
+  scoped file whole (target: under half). Tokens are counted with tiktoken (cl100k, offline).
 
 Run: .venv/bin/python benchmarks/engine.py
 """
@@ -17,9 +17,14 @@ from pathlib import Path
 
 import yaml
 
-from autopack.api import loading
+from autopack.agents.building import build_system_prompt
+from autopack.api import PhaseDefinition, loading
 from autopack.engine import events
+from autopack.engine.editing import FORMAT_INSTRUCTIONS
 from autopack.engine.local import BlockEditor, open_local_session
+from autopack.llm.scripted import Cassette
+from autopack.llm.tokens import ENCODING, count_tokens
+from autopack.planning import scan_repository
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "examples" / "demo"
@@ -42,16 +47,17 @@ def engine_overhead(scratch: Path) -> dict[str, float]:
     data["spec"]["toolchain"] = {"test": "python -m pytest -q -p no:asyncio -p no:kmock"}
     run = loading.parse_run(data, source="demo")
     recorded: list[events.Event] = []
+    origin = demo_origin(scratch)
+    started = time.perf_counter()  # clone, plan, every phase, every commit and push
     session = open_local_session(
         run,
         run_id="bench",
-        repo_url=str(demo_origin(scratch)),
+        repo_url=str(origin),
         workdir=scratch / "work",
         cassette=DEMO / "cassette.yaml",
         emit=recorded.append,
     )
     session.use_memory = False
-    started = time.perf_counter()
     session.start()
     outcome = session.execute()
     total = time.perf_counter() - started
@@ -86,27 +92,66 @@ def context_selection(scratch: Path) -> dict[str, float]:
         "files": 10_000,
         "seconds": round(time.perf_counter() - started, 3),
         "target_seconds": 2.0,
-        "context_tokens_approx": len(text) // 4,
+        "context_tokens": count_tokens(text),
     }
 
 
-def prompt_ratio() -> dict[str, float]:
+def prompt_ratio(scratch: Path) -> dict[str, object]:
+    """Builder prompt tokens per attempt in the demo run vs. the same prompts with every
+    scoped file (allowed paths and read-only context) sent whole instead of the selection."""
     data = yaml.safe_load((DEMO / "run.yaml").read_text())
+    data["spec"]["toolchain"] = {"test": "python -m pytest -q -p no:asyncio -p no:kmock"}
     run = loading.parse_run(data, source="demo")
-    project = DEMO / "project"
-    editor = BlockEditor(project, run=run)
-    phase = run.spec.phases[0]
-    context = editor.context(phase=phase, feedback=[], budget_tokens=24_000)
-    whole = sum(
-        len(p.read_text())
-        for p in project.rglob("*")
-        if p.is_file()
-        and any(str(p.relative_to(project)).startswith(a) for a in phase.scope.allowed_paths)
+    tape = Cassette.load(DEMO / "cassette.yaml")
+    session = open_local_session(
+        run,
+        run_id="bench-prompts",
+        repo_url=str(demo_origin(scratch / "prompts")),
+        workdir=scratch / "prompts" / "work",
+        cassette=tape,
+        emit=lambda event: None,
     )
+    session.use_memory = False
+    editor = session.ports.editor
+    assert isinstance(editor, BlockEditor)
+    selected = editor.context
+    swaps: list[tuple[int, int]] = []  # (selected context tokens, every scoped file whole)
+
+    def measured(*, phase: PhaseDefinition, feedback: list[str], budget_tokens: int) -> str:
+        text = selected(phase=phase, feedback=feedback, budget_tokens=budget_tokens)
+        files = [
+            f
+            for f in scan_repository(editor.root, max_files=50_000).files
+            if any(
+                f == p or (p.endswith("/") and f.startswith(p))
+                for p in (*phase.scope.allowed_paths, *phase.scope.read_only_context)
+            )
+        ]
+        whole = "\n".join(f"--- {f}\n{(editor.root / f).read_text()}" for f in sorted(files))
+        swaps.append((count_tokens(text), count_tokens(whole)))
+        return text
+
+    editor.context = measured  # type: ignore[method-assign]
+    session.start()
+    outcome = session.execute()
+    system = count_tokens(build_system_prompt(edit_format=FORMAT_INSTRUCTIONS))
+    prompts = [system + count_tokens(text) for role, text in tape.requests if role == "builder"]
+    attempts = []
+    for prompt, (context, whole) in zip(prompts, swaps, strict=True):
+        attempts.append(
+            {
+                "prompt_tokens": prompt,
+                "prompt_tokens_with_every_scoped_file_whole": prompt - context + whole,
+                "ratio": round(prompt / (prompt - context + whole), 2),
+            }
+        )
+    total = sum(a["prompt_tokens"] for a in attempts)
+    naive = sum(a["prompt_tokens_with_every_scoped_file_whole"] for a in attempts)
     return {
-        "context_tokens_approx": len(context) // 4,
-        "whole_scoped_files_tokens_approx": whole // 4,
-        "ratio": round(len(context) / max(whole, 1), 2),
+        "state_ok": outcome.state == "Succeeded",
+        "tokenizer": f"tiktoken {ENCODING}",
+        "attempts": attempts,
+        "ratio": round(total / max(naive, 1), 2),
         "target_ratio": 0.5,
     }
 
@@ -119,7 +164,7 @@ def main() -> None:
                 {
                     "engine": engine_overhead(base),
                     "context_selection": context_selection(base),
-                    "prompt_size": prompt_ratio(),
+                    "prompt_size": prompt_ratio(base),
                 },
                 indent=2,
             )

@@ -9,7 +9,7 @@ same repository always gives the same map (provider prompt caches keep hitting).
 
 import ast
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 MAX_FILE_BYTES = 200_000
@@ -66,16 +66,22 @@ def file_symbols(path: Path) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def repository_map(root: Path, files: Iterable[str], *, max_chars: int) -> str:
-    """Return ``path: symbols`` lines for the files, sorted, cut at ``max_chars``."""
+def repository_map(
+    root: Path, files: Iterable[str], *, budget: int, measure: Callable[[str], int] = len
+) -> str:
+    """Return ``path: symbols`` lines for the files, sorted, cut when ``measure`` passes ``budget``.
+
+    ``measure`` sizes a line (characters by default; the engine passes a token counter).
+    """
     lines: list[str] = []
     used = 0
     for relative in sorted(files):
         symbols = file_symbols(root / relative)
         line = f"{relative}: {'; '.join(symbols)}" if symbols else relative
-        if used + len(line) + 1 > max_chars:
+        size = measure(line) + 1
+        if used + size > budget:
             lines.append(f"... ({len(lines)} files shown; map cut at its size budget)")
             break
         lines.append(line)
-        used += len(line) + 1
+        used += size
     return "\n".join(lines)

@@ -1,10 +1,9 @@
-"""Sizes for budgets: an upper bound of a prompt's input tokens, and a rough context measure.
+"""An upper bound of a prompt's input tokens, for the check made before every model call.
 
 The pre-call budget check (``autopack.engine.providers``) must never let a call exceed the
-budget, so it uses an upper bound, not an estimate; context budgets only need a rough size.
+budget, so it uses an upper bound, not a tokenizer's count (tokenizers differ between
+providers); context budgets count real tokens (:mod:`autopack.llm.tokens`).
 """
-
-CHARS_PER_TOKEN = 4  # rough size of prompt context in tokens (display and context budgets only)
 
 
 def input_upper_bound(system: str, messages: list[tuple[str, str]]) -> int:

@@ -13,10 +13,9 @@ from typing import Any
 
 from autopack import toolchains
 from autopack.agents import planning as planning_agent
-from autopack.agents import repomap
 from autopack.api import AutopackRun, PhaseDefinition
 from autopack.engine import editing, events
-from autopack.engine.budgeting import CHARS_PER_TOKEN
+from autopack.engine.contexting import ContextSelector
 from autopack.engine.doctoring import Doctor
 from autopack.engine.gitworkspace import GitWorkspace, credentials_from_environment
 from autopack.engine.ports import ApplyOutcome, ParsedEdits
@@ -29,8 +28,6 @@ from autopack.llm.scripted import Cassette, CassetteRecorder, RecordingModel, Sc
 from autopack.llm.types import Model
 from autopack.planning import PlannerFn, PlanUnusableError, scan_repository
 from autopack.toolchains import SuiteCommand
-
-SMALL_FILE_BYTES = 4_000  # in-scope files up to this size are shown whole
 
 
 def utcnow() -> datetime:
@@ -48,6 +45,7 @@ class BlockEditor:
         self.protected = (*editing.DEFAULT_PROTECTED, *approval.protected_paths)
         self.threshold = approval.deletion_threshold_lines if approval.policy == "risky" else None
         self.always = approval.policy == "always"
+        self.selector = ContextSelector(root)
 
     def format_instructions(self) -> str:
         """The edit block format."""
@@ -69,44 +67,8 @@ class BlockEditor:
         )
 
     def context(self, *, phase: PhaseDefinition, feedback: list[str], budget_tokens: int) -> str:
-        """Repository map first (stable), then the files to edit whole, within the budget.
-
-        Files shown whole: deliverables that exist and their neighbours (same directory) inside
-        the scope, then other small files in scope, then read-only context; everything else
-        appears only in the map. The order is deterministic so prompt caches keep hitting.
-        """
-        del feedback
-        scan = scan_repository(self.root, max_files=50_000, time_limit_seconds=2.0)
-        budget = budget_tokens * CHARS_PER_TOKEN
-        map_text = repomap.repository_map(self.root, scan.files, max_chars=budget // 4)
-        parts = ["## Repository map (path: symbols)", map_text, ""]
-        used = len(map_text)
-        for path in self._whole_files(phase, list(scan.files)):
-            text = (self.root / path).read_text(encoding="utf-8", errors="replace")
-            block = f"--- {path}\n{text}"
-            if used + len(block) > budget:
-                parts.append(f"--- {path} (not shown whole: context budget reached; see the map)")
-                continue
-            parts.append(block)
-            used += len(block)
-        return "\n".join(parts)
-
-    def _whole_files(self, phase: PhaseDefinition, files: list[str]) -> list[str]:
-        def within(path: str, prefixes: list[str]) -> bool:
-            return any(path == p or (p.endswith("/") and path.startswith(p)) for p in prefixes)
-
-        allowed = list(phase.scope.allowed_paths)
-        targets = [d.split("::", 1)[0] for d in phase.deliverables]
-        directories = {str(Path(t).parent) for t in targets}
-        ordered: list[str] = [t for t in targets if t in files]
-        ordered += [f for f in files if str(Path(f).parent) in directories and within(f, allowed)]
-        ordered += [
-            f
-            for f in files
-            if within(f, allowed) and (self.root / f).stat().st_size <= SMALL_FILE_BYTES
-        ]
-        ordered += [f for f in files if within(f, list(phase.scope.read_only_context))]
-        return list(dict.fromkeys(ordered))
+        """The repository map, then the most relevant files whole, within the token budget."""
+        return self.selector.render(phase=phase, feedback=feedback, budget_tokens=budget_tokens)
 
 
 def open_local_session(

@@ -160,6 +160,7 @@ class CommandGates:
             rerun = self._run_tests()  # once more, to tell flaky tests from broken ones
             flaky = {t for t in new if rerun.outcomes.get(t) == "passed"}
             new -= flaky
+            current.duration += rerun.duration  # the gate's test time includes the re-run
         blocked = bool(new) or current.collection_errors > 0 or current.timed_out
         return self._outcome(current, blocked=blocked, new=new, flaky=flaky)
 

@@ -15,7 +15,9 @@ appears so nobody mistakes it for a real model. A cassette is YAML::
       auditor:
         - text: "VERDICT: approved"
 
-Running out of responses for a role is an error naming the role and position. Record mode
+A response without ``usage`` reports the tokens of the real prompt and answer as counted by
+the offline tokenizer (:mod:`autopack.llm.tokens`), so budgets and reports work on scripted
+runs too. Running out of responses for a role is an error naming the role and position. Record mode
 (:class:`RecordingModel`) wraps a real provider and writes every answer to a cassette.
 """
 
@@ -27,6 +29,7 @@ from typing import Any
 import yaml
 
 from autopack.llm import errors
+from autopack.llm.tokens import count_prompt, count_tokens
 from autopack.llm.types import Completion, Model, RawUsage
 
 
@@ -146,7 +149,7 @@ class ScriptedModel:
         self, *, system: str, messages: list[tuple[str, str]], max_tokens: int
     ) -> Completion:
         """Return the next recorded answer, or raise its injected failure."""
-        del system, max_tokens
+        del max_tokens
         started = time.perf_counter()
         self.cassette.requests.append((self.role, messages[-1][1] if messages else ""))
         response = self.cassette.next(self.role)
@@ -161,8 +164,12 @@ class ScriptedModel:
             stop_reason=response.stop_reason,
             truncated=response.stop_reason in ("max_tokens", "length"),
             usage=RawUsage(
-                response.input_tokens,
-                response.output_tokens,
+                response.input_tokens
+                if response.input_tokens is not None
+                else count_prompt(system, messages),
+                response.output_tokens
+                if response.output_tokens is not None
+                else count_tokens(response.text),
                 response.cache_read_tokens,
                 response.cache_write_tokens,
             ),

@@ -33,7 +33,7 @@ def test_success_path_commits_and_pushes_each_phase(tmp_path: Path) -> None:
     assert scenario.branch_log()[0] == "autopack: phase 0 Add reading time"
     assert "def reading_time" in scenario.branch_file("textstats/reading.py")
     ran = [e for e in scenario.of_type(events.TestsRan) if e.attempt == 1]
-    assert ran[0].passed == 5
+    assert ran[0].passed == 32
     assert ran[0].new_failures == ()
 
 

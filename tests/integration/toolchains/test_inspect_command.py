@@ -20,7 +20,7 @@ def test_inspect_prints_toolchains_and_a_baseline_as_json(tmp_path: Path) -> Non
     [python] = document["toolchains"]
     assert (python["name"], python["test"]) == ("python", "python -m pytest -q")
     assert "pyproject.toml (pyproject.toml)" in python["evidence"]
-    assert document["baseline"]["passed"] == 3
+    assert document["baseline"]["passed"] == 30
     assert document["baseline"]["failing"] == ["tests.test_known::test_known"]
 
 

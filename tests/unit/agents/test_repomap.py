@@ -48,12 +48,12 @@ def test_other_languages_use_the_declaration_fallback(tmp_path: Path) -> None:
 def test_map_is_sorted_and_bounded(tmp_path: Path) -> None:
     for n in range(50):
         write(tmp_path, f"m{n:02d}.py", f"def f{n}():\n    pass\n")
-    text = repository_map(tmp_path, [f"m{n:02d}.py" for n in reversed(range(50))], max_chars=200)
+    text = repository_map(tmp_path, [f"m{n:02d}.py" for n in reversed(range(50))], budget=200)
     lines = text.splitlines()
     assert lines[0] == "m00.py: def f0()"
     assert lines[-1].startswith("... (")
     assert len(text) < 300
-    assert repository_map(tmp_path, ["m01.py", "m00.py"], max_chars=10_000) == (
+    assert repository_map(tmp_path, ["m01.py", "m00.py"], budget=10_000) == (
         "m00.py: def f0()\nm01.py: def f1()"
     )
 

