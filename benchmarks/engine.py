@@ -142,7 +142,7 @@ def prompt_ratio(scratch: Path) -> dict[str, object]:
             {
                 "prompt_tokens": prompt,
                 "prompt_tokens_with_every_scoped_file_whole": prompt - context + whole,
-                "ratio": round(prompt / (prompt - context + whole), 2),
+                "ratio": round(prompt / (prompt - context + whole), 3),
             }
         )
     total = sum(a["prompt_tokens"] for a in attempts)
@@ -151,7 +151,7 @@ def prompt_ratio(scratch: Path) -> dict[str, object]:
         "state_ok": outcome.state == "Succeeded",
         "tokenizer": f"tiktoken {ENCODING}",
         "attempts": attempts,
-        "ratio": round(total / max(naive, 1), 2),
+        "ratio": round(total / max(naive, 1), 3),
         "target_ratio": 0.5,
     }
 

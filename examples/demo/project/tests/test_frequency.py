@@ -1,5 +1,4 @@
 import pytest
-
 from textstats.frequency import top_words, word_frequencies
 
 

@@ -1,5 +1,4 @@
 import pytest
-
 from textstats.ngrams import char_ngrams, word_ngrams
 
 

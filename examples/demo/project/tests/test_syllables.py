@@ -1,5 +1,4 @@
 import pytest
-
 from textstats.syllables import count_syllables, total_syllables
 
 

@@ -21,9 +21,7 @@ class Readability:
         if not self.words or not self.sentences:
             return 0.0
         return round(
-            206.835
-            - 1.015 * (self.words / self.sentences)
-            - 84.6 * (self.syllables / self.words),
+            206.835 - 1.015 * (self.words / self.sentences) - 84.6 * (self.syllables / self.words),
             1,
         )
 

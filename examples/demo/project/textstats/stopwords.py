@@ -10,7 +10,7 @@ ENGLISH = frozenset(
     theirs them themselves then there these they this those through to too under until up
     very was we were what when where which while who whom why will with would you your
     yours yourself yourselves
-    """.split()
+    """.split()  # noqa: SIM905 - one word list reads better than 120 lines
 )
 
 
