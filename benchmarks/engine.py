@@ -72,12 +72,22 @@ def engine_overhead(scratch: Path) -> dict[str, float]:
     }
 
 
+_SOURCES = {  # a mixed repository: six in ten files Python, the rest in the other toolchains
+    ".py": "def f{n}():\n    return {n}\n",
+    ".ts": "export class C{n} {{\n  f{n}(): number {{ return {n}; }}\n}}\n",
+    ".go": "package p\n\nfunc F{n}() int {{ return {n} }}\n",
+    ".java": "public class C{n} {{\n  public int f{n}() {{ return {n}; }}\n}}\n",
+}
+_MIX = [".py"] * 6 + [".ts", ".ts", ".go", ".java"]
+
+
 def context_selection(scratch: Path) -> dict[str, float]:
     big = scratch / "big"
     for index in range(10_000):
         directory = big / f"pkg{index % 100}"
         directory.mkdir(parents=True, exist_ok=True)
-        (directory / f"m{index}.py").write_text(f"def f{index}():\n    return {index}\n")
+        suffix = _MIX[index % len(_MIX)]
+        (directory / f"m{index}{suffix}").write_text(_SOURCES[suffix].format(n=index))
     subprocess.run(["git", "init", "-q", str(big)], check=True)
     subprocess.run(["git", "-C", str(big), "add", "-A"], check=True)
     data = yaml.safe_load((DEMO / "run.yaml").read_text())

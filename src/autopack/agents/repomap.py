@@ -1,9 +1,11 @@
 """A compact map of a repository: the symbols each file defines, one line per file.
 
 Python files are read with ``ast`` (classes, functions and methods with their arguments).
-Other languages use a documented regular-expression fallback for declarations (``function``,
-``class``, ``func``, ``fn``, ``struct``, ``interface``, ``type``, Java/Kotlin methods), since no
-maintained multi-language parser installs offline here. Output is sorted and bounded, so the
+JavaScript, TypeScript, Go, Rust and Java are parsed with tree-sitter and their grammars' tags
+queries (:mod:`autopack.agents.syntax`). Other code files (Kotlin, Ruby, C#), and any of those
+languages whose grammar fails to load, use a documented regular-expression fallback for
+declarations (``function``, ``class``, ``func``, ``fn``, ``struct``, ``interface``, ``type``,
+Java/Kotlin methods). Output is sorted and bounded, so the
 same repository always gives the same map (provider prompt caches keep hitting).
 """
 
@@ -11,6 +13,8 @@ import ast
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
+
+from autopack.agents import syntax
 
 MAX_FILE_BYTES = 200_000
 
@@ -25,7 +29,7 @@ _JAVA_METHOD = re.compile(
     r"^\s*(?:public|protected|private)\s+(?:static\s+)?[\w<>\[\], ]+\s+(?P<name>\w+)\s*\(",
     re.MULTILINE,
 )
-_CODE = {".js", ".jsx", ".mjs", ".ts", ".tsx", ".go", ".rs", ".java", ".kt", ".rb", ".cs"}
+_CODE = syntax.SUFFIXES | {".kt", ".rb", ".cs"}
 
 
 def _python_symbols(text: str) -> list[str]:
@@ -60,8 +64,16 @@ def file_symbols(path: Path) -> list[str]:
         return []
     if path.suffix == ".py":
         return _python_symbols(text)
+    parsed = syntax.declarations(path.suffix, text)
+    if parsed is not None:
+        return parsed
+    return fallback_symbols(path.suffix, text)
+
+
+def fallback_symbols(suffix: str, text: str) -> list[str]:
+    """Return declared names found by the regular-expression fallback."""
     names = [m["name"] for m in _DECLARATION.finditer(text)]
-    if path.suffix in (".java", ".kt"):
+    if suffix in (".java", ".kt"):
         names += [m["name"] for m in _JAVA_METHOD.finditer(text)]
     return list(dict.fromkeys(names))
 
