@@ -30,6 +30,13 @@ stop_dockerd() {
         rm -f "$DOCKERD_PID_FILE"
     fi
 }
-trap stop_dockerd EXIT
+# pytest's temporary files go to a private base directory: other pytest sessions on a shared
+# machine prune /tmp/pytest-of-$USER and would take this session's PostgreSQL data with them.
+PYTEST_TMP="$(mktemp -d "${TMPDIR:-/tmp}/autopack-tests.XXXXXX")"
+finish() {
+    stop_dockerd
+    rm -rf "$PYTEST_TMP"
+}
+trap finish EXIT
 # pytest exits 5 when it collects nothing; with `set -e` that fails the run as it should.
-"$BIN/pytest" "$@"
+"$BIN/pytest" --basetemp "$PYTEST_TMP/pytest" "$@"

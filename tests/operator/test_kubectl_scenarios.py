@@ -265,7 +265,12 @@ def test_job_deadline_fails_the_run_and_retry_relaunches_it(
     )
     cluster.kubectl("annotate", "autopackrun", RUN, "autopack.dev/retry=first")
     wait_phase(cluster, "Succeeded", timeout=150)
-    assert len(jobs(cluster)) == 2
+    launched = {
+        job["metadata"]["name"]: (job["metadata"].get("annotations"), job.get("status"))  # type: ignore[index, attr-defined]
+        for job in jobs(cluster)
+    }
+    assert sorted(launched) == [f"{RUN}-runner-1", f"{RUN}-runner-2"], launched
+    assert launched[f"{RUN}-runner-2"][0]["autopack.dev/retry-handled"] == "first"
 
 
 def test_finished_run_is_deleted_after_its_ttl(

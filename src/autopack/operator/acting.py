@@ -37,9 +37,10 @@ def create_runner_job(
     namespace: str,
     launch: int,
     config: OperatorConfig,
+    retry: str | None = None,
 ) -> bool:
     """Create the ``launch``-th runner Job, owned by the run; False if it already existed."""
-    job = build_runner_job(run, namespace=namespace, launch=launch, config=config)
+    job = build_runner_job(run, namespace=namespace, launch=launch, config=config, retry=retry)
     kopf.adopt(job, owner=body)  # type: ignore[arg-type]
     try:
         client.BatchV1Api().create_namespaced_job(namespace=namespace, body=job)  # type: ignore[arg-type]
@@ -96,7 +97,12 @@ def carry_out(
 ) -> None:
     """Perform the decision's actions and post its events (RunnerStarted only once)."""
     created = decision.launch is not None and create_runner_job(
-        run, body=body, namespace=namespace, launch=decision.launch, config=config
+        run,
+        body=body,
+        namespace=namespace,
+        launch=decision.launch,
+        config=config,
+        retry=decision.retry_token,
     )
     decision.launched = created
     if decision.suspend_job:

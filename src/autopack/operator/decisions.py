@@ -144,7 +144,19 @@ def decide(observed: Observed, *, max_launches: int) -> Decision:
     launches = launch_number(latest) if latest else 0
     annotations = run.metadata.annotations
     retry = annotations.get(constants.ANNOTATION_RETRY)
-    retry_requested = bool(retry) and retry != annotations.get(constants.ANNOTATION_RETRY_HANDLED)
+    # A retry is handled once the run says so or a runner Job carries its token (the run's
+    # annotation may lag behind the Job in a concurrent pass).
+    retry_requested = (
+        bool(retry)
+        and retry != annotations.get(constants.ANNOTATION_RETRY_HANDLED)
+        and not any(
+            (job.get("metadata", {}).get("annotations") or {}).get(
+                constants.ANNOTATION_RETRY_HANDLED
+            )
+            == retry
+            for job in jobs
+        )
+    )
 
     if previous.phase in TERMINAL_RUN_PHASES and not retry_requested:
         pass

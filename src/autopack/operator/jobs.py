@@ -62,9 +62,18 @@ def _env(run: AutopackRun, *, namespace: str, config: OperatorConfig) -> list[di
 
 
 def build_runner_job(
-    run: AutopackRun, *, namespace: str, launch: int, config: OperatorConfig
+    run: AutopackRun,
+    *,
+    namespace: str,
+    launch: int,
+    config: OperatorConfig,
+    retry: str | None = None,
 ) -> dict[str, Any]:
-    """Return the Job manifest of the ``launch``-th runner of ``run`` (not yet adopted)."""
+    """Return the Job manifest of the ``launch``-th runner of ``run`` (not yet adopted).
+
+    A runner launched for a retry carries the retry token, so a reconcile pass that still sees
+    the run without its ``retry-handled`` annotation does not launch a second one.
+    """
     name = constants.runner_job_name(run.name, launch)
     labels = runner_labels(run.name)
     queue = run.spec.runner.queue_name or config.default_queue_name
@@ -139,7 +148,10 @@ def build_runner_job(
             "name": name,
             "namespace": namespace,
             "labels": job_labels,
-            "annotations": {constants.ANNOTATION_RUNNER_LAUNCHES: str(launch)},
+            "annotations": {
+                constants.ANNOTATION_RUNNER_LAUNCHES: str(launch),
+                **({constants.ANNOTATION_RETRY_HANDLED: retry} if retry else {}),
+            },
         },
         "spec": {
             "backoffLimit": 0,

@@ -204,6 +204,26 @@ def test_retry_annotation_resets_failed_phases_and_relaunches_once() -> None:
     assert handled.status.phase == RunPhase.FAILED
 
 
+def test_retry_already_launched_is_not_launched_again_from_a_stale_run() -> None:
+    # A pass that sees the retry Job but not yet the run's retry-handled annotation.
+    retry_job = a_job(launch=2, state="running")
+    retry_job["metadata"]["annotations"]["autopack.dev/retry-handled"] = "t1"
+    decision = decide_for(
+        run_in(RunPhase.FAILED, **{"autopack.dev/retry": "t1"}),
+        jobs=[a_job(state="failed"), retry_job],
+        phases=[a_phase_in(PhaseState.FAILED, 0)],
+    )
+    assert decision.launch is None
+    assert decision.reset_phases == ()
+    # A new token is a new retry.
+    again = decide_for(
+        run_in(RunPhase.FAILED, **{"autopack.dev/retry": "t2"}),
+        jobs=[a_job(state="failed"), retry_job],
+        phases=[a_phase_in(PhaseState.FAILED, 0)],
+    )
+    assert again.launch == 3
+
+
 def test_finished_run_is_left_alone() -> None:
     decision = decide_for(run_in(RunPhase.SUCCEEDED), jobs=[a_job(state="succeeded")])
     assert decision.launch is None

@@ -20,6 +20,13 @@ def test_runner_job_is_named_labelled_and_runs_the_runner() -> None:
     assert job["spec"]["suspend"] is False
 
 
+def test_runner_job_for_a_retry_carries_its_token() -> None:
+    first = build_runner_job(a_run().obj(), namespace="ns", launch=1, config=CONFIG)
+    retried = build_runner_job(a_run().obj(), namespace="ns", launch=2, config=CONFIG, retry="t1")
+    assert "autopack.dev/retry-handled" not in first["metadata"]["annotations"]
+    assert retried["metadata"]["annotations"]["autopack.dev/retry-handled"] == "t1"
+
+
 def test_runner_pod_is_locked_down() -> None:
     job = build_runner_job(a_run().obj(), namespace="ns", launch=1, config=CONFIG)
     security = container(job)["securityContext"]
