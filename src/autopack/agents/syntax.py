@@ -87,9 +87,7 @@ def _render(definitions: list[_Definition]) -> list[str]:
         owner = None
         if item.kind == "method":
             owners = [
-                other
-                for other in members
-                if other.start <= item.start and item.end <= other.end and other is not item
+                other for other in members if other.start <= item.start and item.end <= other.end
             ]
             owner = max(owners, key=lambda other: other.start) if owners else None
         if owner is not None:

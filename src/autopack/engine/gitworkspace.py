@@ -14,9 +14,8 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-PHASE_TRAILER = "Autopack-Phase"
-PENDING_TRAILER = "Autopack-Pending-Approval"
-MITIGATION_TRAILER = "Autopack-Mitigation"
+from autopack.engine.ports import MITIGATION_TRAILER, PENDING_TRAILER, PHASE_TRAILER
+
 _AUTHOR = ("Autopack", "autopack@users.noreply.autopack.dev")
 _USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
 

@@ -3,7 +3,8 @@
 Each attempt starts from a savepoint and either ends in a commit that completes the phase or
 is rolled back, with everything that blocked it (refused edits, new test failures, failed
 commands, missing deliverables, the Auditor's reasons) fed into the next attempt's prompt.
-Attempts are bounded by the phase budget; run-wide stops (budget, health) raise EngineStop.
+Attempts are bounded by the phase budget; what a failure leads to (mitigation, Doctor,
+replanning, the health budget) is :mod:`autopack.engine.recovering`.
 """
 
 from collections.abc import Callable
@@ -16,9 +17,10 @@ from autopack.engine import events
 from autopack.engine.doctoring import Doctor
 from autopack.engine.mitigating import Mitigator
 from autopack.engine.ports import (
+    PENDING_TRAILER,
+    PHASE_TRAILER,
     ApplyOutcome,
     Editor,
-    EngineStop,
     Gates,
     Memory,
     Models,
@@ -27,24 +29,13 @@ from autopack.engine.ports import (
     ProviderOutage,
     Workspace,
 )
+from autopack.engine.recovering import Failure, Treatment, check_health, mitigate, stop_as_decided
 from autopack.hardening.registry import HealthSettings
 from autopack.hardening.signatures import FailureSignature, signature
 
 BUILDER_MAX_TOKENS = 8_192
 AUDITOR_MAX_TOKENS = 1_024
 MAX_CONTINUATIONS = 3
-PENDING_TRAILER = "Autopack-Pending-Approval"
-PHASE_TRAILER = "Autopack-Phase"
-MITIGATION_TRAILER = "Autopack-Mitigation"
-
-
-@dataclass
-class Failure:
-    """Why an attempt failed, ready for the prompt, the store and the status."""
-
-    category: str  # malformed | apply | ci | validation | deliverables | audit | drift | provider
-    summary: str
-    feedback: list[str]
 
 
 @dataclass
@@ -77,10 +68,7 @@ class PhaseRunner:
         self.index = index
         self.phase = phase
         self.failures = 0
-        self.history: list[FailureSignature] = []
-        self.replanned = False
-        self.skip_reason: str | None = None
-        self.fatal: tuple[str, str] | None = None
+        self.treatment = Treatment(ctx.doctor, index)
 
     def _emit(self, event_type: type[events.Event], **fields: object) -> None:
         self.ctx.emit(event_type(run=self.ctx.run, at=self.ctx.now(), **fields))
@@ -301,75 +289,34 @@ class PhaseRunner:
         self.ctx.workspace.push()
         return commit
 
-    def _mitigate(self, failure: Failure) -> str | None:
-        if self.ctx.mitigator is None:
-            return None
-        detail = "\n".join([failure.summary, *failure.feedback])
-        mitigation = self.ctx.mitigator.mitigate(
-            category=failure.category, message=detail, phase=self.phase
-        )
-        if mitigation is None:
-            return None
-        failure.feedback.extend(mitigation.feedback)
-        failure.feedback.append(f"Autopack already applied: {mitigation.description}")
-        if mitigation.changed_files:
-            # Its own commit, so the next attempt's rollback keeps it (e.g. a declared dependency).
-            self.ctx.workspace.commit(
-                f"autopack: {mitigation.rule} in phase {self.index}\n\n"
-                f"{mitigation.description}\n\n{MITIGATION_TRAILER}: {self.index}"
-            )
-        return mitigation.description
-
-    def _treat(self, attempt: int, failure: Failure, normalized: FailureSignature) -> str | None:
-        """After an unmitigated failure: replan a flawed approach once, else ask the Doctor."""
-        doctor = self.ctx.doctor
-        if doctor is None:
-            return None
-        self.history.append(normalized)
-        if not self.replanned and doctor.approach_flawed(self.history):
-            self._replan(attempt, reason=f"repeated failure: {normalized}")
-            return "replan (approach flaw)"
-        diagnosis = doctor.diagnose(
-            phase=self.phase,
-            index=self.index,
-            attempt=attempt,
-            category=failure.category,
-            signature=normalized.text,
-            detail="\n".join(failure.feedback),
-        )
-        if diagnosis is None:
-            return None
-        decision = diagnosis.decision
-        if decision == "retry_with_hint" and diagnosis.hint:
-            failure.feedback.append(f"Doctor's hint: {diagnosis.hint}")
-        elif decision == "replan" and not self.replanned:
-            self._replan(attempt, reason=f"Doctor: {diagnosis.reason}")
-        elif decision == "skip_phase":
-            self.skip_reason = diagnosis.reason or "the Doctor skipped the phase"
-        elif decision in ("mark_fatal", "rollback_run"):
-            self.fatal = (decision, diagnosis.reason or decision)
-        return f"{decision} (confidence {diagnosis.confidence:.2f})"
-
-    def _replan(self, attempt: int, *, reason: str) -> None:
-        assert self.ctx.doctor is not None  # noqa: S101 - only called when a Doctor exists
-        self.phase = self.ctx.doctor.replan(
-            phase=self.phase, index=self.index, attempt=attempt, history=self.history
-        )
-        self.replanned = True
-        self._emit(events.PhaseReplanned, index=self.index, goal=self.phase.goal, reason=reason)
+    def _replanned(self, revised: PhaseDefinition, reason: str) -> None:
+        self.phase = revised
+        self._emit(events.PhaseReplanned, index=self.index, goal=revised.goal, reason=reason)
 
     def _fail(self, attempt: int, failure: Failure, savepoint: str) -> None:
         self.ctx.workspace.rollback(savepoint)
         self.failures += 1
         normalized = signature(failure.category, failure.summary)
         self.ctx.failures_in_run.append(str(normalized))
-        mitigation = self._mitigate(failure)
+        mitigation = mitigate(
+            self.ctx.mitigator,
+            self.ctx.workspace,
+            failure,
+            phase=self.phase,
+            index=self.index,
+        )
         decision = None
         if mitigation is not None and not mitigation.endswith("(not applied)"):
             if self.ctx.doctor is not None:
                 self.ctx.doctor.avoided += 1
         else:
-            decision = self._treat(attempt, failure, normalized)
+            decision = self.treatment.treat(
+                self.phase,
+                attempt=attempt,
+                failure=failure,
+                normalized=normalized,
+                replan=self._replanned,
+            )
         self._emit(
             events.AttemptFinished,
             index=self.index,
@@ -384,39 +331,14 @@ class PhaseRunner:
         self._check_health(normalized)
 
     def _check_health(self, normalized: FailureSignature) -> None:
-        failures = self.ctx.failures_in_run
-        health = self.ctx.health
-        caps = (
-            (len(failures), self.ctx.max_failures_per_run, "failures"),
-            (
-                sum(1 for f in failures if f.startswith("apply:")),
-                health.max_apply_failures,
-                "apply failures",
-            ),
-            (
-                sum(1 for f in failures if f.startswith("provider:")),
-                health.max_provider_errors,
-                "provider errors",
-            ),
+        check_health(
+            self.ctx.failures_in_run,
+            max_failures=self.ctx.max_failures_per_run,
+            health=self.ctx.health,
+            last=normalized,
         )
-        for count, cap, what in caps:
-            if count >= cap:
-                raise EngineStop(
-                    "HealthBudgetExhausted",
-                    f"HealthBudgetExhausted: {count} {what}, last: {normalized}",
-                )
-        if self.fatal is None:
-            return
-        decision, reason = self.fatal
-        if decision == "mark_fatal":
-            raise EngineStop("DoctorMarkedFatal", f"DoctorMarkedFatal: {reason}")
-        kept = self.ctx.workspace.rollback_run()
-        undone = (
-            f"; the work branch is back where the run began, the undone work is on {kept}"
-            if kept
-            else "; the run had committed nothing"
-        )
-        raise EngineStop("RollbackRequested", f"RollbackRequested: {reason}{undone}")
+        if self.treatment.fatal is not None:
+            raise stop_as_decided(self.treatment.fatal, self.ctx.workspace)
 
     def _provider_failed(self, attempt: int, outage: ProviderOutage, savepoint: str) -> None:
         """Record an attempt lost to a provider outage; only the health budget bounds these."""
@@ -458,7 +380,7 @@ class PhaseRunner:
         attempt = 0
         last: Failure | None = None
         previous_model: str | None = None
-        while attempt < budget and self.skip_reason is None:
+        while attempt < budget and self.treatment.skip_reason is None:
             attempt += 1
             model = self.ctx.models.model_for(
                 role="builder", phase=self.phase, failures=self.failures
@@ -549,16 +471,16 @@ class PhaseRunner:
 
     def _unfinished(self, attempt: int, last: Failure | None) -> PhaseResult:
         """End a phase that the Doctor skipped or that ran out of attempts."""
-        if self.skip_reason is not None:
+        if self.treatment.skip_reason is not None:
             self._emit(
                 events.PhaseFinished,
                 index=self.index,
                 title=self.phase.title,
                 state="Skipped",
                 attempts=attempt,
-                failure=self.skip_reason[:1024],
+                failure=self.treatment.skip_reason[:1024],
             )
-            return PhaseResult("Skipped", attempt, failure=self.skip_reason)
+            return PhaseResult("Skipped", attempt, failure=self.treatment.skip_reason)
         failure = str(signature(last.category, last.summary)) if last else "no attempt was made"
         self._emit(
             events.PhaseFinished,

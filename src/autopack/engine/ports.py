@@ -12,6 +12,11 @@ from typing import Protocol
 
 from autopack.api import PhaseDefinition
 
+# Commit trailers the loop writes and the workspace reads back (resume, approval, rollback).
+PHASE_TRAILER = "Autopack-Phase"
+PENDING_TRAILER = "Autopack-Pending-Approval"
+MITIGATION_TRAILER = "Autopack-Mitigation"
+
 
 class EngineStop(Exception):
     """Stops the whole run with a reason (BudgetExceeded, HealthBudgetExhausted, ...)."""
