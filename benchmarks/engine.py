@@ -19,9 +19,9 @@ import yaml
 
 from autopack.agents.building import build_system_prompt
 from autopack.api import PhaseDefinition, loading
-from autopack.engine import events
-from autopack.engine.editing import FORMAT_INSTRUCTIONS
-from autopack.engine.local import BlockEditor, open_local_session
+from autopack import events
+from autopack.edits import FORMAT_INSTRUCTIONS
+from autopack.engine.wiring import BlockEditor, open_local_session
 from autopack.llm.scripted import Cassette
 from autopack.llm.tokens import ENCODING, count_tokens
 from autopack.planning import scan_repository

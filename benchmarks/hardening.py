@@ -15,7 +15,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from autopack.engine import events
+from autopack import events
 from tests.builders.python_env import make_wheel, project_venv
 from tests.builders.scenario import APPROVE, GOOD_READING, Scenario, file_block
 

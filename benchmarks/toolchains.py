@@ -13,7 +13,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from autopack.engine.testgate import CommandGates
+from autopack.gates.commands import CommandGates
 from autopack.planning import scan_repository
 from autopack.toolchains import SuiteCommand, detect
 

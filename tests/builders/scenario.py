@@ -10,9 +10,9 @@ from pathlib import Path
 from typing import Any
 
 from autopack.api import AutopackRun
-from autopack.engine import events
-from autopack.engine.local import open_local_session
-from autopack.engine.providers import RoutedModels
+from autopack import events
+from autopack.engine.wiring import open_local_session
+from autopack.llm.routed import RoutedModels
 from autopack.engine.running import RunOutcome
 from autopack.llm.scripted import Cassette
 from tests.builders.api import RunBuilder

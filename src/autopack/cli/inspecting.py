@@ -14,7 +14,7 @@ from rich.table import Table
 
 from autopack import toolchains
 from autopack.cli.output import console, fail
-from autopack.engine.testgate import CommandGates
+from autopack.gates.commands import CommandGates
 from autopack.planning import scan_repository
 
 

@@ -18,11 +18,11 @@ from autopack import settings
 from autopack.api import AutopackRun
 from autopack.cli.output import console, err_console, fail
 from autopack.cli.planning import load_run_file
-from autopack.engine import events
-from autopack.engine.console import ConsoleSink
-from autopack.engine.gitworkspace import WorkspaceError
-from autopack.engine.local import open_local_session
-from autopack.engine.recording import StoreSink
+from autopack import events
+from autopack.cli.console import ConsoleSink
+from autopack.workspace.git import WorkspaceError
+from autopack.engine.wiring import open_local_session
+from autopack.store.sink import StoreSink
 from autopack.engine.running import RunOutcome
 from autopack.llm.scripted import CassetteError
 from autopack.store import Store, StoreUnavailableError, records

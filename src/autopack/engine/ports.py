@@ -1,6 +1,6 @@
 """What the run loop needs from the world, as small Protocols and plain result types.
 
-The loop in :mod:`autopack.engine.phasing` is written against these ports; adapters in
+The loop in :mod:`autopack.engine.attempts` is written against these ports; adapters in
 :mod:`autopack.engine.wiring` connect them to the real workspace, toolchains and gates, model
 layer and edit application. Tests can drive the real loop with real adapters and a scripted
 model; nothing here knows about Kubernetes.

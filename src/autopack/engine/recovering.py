@@ -1,6 +1,6 @@
 """What happens after a failed attempt: mitigation, the Doctor, replanning, the health budget.
 
-The phase loop (:mod:`autopack.engine.phasing`) decides whether an attempt failed; this module
+The phase loop (:mod:`autopack.engine.attempts`) decides whether an attempt failed; this module
 decides what the failure leads to. A deterministic mitigation is tried first and, when it
 changed files, committed on its own so the next attempt's rollback keeps it. Failures no
 mitigation fixes go to the Doctor (an approach flaw is replanned once without asking it).
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from autopack.api import PhaseDefinition
 from autopack.engine.doctoring import Doctor
-from autopack.engine.mitigating import Mitigator
+from autopack.hardening.mitigator import Mitigator
 from autopack.engine.ports import MITIGATION_TRAILER, EngineStop, Workspace
 from autopack.hardening.registry import HealthSettings
 from autopack.hardening.signatures import FailureSignature

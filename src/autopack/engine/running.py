@@ -10,8 +10,8 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 
 from autopack.api import PhaseDefinition
-from autopack.engine import events
-from autopack.engine.phasing import PhaseContext, PhaseRunner
+from autopack import events
+from autopack.engine.attempts import PhaseContext, PhaseRunner
 from autopack.engine.ports import EngineStop, PhaseResult
 
 EXIT_CODES = {"Succeeded": 0, "Failed": 1, "AwaitingApproval": 2}

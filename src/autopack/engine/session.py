@@ -12,12 +12,12 @@ from datetime import datetime
 from pathlib import Path
 
 from autopack.api import AutopackRun
-from autopack.engine import events
+from autopack import events
 from autopack.engine.doctoring import Doctor
-from autopack.engine.mitigating import Mitigator
-from autopack.engine.phasing import PhaseContext
+from autopack.hardening.mitigator import Mitigator
+from autopack.engine.attempts import PhaseContext
 from autopack.engine.ports import Editor, EngineStop, Gates, Models, Workspace
-from autopack.engine.remembering import RunMemory
+from autopack.memory.run import RunMemory
 from autopack.engine.running import RunOutcome, execute_phases
 from autopack.hardening.registry import HealthSettings
 from autopack.planning import (

@@ -68,6 +68,14 @@ class BudgetExceededError(LlmError):
     """The call could exceed the remaining token or cost budget, so it was not made."""
 
 
+class MissingCredentialsError(LlmError):
+    """No key is configured for the provider a route names."""
+
+
+class ProviderUnavailableError(LlmError):
+    """Every model of the route stayed overloaded or unreachable after its retries (an outage)."""
+
+
 _CONTEXT = re.compile(r"prompt is too long|context[_ ]length|maximum context|too many tokens", re.I)
 
 

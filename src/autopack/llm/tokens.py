@@ -5,7 +5,7 @@ The encoding is tiktoken's ``cl100k_base``; its data file comes bundled in the
 network is needed. Claude's and newer OpenAI tokenizers differ from cl100k by a few percent
 on code; that is close enough for context selection and reports. What a call really cost
 always comes from the provider's usage report, and the pre-call budget check keeps using a
-byte upper bound (:mod:`autopack.engine.budgeting`), so budgets are never exceeded.
+byte upper bound (:mod:`autopack.llm.budgets`), so budgets are never exceeded.
 """
 
 from functools import cache

@@ -37,3 +37,22 @@ class Model(Protocol):
         self, *, system: str, messages: list[tuple[str, str]], max_tokens: int
     ) -> Completion:
         """Send the conversation; raise an :class:`autopack.llm.errors.LlmError` on failure."""
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One model call as the ledger records it: who asked, which model, usage and cost."""
+
+    role: str
+    provider: str
+    model: str
+    outcome: str  # ok | truncated | error
+    usage: RawUsage | None
+    cost_usd: float
+    phase_index: int | None
+    attempt: int | None
+    latency_ms: int = 0
+    stop_reason: str | None = None
+    pricing_version: str | None = None
+    error_type: str | None = None
+    error_message: str | None = None

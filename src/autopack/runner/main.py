@@ -12,10 +12,10 @@ from pathlib import Path
 
 from autopack import settings
 from autopack.api.report import TERMINATION_LOG, RunnerReport
-from autopack.engine import events
-from autopack.engine.gitworkspace import WorkspaceError
-from autopack.engine.local import open_local_session
-from autopack.engine.recording import StoreSink
+from autopack import events
+from autopack.workspace.git import WorkspaceError
+from autopack.engine.wiring import open_local_session
+from autopack.store.sink import StoreSink
 from autopack.engine.running import RunOutcome
 from autopack.llm.scripted import CassetteError
 from autopack.planning import PlanInvalidError, PlanUnusableError

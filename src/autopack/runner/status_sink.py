@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from autopack.api import constants
-from autopack.engine import events
+from autopack import events
 
 logger = logging.getLogger(__name__)
 

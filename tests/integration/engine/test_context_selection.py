@@ -3,7 +3,7 @@
 from pathlib import Path
 
 from autopack.api import PhaseDefinition
-from autopack.engine.contexting import ContextSelector, terms
+from autopack.agents.contexting import ContextSelector, terms
 from autopack.llm.tokens import count_prompt, count_tokens
 from tests.builders.api import RunBuilder
 

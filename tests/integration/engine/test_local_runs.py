@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from autopack.engine import editing, events
+from autopack import edits, events
 from tests.builders.scenario import APPROVE, GOOD_READING, Scenario, file_block, git
 
 pytestmark = pytest.mark.slow

@@ -7,7 +7,7 @@ import pytest
 import yaml
 
 from autopack import settings
-from autopack.engine import events
+from autopack import events
 from tests.builders.scenario import APPROVE, GOOD_READING, Scenario
 
 pytestmark = pytest.mark.slow

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from autopack.engine import events
+from autopack import events
 from tests.builders.python_env import make_wheel, project_venv
 from tests.builders.scenario import APPROVE, GOOD_READING, Scenario, file_block
 

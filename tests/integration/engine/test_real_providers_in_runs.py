@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from autopack.engine import events
+from autopack import events
 from tests.builders.scenario import GOOD_READING, Scenario, file_block
 from tests.builders.wire import Reply, anthropic_message, wire_server
 

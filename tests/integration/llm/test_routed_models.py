@@ -9,10 +9,10 @@ from hypothesis import strategies as st
 from sqlalchemy import select
 
 from autopack.api import PhaseDefinition
-from autopack.engine import events
+from autopack import events
 from autopack.engine.ports import EngineStop
-from autopack.engine.providers import RoutedModels
-from autopack.engine.recording import StoreSink
+from autopack.llm.routed import RoutedModels
+from autopack.store.sink import StoreSink
 from autopack.llm.anthropic_provider import AnthropicModel
 from autopack.llm.openai_provider import OpenAIModel
 from autopack.llm.pricing import load_prices

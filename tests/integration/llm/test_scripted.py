@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from autopack.engine import events
-from autopack.engine.local import model_factory
+from autopack import events
+from autopack.engine.wiring import model_factory
 from autopack.engine.ports import EngineStop
-from autopack.engine.providers import RoutedModels
+from autopack.llm.routed import RoutedModels
 from autopack.llm.pricing import load_prices
 from autopack.llm.retrying import RetryPolicy
 from autopack.llm.routing import load_models_config

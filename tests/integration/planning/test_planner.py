@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from autopack.engine.local import model_factory, scripted_planner
-from autopack.engine.providers import RoutedModels
+from autopack.engine.wiring import model_factory, scripted_planner
+from autopack.llm.routed import RoutedModels
 from autopack.llm.pricing import load_prices
 from autopack.llm.routing import load_models_config
 from autopack.llm.scripted import Cassette

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from autopack.engine.gitworkspace import GitWorkspace, WorkspaceError
-from autopack.engine.testgate import CommandGates, run_command
+from autopack.workspace.git import GitWorkspace, WorkspaceError
+from autopack.gates.commands import CommandGates, run_command
 from autopack.planning import scan_repository
 from autopack.toolchains import choose_suite_command, detect
 

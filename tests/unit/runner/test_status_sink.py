@@ -1,7 +1,7 @@
 from datetime import UTC, datetime
 from typing import Any
 
-from autopack.engine import events
+from autopack import events
 from autopack.runner.status_sink import KubernetesStatusSink
 
 AT = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)

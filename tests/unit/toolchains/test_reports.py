@@ -1,7 +1,7 @@
 import json
 from pathlib import Path
 
-from autopack.engine.testgate import missing_deliverable
+from autopack.gates.commands import missing_deliverable
 from autopack.toolchains import SuiteCommand, choose_suite_command, detect
 from autopack.toolchains.reports import parse_jest_json, parse_junit
 

@@ -12,21 +12,18 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 
 from autopack.api import ModelChains, PhaseDefinition
-from autopack.engine import events
-from autopack.engine.budgeting import input_upper_bound
-from autopack.engine.ports import EngineStop, ModelReply, ProviderOutage
+from autopack.llm.budgets import input_upper_bound
 from autopack.llm import errors
 from autopack.llm.anthropic_provider import AnthropicModel
 from autopack.llm.openai_provider import OpenAIModel
 from autopack.llm.pricing import PriceTable
 from autopack.llm.retrying import call_with_retries
 from autopack.llm.routing import ModelEntry, ModelsConfig, route
-from autopack.llm.types import Completion, Model
+from autopack.llm.types import CallRecord, Completion, Model
 
 _KEYS = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
 
@@ -39,10 +36,9 @@ def api_key(provider: str) -> str:
     if not value and directory and (Path(directory) / variable).is_file():
         value = (Path(directory) / variable).read_text(encoding="utf-8").strip()
     if not value:
-        raise EngineStop(
-            "ProviderError",
+        raise errors.MissingCredentialsError(
             f"{variable} is not set: export it, mount it under AUTOPACK_MODEL_CREDENTIALS_DIR, "
-            "or use the scripted provider (--cassette)",
+            "or use the scripted provider (--cassette)"
         )
     return value
 
@@ -51,9 +47,8 @@ def default_factory(entry: ModelEntry, role: str) -> Model:
     """Build the SDK-backed model for an alias (base URLs from ANTHROPIC_/OPENAI_BASE_URL)."""
     del role
     if entry.provider == "scripted":
-        raise EngineStop(
-            "ProviderError",
-            "the scripted profile replays a cassette: pass --cassette FILE (AUTOPACK_CASSETTE)",
+        raise errors.MissingCredentialsError(
+            "the scripted profile replays a cassette: pass --cassette FILE (AUTOPACK_CASSETTE)"
         )
     if entry.provider == "anthropic":
         return AnthropicModel(
@@ -76,8 +71,7 @@ class RoutedModels:
     run: str
     run_tokens: int
     run_cost: Decimal
-    emit: Callable[[events.Event], None]
-    now: Callable[[], datetime]
+    record: Callable[[CallRecord], None]
     overrides: ModelChains | None = None
     factory: Callable[[ModelEntry, str], Model] = default_factory
     sleep: Callable[[float], None] = time.sleep
@@ -128,11 +122,10 @@ class RoutedModels:
             )
         for scope, tokens_left, cost_left in limits:
             if tokens > tokens_left or cost > cost_left:
-                raise EngineStop(
-                    "BudgetExceeded",
-                    f"BudgetExceeded: a {entry.name} call could use {tokens:,} tokens / "
+                raise errors.BudgetExceededError(
+                    f"a {entry.name} call could use {tokens:,} tokens / "
                     f"${cost:.4f} but the {scope} has {max(tokens_left, 0):,} tokens / "
-                    f"${max(cost_left, Decimal(0)):.4f} left",
+                    f"${max(cost_left, Decimal(0)):.4f} left"
                 )
 
     def _record(
@@ -160,24 +153,21 @@ class RoutedModels:
             if completion
             else "error"
         )
-        self.emit(
-            events.ModelCalled(
-                run=self.run,
-                at=self.now(),
+        self.record(
+            CallRecord(
                 role=role,
+                provider=entry.provider,
                 model=entry.name,
                 outcome=outcome,
-                input_tokens=usage.input_tokens if usage else None,
-                output_tokens=usage.output_tokens if usage else None,
-                cache_read_tokens=usage.cache_read_tokens if usage else None,
-                cache_write_tokens=usage.cache_write_tokens if usage else None,
+                usage=usage,
                 cost_usd=float(cost),
-                index=index,
+                phase_index=index,
                 attempt=attempt,
-                provider=entry.provider,
                 latency_ms=completion.latency_ms if completion else 0,
-                stop_reason=completion.stop_reason if completion else type(error).__name__,
+                stop_reason=completion.stop_reason if completion else None,
                 pricing_version=self.prices.version,
+                error_type=type(error).__name__ if error else None,
+                error_message=str(error)[:2000] if error else None,
             )
         )
         return cost
@@ -193,7 +183,7 @@ class RoutedModels:
         system: str,
         messages: list[tuple[str, str]],
         max_tokens: int,
-    ) -> ModelReply:
+    ) -> Completion:
         """Call the routed model (falling back across providers); stop the run when it may not."""
         estimate = input_upper_bound(system, messages)
         last: errors.LlmError | None = None
@@ -224,7 +214,7 @@ class RoutedModels:
                     error=exc,
                 )
                 if not exc.retryable:
-                    raise EngineStop("ProviderError", f"ProviderError: {exc}") from None
+                    raise
                 last = exc
                 continue
             self._record(
@@ -235,7 +225,5 @@ class RoutedModels:
                 attempt=attempt,
                 error=None,
             )
-            return ModelReply(
-                text=completion.text, model=entry.name, truncated=completion.truncated
-            )
-        raise ProviderOutage(f"ProviderError: every model failed; last: {last}")
+            return completion
+        raise errors.ProviderUnavailableError(f"every model of the route failed; last: {last}")

@@ -1,23 +1,8 @@
-"""Builder edit blocks: the format, a truncation-tolerant parser, and a governed, atomic apply.
+"""The governed apply: every edit checked against scope and protections, then all written or none.
 
-The Builder answers in plain-text blocks (no code inside JSON)::
-
-    === FILE: path/to/new_or_small.py
-    <the whole file>
-    === END
-    === EDIT: path/to/existing.py
-    <<<<<<< SEARCH
-    exact lines to find
-    =======
-    lines to put instead
-    >>>>>>> REPLACE
-    === END
-    === DELETE: path/to/obsolete.py
-
-Every complete block is usable; a block cut off before ``=== END`` is reported with its path
-so the Builder can continue from it. Applying checks every path against the phase scope and
-protected paths, refuses escapes (absolute paths, ``..``, symlinks, ``.git/``), and writes all
-edits or none.
+Applying refuses escapes (absolute paths, ``..``, symlinks, ``.git/``), protected paths and
+paths outside the phase scope, and says which approval a change needs (net deletions over the
+threshold, or the ``always`` policy).
 """
 
 import difflib
@@ -25,31 +10,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from autopack.engine.ports import ApplyOutcome, ParsedEdits
+from autopack.edits.format import Edit, ParsedEdits
 
-FORMAT_INSTRUCTIONS = """\
-Answer with edit blocks only, no other prose:
-
-=== FILE: relative/path.ext
-<the complete new content of the file>
-=== END
-
-=== EDIT: relative/path.ext
-<<<<<<< SEARCH
-<lines copied exactly from the current file, enough to match once>
-=======
-<the lines that replace them>
->>>>>>> REPLACE
-=== END
-
-=== DELETE: relative/path.ext
-
-Use FILE for new or small files and EDIT (one or more SEARCH/REPLACE pairs) for changes to
-existing files. Paths are relative to the repository root.
-"""
-
-_HEADER = re.compile(r"^=== (FILE|EDIT|DELETE): *(.+?) *$")
-_END = "=== END"
 DEFAULT_PROTECTED = (
     ".git/",
     ".github/workflows/",
@@ -66,63 +28,19 @@ DEFAULT_PROTECTED = (
 
 
 @dataclass(frozen=True)
-class Edit:
-    """One file operation from the Builder."""
+class ApplyOutcome:
+    """What applying one attempt's edits did; ``files`` and line counts only when applied."""
 
-    kind: str  # file | edit | delete
-    path: str
-    content: str = ""
-    replacements: tuple[tuple[str, str], ...] = ()
+    files: tuple[str, ...]
+    additions: int
+    deletions: int
+    refusals: tuple[str, ...] = ()
+    approval_reason: str | None = None
 
-
-def _replacements(body: str) -> tuple[tuple[tuple[str, str], ...], str | None]:
-    pairs = []
-    pattern = re.compile(r"<<<<<<< SEARCH\n(.*?)\n?=======\n(.*?)\n?>>>>>>> REPLACE", re.DOTALL)
-    for match in pattern.finditer(body):
-        pairs.append((match.group(1), match.group(2)))
-    if not pairs:
-        return (), "an EDIT block has no complete <<<<<<< SEARCH / ======= / >>>>>>> REPLACE pair"
-    return tuple(pairs), None
-
-
-def parse_edits(text: str) -> ParsedEdits:
-    """Parse an answer into edits; report a truncated last block or the first format error."""
-    lines = text.replace("\r\n", "\n").split("\n")
-    edits: list[Edit] = []
-    index = 0
-    while index < len(lines):
-        header = _HEADER.match(lines[index])
-        index += 1
-        if header is None:
-            continue
-        kind, path = header.group(1).lower(), header.group(2).strip().strip("`")
-        if kind == "delete":
-            edits.append(Edit("delete", path))
-            continue
-        body: list[str] = []
-        while index < len(lines) and lines[index].rstrip() != _END:
-            if _HEADER.match(lines[index]):
-                return ParsedEdits(
-                    tuple(edits),
-                    error=f"the block for {path} has no '=== END' "
-                    f"before the next block (line {index + 1})",
-                )
-            body.append(lines[index])
-            index += 1
-        if index >= len(lines):
-            return ParsedEdits(tuple(edits), truncated_path=path)
-        index += 1
-        content = "\n".join(body)
-        if kind == "file":
-            edits.append(Edit("file", path, content=content + "\n" if content else ""))
-        else:
-            pairs, error = _replacements(content)
-            if error:
-                return ParsedEdits(tuple(edits), error=f"{path}: {error}")
-            edits.append(Edit("edit", path, replacements=pairs))
-    if not edits and text.strip():
-        return ParsedEdits((), error="no '=== FILE:', '=== EDIT:' or '=== DELETE:' block found")
-    return ParsedEdits(tuple(edits))
+    @property
+    def applied(self) -> bool:
+        """Whether the edits were written (nothing is written when any edit is refused)."""
+        return not self.refusals
 
 
 def _inside(path: str, prefixes: tuple[str, ...] | list[str]) -> bool:
@@ -194,15 +112,13 @@ def _read(path: Path) -> str | None:
 
 
 def _plan(
-    root: Path, edits: tuple[object, ...], *, allowed: list[str], protected: tuple[str, ...]
+    root: Path, edits: tuple[Edit, ...], *, allowed: list[str], protected: tuple[str, ...]
 ) -> tuple[dict[str, str | None], dict[str, str | None], list[str]]:
     """Return (new contents, original contents, refusals) without writing anything."""
     refusals: list[str] = []
     planned: dict[str, str | None] = {}
     originals: dict[str, str | None] = {}
     for edit in edits:
-        if not isinstance(edit, Edit):
-            continue
         problem = check_path(root, edit.path, allowed=allowed, protected=protected)
         if problem:
             refusals.append(problem)
@@ -288,7 +204,7 @@ def apply_edits(
     additions, deletions = _line_changes(planned, originals)
     files = tuple(sorted(planned))
     if refusals:
-        return ApplyOutcome(files, additions, deletions, refusals=tuple(refusals))
+        return ApplyOutcome((), 0, 0, refusals=tuple(refusals))
     net = deletions - additions
     approval = None
     if approve_every_change:
@@ -299,5 +215,5 @@ def apply_edits(
         )
     failure = _write_all(root, planned, originals)
     if failure:
-        return ApplyOutcome(files, 0, 0, refusals=(failure,))
+        return ApplyOutcome((), 0, 0, refusals=(failure,))
     return ApplyOutcome(files, additions, deletions, approval_reason=approval)

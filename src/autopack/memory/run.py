@@ -6,13 +6,26 @@ fall back to the rendered anchor and the drift check is skipped with a warning.
 
 import logging
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from autopack import memory
 from autopack.api import AutopackRunSpec, PhaseDefinition
-from autopack.engine.ports import DriftOutcome
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DriftOutcome:
+    """The goal-drift verdict on a phase's change."""
+
+    score: float
+    threshold: float
+    verdict: str
+    provider: str
+    lexical: bool
+    blocks: bool
+    message: str
 
 
 class RunMemory:

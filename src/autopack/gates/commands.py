@@ -18,7 +18,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autopack.engine.ports import GateOutcome
+from autopack.gates.outcome import GateOutcome
 from autopack.toolchains import SuiteCommand
 
 TAIL_BYTES = 20_000

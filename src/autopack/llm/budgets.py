@@ -1,6 +1,6 @@
 """An upper bound of a prompt's input tokens, for the check made before every model call.
 
-The pre-call budget check (``autopack.engine.providers``) must never let a call exceed the
+The pre-call budget check (``autopack.llm.routed``) must never let a call exceed the
 budget, so it uses an upper bound, not a tokenizer's count (tokenizers differ between
 providers); context budgets count real tokens (:mod:`autopack.llm.tokens`).
 """

@@ -14,14 +14,14 @@ from typing import Any
 from autopack import toolchains
 from autopack.agents import planning as planning_agent
 from autopack.api import AutopackRun, PhaseDefinition
-from autopack.engine import editing, events
-from autopack.engine.contexting import ContextSelector
+from autopack import edits, events
+from autopack.agents.contexting import ContextSelector
 from autopack.engine.doctoring import Doctor
-from autopack.engine.gitworkspace import GitWorkspace, credentials_from_environment
+from autopack.workspace.git import GitWorkspace, credentials_from_environment
 from autopack.engine.ports import ApplyOutcome, ParsedEdits
-from autopack.engine.providers import RoutedModels, default_factory
+from autopack.llm.routed import RoutedModels, default_factory
 from autopack.engine.session import Ports, Session
-from autopack.engine.testgate import CommandGates
+from autopack.gates.commands import CommandGates
 from autopack.llm.pricing import load_prices
 from autopack.llm.routing import ModelEntry, load_models_config
 from autopack.llm.scripted import Cassette, CassetteRecorder, RecordingModel, ScriptedModel

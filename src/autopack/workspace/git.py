@@ -14,7 +14,11 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-from autopack.engine.ports import MITIGATION_TRAILER, PENDING_TRAILER, PHASE_TRAILER
+
+# Commit trailers the engine writes and the workspace reads back (resume, approval, rollback).
+PHASE_TRAILER = "Autopack-Phase"
+PENDING_TRAILER = "Autopack-Pending-Approval"
+MITIGATION_TRAILER = "Autopack-Mitigation"
 
 _AUTHOR = ("Autopack", "autopack@users.noreply.autopack.dev")
 _USERINFO = re.compile(r"(?<=://)[^/@\s]+@")

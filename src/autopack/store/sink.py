@@ -15,7 +15,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from autopack.engine import events
+from autopack import events
 from autopack.store import Store, StoreUnavailableError, models, records
 
 logger = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ from rich.live import Live
 from rich.markup import escape
 from rich.text import Text
 
-from autopack.engine import events
+from autopack import events
 
 
 @dataclass

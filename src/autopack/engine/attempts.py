@@ -13,9 +13,9 @@ from datetime import datetime
 
 from autopack.agents import auditing, building
 from autopack.api import PhaseDefinition
-from autopack.engine import events
+from autopack import events
 from autopack.engine.doctoring import Doctor
-from autopack.engine.mitigating import Mitigator
+from autopack.hardening.mitigator import Mitigator
 from autopack.engine.ports import (
     PENDING_TRAILER,
     PHASE_TRAILER,

@@ -1,0 +1,17 @@
+"""Builder edits: the edit-block format and parser, and the governed apply inside a phase's scope."""
+
+from autopack.edits.applying import DEFAULT_PROTECTED, ApplyOutcome, apply_edits, check_path
+from autopack.edits.editor import BlockEditor
+from autopack.edits.format import FORMAT_INSTRUCTIONS, Edit, ParsedEdits, parse_edits
+
+__all__ = [
+    "DEFAULT_PROTECTED",
+    "FORMAT_INSTRUCTIONS",
+    "ApplyOutcome",
+    "BlockEditor",
+    "Edit",
+    "ParsedEdits",
+    "apply_edits",
+    "check_path",
+    "parse_edits",
+]
