@@ -1,0 +1,44 @@
+"""Running untrusted commands: allowlisted environment, bubblewrap locally, nothing survives.
+
+``choose("auto", workspace=...)`` returns a :class:`Sandbox`; ``sandbox.run(command, ...)``
+returns a :class:`CommandResult`. In a cluster the runner pod's sandbox container plays the same
+role (see the operator's job builder).
+"""
+
+from autopack.sandbox.choosing import (
+    MODES,
+    SandboxMode,
+    SandboxUnavailable,
+    choose,
+    probe_bubblewrap,
+)
+from autopack.sandbox.environment import (
+    ForbiddenVariable,
+    build_environment,
+    check_names,
+    is_forbidden,
+)
+from autopack.sandbox.running import (
+    TAIL_BYTES,
+    Bubblewrap,
+    CommandResult,
+    Sandbox,
+    Unsandboxed,
+)
+
+__all__ = [
+    "MODES",
+    "TAIL_BYTES",
+    "Bubblewrap",
+    "CommandResult",
+    "ForbiddenVariable",
+    "Sandbox",
+    "SandboxMode",
+    "SandboxUnavailable",
+    "Unsandboxed",
+    "build_environment",
+    "check_names",
+    "choose",
+    "is_forbidden",
+    "probe_bubblewrap",
+]

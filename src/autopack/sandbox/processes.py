@@ -1,0 +1,64 @@
+"""Starting and ending a command's processes so that none outlives the command.
+
+Three things end a command: it exits, its timeout expires, or the runner itself dies. Under
+bubblewrap the command's PID namespace does the work (its init dies with the runner and takes
+every process with it). Without a sandbox the command leads its own process group, the child
+is killed when the thread that started it dies (``PR_SET_PDEATHSIG``), and after it ends every
+process still carrying the command's marker variable is killed, which catches descendants that
+left the group with ``setsid`` and kept their environment. The unsandboxed path is best effort:
+a process that clears its environment and calls ``setsid`` escapes it.
+"""
+
+import contextlib
+import ctypes
+import os
+import signal
+from pathlib import Path
+
+MARKER = "AUTOPACK_SANDBOX_COMMAND"
+
+_PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """``preexec_fn``: the child receives SIGKILL when the thread that started it dies."""
+    with contextlib.suppress(OSError, AttributeError):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+
+
+def kill_group(pgid: int) -> None:
+    """SIGKILL every process in the group ``pgid`` (gone already is fine)."""
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signal.SIGKILL)
+
+
+def marked_processes(token: str, *, proc: Path = Path("/proc")) -> list[int]:
+    """PIDs of processes whose environment carries ``MARKER=token``."""
+    needle = f"{MARKER}={token}".encode()
+    found: list[int] = []
+    me = os.getpid()
+    for entry in proc.iterdir():
+        if not entry.name.isdigit() or int(entry.name) == me:
+            continue
+        try:
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue
+        if needle in environ.split(b"\0"):
+            found.append(int(entry.name))
+    return found
+
+
+def kill_marked(token: str) -> int:
+    """SIGKILL every process carrying ``MARKER=token`` (repeatedly: some may fork meanwhile)."""
+    killed = 0
+    for _ in range(5):
+        pids = marked_processes(token)
+        if not pids:
+            break
+        for pid in pids:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+                killed += 1
+    return killed
