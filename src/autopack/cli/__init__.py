@@ -8,11 +8,13 @@ import typer
 
 from autopack import __version__
 from autopack.cli import (
+    dashboard,
     database,
     generating,
     inpod,
     inspecting,
     models,
+    notes,
     planning,
     running,
     runs,
@@ -35,6 +37,8 @@ app.command("operator")(serving.operator)
 app.command("runner")(inpod.runner)
 app.command("inspect")(inspecting.inspect)
 app.command("models")(models.models)
+app.command("dashboard")(dashboard.dashboard)
+app.command("note")(notes.note)
 app.add_typer(database.db_app, name="db")
 app.add_typer(runs.runs_app, name="runs")
 

@@ -88,7 +88,12 @@ class Run(UsageColumns, Base):
         back_populates="run", cascade="all, delete-orphan", order_by="PhaseRecord.index"
     )
 
-    __table_args__ = (Index("ix_runs_namespace_name", "namespace", "name"),)
+    __table_args__ = (
+        Index("ix_runs_namespace_name", "namespace", "name"),
+        # The dashboard lists runs newest first, optionally by state (migration 0002).
+        Index("ix_runs_created_at", "created_at"),
+        Index("ix_runs_state_created_at", "state", "created_at"),
+    )
 
 
 class PhaseRecord(UsageColumns, Base):
@@ -172,7 +177,11 @@ class LlmCall(Base):
     error_message: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
-    __table_args__ = (Index("ix_llm_calls_run_id_phase_id", "run_id", "phase_id"),)
+    __table_args__ = (
+        Index("ix_llm_calls_run_id_phase_id", "run_id", "phase_id"),
+        # The dashboard's usage over a time window (migration 0002).
+        Index("ix_llm_calls_created_at", "created_at"),
+    )
 
 
 class CiResult(Base):
@@ -214,3 +223,26 @@ class Event(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
     __table_args__ = (Index("ix_events_run_id_id", "run_id", "id"),)
+
+
+class Note(Base):
+    """A person's note on a run: shown on the dashboard and handed to the next prompts.
+
+    ``key`` makes a write idempotent when the writer has a natural key (e.g. the operator
+    recording the ``autopack.dev/note`` annotation: the same annotation value is one note).
+    """
+
+    __tablename__ = "notes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    run_id: Mapped[str] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"))
+    text: Mapped[str] = mapped_column(Text)
+    author: Mapped[str] = mapped_column(String(253), default="")
+    source: Mapped[str] = mapped_column(String(16), default="cli")  # cli | dashboard | annotation
+    key: Mapped[str | None] = mapped_column(String(128))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("run_id", "key", name="uq_notes_run_id_key"),
+        Index("ix_notes_run_id_id", "run_id", "id"),
+    )

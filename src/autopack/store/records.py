@@ -1,4 +1,4 @@
-"""Idempotent writes and the reads the CLI needs: runs, phases, attempts and events.
+"""Idempotent writes and the reads the CLI needs: runs, phases, attempts, events and notes.
 
 Writers (local engine, runner, operator) may repeat a write after a crash; every function
 here upserts by natural key so repeating it changes nothing.
@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from autopack.store.models import Attempt, Event, LlmCall, PhaseRecord, Run
+from autopack.store.models import Attempt, Event, LlmCall, Note, PhaseRecord, Run
 
 
 def upsert_run(
@@ -177,3 +177,68 @@ def _apply_totals(target: Run | PhaseRecord, totals: Sequence[Any]) -> None:
         target.cost_usd,
         target.llm_calls,
     ) = (int(totals[0]), int(totals[1]), int(totals[2]), int(totals[3]), totals[4], int(totals[5]))
+
+
+NOTE_MAX_CHARS = 4000
+
+
+def add_note(
+    session: Session,
+    *,
+    run_id: str,
+    text: str,
+    author: str = "",
+    source: str = "cli",
+    key: str | None = None,
+    now: datetime | None = None,
+) -> Note:
+    """Record a person's note on a run; with ``key``, writing the same key again changes nothing.
+
+    Raises ValueError for an empty note or one longer than ``NOTE_MAX_CHARS`` characters.
+    """
+    cleaned = text.strip()
+    if not cleaned:
+        raise ValueError("a note needs some text")
+    if len(cleaned) > NOTE_MAX_CHARS:
+        raise ValueError(f"a note is at most {NOTE_MAX_CHARS} characters (got {len(cleaned)})")
+    if key is not None:
+        existing = session.scalar(select(Note).where(Note.run_id == run_id, Note.key == key))
+        if existing is not None:
+            return existing
+    note = Note(run_id=run_id, text=cleaned, author=author, source=source, key=key)
+    if now is not None:
+        note.created_at = now
+    session.add(note)
+    session.flush()
+    return note
+
+
+def notes_for_run(session: Session, *, run_id: str, after_id: int = 0) -> Sequence[Note]:
+    """Return a run's notes, oldest first; ``after_id`` skips the ones already handed on."""
+    return session.scalars(
+        select(Note).where(Note.run_id == run_id, Note.id > after_id).order_by(Note.id)
+    ).all()
+
+
+def close_unfinished_attempts(session: Session, *, run_id: str, now: datetime) -> int:
+    """Close the run's attempts a previous process left ``running`` as ``interrupted``."""
+    unfinished = session.scalars(
+        select(Attempt)
+        .join(PhaseRecord, Attempt.phase_id == PhaseRecord.id)
+        .where(PhaseRecord.run_id == run_id, Attempt.outcome == "running")
+    ).all()
+    for attempt in unfinished:
+        attempt.outcome = "interrupted"
+        attempt.finished_at = now
+    return len(unfinished)
+
+
+def attempts_by_phase(session: Session, *, run_id: str) -> dict[int, int]:
+    """Phase index -> the highest attempt number recorded (re-runs continue the numbering)."""
+    rows = session.execute(
+        select(PhaseRecord.index, func.max(Attempt.number))
+        .join(Attempt, Attempt.phase_id == PhaseRecord.id)
+        .where(PhaseRecord.run_id == run_id)
+        .group_by(PhaseRecord.index)
+    ).all()
+    return {int(index): int(number or 0) for index, number in rows}

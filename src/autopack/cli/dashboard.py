@@ -1,0 +1,78 @@
+"""``autopack dashboard``: serve the web UI and JSON API over the run store.
+
+The dashboard reads; it never migrates the store (in a cluster its credentials are
+read-only), so a store behind the newest schema gets one clear line instead of a traceback.
+"""
+
+from typing import Annotated
+
+import typer
+
+from autopack.cli.database import open_store
+from autopack.cli.output import console, fail
+from autopack.store import StoreUnavailableError
+
+
+def dashboard(
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--db",
+            "--url",
+            envvar="AUTOPACK_DATABASE_URL",
+            help="SQLAlchemy URL of the run store (default: per-user SQLite).",
+            show_default=False,
+        ),
+    ] = None,
+    host: Annotated[
+        str, typer.Option(envvar="AUTOPACK_DASHBOARD_HOST", help="Address to listen on.")
+    ] = "127.0.0.1",
+    port: Annotated[
+        int, typer.Option(envvar="AUTOPACK_DASHBOARD_PORT", min=0, max=65535, help="Port.")
+    ] = 8090,
+    allow_notes: Annotated[
+        bool,
+        typer.Option(
+            "--allow-notes/--no-notes",
+            envvar="AUTOPACK_DASHBOARD_ALLOW_NOTES",
+            help="Let visitors add notes to runs (the dashboard's only write).",
+        ),
+    ] = False,
+    refresh: Annotated[
+        int,
+        typer.Option(
+            envvar="AUTOPACK_DASHBOARD_REFRESH_SECONDS",
+            min=0,
+            help="Seconds between live refreshes of the pages (0: off).",
+        ),
+    ] = 5,
+    profile: Annotated[
+        str, typer.Option(help="Model profile the Models page shows first.")
+    ] = "default",
+) -> None:
+    """Serve the dashboard: runs, attempts, usage, models and hardening, in a browser."""
+    # Imported here: the server stack is only loaded by the command that needs it.
+    import uvicorn  # noqa: PLC0415
+
+    from autopack.dashboard import DashboardConfig, create_app  # noqa: PLC0415
+
+    store = open_store(url)
+    try:
+        if store.current_revision() is None:
+            fail(
+                f"database {store.redacted_url} has no Autopack tables yet; "
+                "run `autopack db upgrade` (or any run) first"
+            )
+    except StoreUnavailableError as exc:
+        fail(str(exc))
+    config = DashboardConfig(
+        allow_notes=allow_notes, refresh_seconds=refresh, models_profile=profile
+    )
+    console.print(
+        f"dashboard on http://{host}:{port}/ over {store.redacted_url}"
+        f" (notes {'enabled' if allow_notes else 'disabled'})"
+    )
+    try:
+        uvicorn.run(create_app(store, config), host=host, port=port, log_level="warning")
+    finally:
+        store.dispose()
