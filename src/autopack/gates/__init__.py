@@ -1,4 +1,4 @@
-"""Deterministic gates: the project's tests against a baseline, validation commands, deliverables."""
+"""Deterministic gates: tests against a baseline, validation commands, deliverables."""
 
 from autopack.gates.commands import CommandGates, SuiteRun, missing_deliverable, run_command
 from autopack.gates.outcome import GateOutcome

@@ -1,7 +1,8 @@
 """Judge a change without a model: the project's tests against a baseline, commands, deliverables.
 
-Tests run through the project's own command with a timeout that kills the whole process group,
-output streamed to a file and only its tail kept. For pytest the command gets ``--junitxml``
+Tests run through the project's own command inside the run's sandbox (allowlisted environment,
+bubblewrap when available) with a timeout that kills every process the command started, output
+streamed to a file and only its tail kept. For pytest the command gets ``--junitxml``
 so outcomes are per test; other commands are judged by their exit code as one test. The gate
 blocks on tests that passed in the baseline and fail now, and on collection errors — never on
 failures that were already there — after re-running newly failing tests once (flaky ones are
@@ -9,15 +10,12 @@ reported, not hidden).
 """
 
 import ast
-import os
 import re
-import signal
-import subprocess
 import tempfile
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autopack import sandbox as sandboxing
 from autopack.gates.outcome import GateOutcome
 from autopack.toolchains import SuiteCommand
 
@@ -42,53 +40,44 @@ class SuiteRun:
         return {test for test, outcome in self.outcomes.items() if outcome == "failed"}
 
 
-def run_command(command: str, *, cwd: Path, timeout: float) -> tuple[int | None, str, bool, float]:
-    """Run a shell command line in its own process group; return (code, tail, timed out, secs).
+def run_command(
+    command: str,
+    *,
+    cwd: Path,
+    timeout: float,
+    sandbox: sandboxing.Sandbox | None = None,
+) -> tuple[int | None, str, bool, float]:
+    """Run a shell command line untrusted; return (code, tail, timed out, seconds).
 
-    The command gets a private, emptied-afterwards TMPDIR: the project's tests must not see or
-    clean up anyone else's temporary files (pytest prunes old ``pytest-of-<user>`` directories
-    under the temporary directory, which would include those of the process running Autopack).
+    It runs through ``sandbox`` (default: the best one available here, for ``cwd`` alone): an
+    allowlisted environment without Autopack's secrets, a private HOME and an emptied-afterwards
+    TMPDIR (pytest prunes old ``pytest-of-<user>`` directories under the temporary directory,
+    which would include those of the process running Autopack), and no process that outlives it.
     """
-    started = time.monotonic()
-    with (
-        tempfile.TemporaryFile() as output,
-        tempfile.TemporaryDirectory(prefix="autopack-tests-") as private_tmp,
-    ):
-        environment = {
-            **os.environ,
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "CI": "true",
-            "TMPDIR": private_tmp,
-        }
-        process = subprocess.Popen(
-            ["bash", "-c", command],
-            cwd=cwd,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-            env=environment,
-        )
-        timed_out = False
-        try:
-            code: int | None = process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            timed_out = True
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-            code = None
-        size = output.seek(0, os.SEEK_END)
-        output.seek(max(0, size - TAIL_BYTES))
-        tail = output.read().decode("utf-8", errors="replace")
-    return code, tail, timed_out, time.monotonic() - started
+    if sandbox is None:
+        with sandboxing.choose("auto", workspace=cwd) as own:
+            return run_command(command, cwd=cwd, timeout=timeout, sandbox=own)
+    result = sandbox.run(command, cwd=cwd, timeout=timeout, tail_bytes=TAIL_BYTES)
+    return result.exit_code, result.tail, result.timed_out, result.duration
 
 
 class CommandGates:
     """Gates for a repository whose tests run with one command."""
 
-    def __init__(self, root: Path, *, suite: SuiteCommand | str, timeout: float = 900.0) -> None:
-        """Judge changes in ``root`` by running ``suite`` (a command line means exit code)."""
+    def __init__(
+        self,
+        root: Path,
+        *,
+        suite: SuiteCommand | str,
+        timeout: float = 900.0,
+        sandbox: sandboxing.Sandbox | None = None,
+    ) -> None:
+        """Judge changes in ``root`` by running ``suite`` (a command line means exit code).
+
+        Commands run through ``sandbox`` (the run's; default: the best one available here).
+        """
         self.root = root
+        self.sandbox = sandbox if sandbox is not None else sandboxing.choose("auto", workspace=root)
         self.suite = (
             suite
             if isinstance(suite, SuiteCommand)
@@ -99,10 +88,11 @@ class CommandGates:
         self._baseline: SuiteRun | None = None
 
     def _run_tests(self) -> SuiteRun:
-        with tempfile.TemporaryDirectory() as scratch:
+        # The report directory lies in the sandbox's scratch space: the command can write it.
+        with tempfile.TemporaryDirectory(prefix="report-", dir=self.sandbox.scratch) as scratch:
             command = self.suite.command_with_report(Path(scratch))
             code, tail, timed_out, duration = run_command(
-                command, cwd=self.root, timeout=self.timeout
+                command, cwd=self.root, timeout=self.timeout, sandbox=self.sandbox
             )
             run = SuiteRun(
                 self.test_command, code, timed_out=timed_out, tail=tail, duration=duration
@@ -168,7 +158,9 @@ class CommandGates:
         """Run each validation command; return a message per failing one."""
         failures = []
         for command in commands:
-            code, tail, timed_out, _ = run_command(command, cwd=self.root, timeout=self.timeout)
+            code, tail, timed_out, _ = run_command(
+                command, cwd=self.root, timeout=self.timeout, sandbox=self.sandbox
+            )
             if timed_out:
                 failures.append(
                     f"Validation command `{command}` timed out after {self.timeout:.0f} s"

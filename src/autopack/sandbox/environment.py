@@ -7,8 +7,11 @@ registries) and the names the run lists in ``spec.toolchain.env``. Provider keys
 names them, and no passed value may carry credentials in a URL.
 """
 
+import os
 import re
 from collections.abc import Iterable, Mapping
+
+from autopack import redaction
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -34,6 +37,22 @@ TOOLCHAIN_NAMES = frozenset(
         "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",
     }
 )  # fmt: skip
+
+# Prefixes of toolchain settings passed through (values of secret-named ones never are).
+TOOLCHAIN_PREFIXES = (
+    "CARGO_",
+    "RUSTUP_",
+    "MAVEN_",
+    "GRADLE_",
+    "npm_config_",
+    "NPM_CONFIG_",
+    "PIP_",
+    "UV_",
+    "YARN_",
+)
+
+# Toolchains installed under the runner's HOME keep working with the command's private HOME.
+HOME_TOOLCHAINS = {"RUSTUP_HOME": ".rustup", "CARGO_HOME": ".cargo", "GOPATH": "go"}
 
 # Set for every command: tests behave as in CI and leave no bytecode in the repository.
 FIXED = {"CI": "true", "PYTHONDONTWRITEBYTECODE": "1"}
@@ -79,12 +98,20 @@ def build_environment(
     ``extra_names`` the names from ``spec.toolchain.env``; ``extra`` are values Autopack itself
     sets for this command (never secrets).
     """
-    allowed = LOCALE_NAMES | TOOLCHAIN_NAMES | set(extra_names)
+    named = set(extra_names)
+    allowed = LOCALE_NAMES | TOOLCHAIN_NAMES
     env: dict[str, str] = {}
     for name, value in source.items():
-        passes = name in allowed or name.startswith("LC_")
+        passes = name in named or (
+            (name in allowed or name.startswith(("LC_", *TOOLCHAIN_PREFIXES)))
+            and not redaction.is_secret_name(name)
+        )
         if passes and not is_forbidden(name) and not _URL_USERINFO.search(value):
             env[name] = value
+    runner_home = source.get("HOME")
+    for name, directory in HOME_TOOLCHAINS.items():
+        if runner_home and name not in env and os.path.isdir(os.path.join(runner_home, directory)):
+            env[name] = os.path.join(runner_home, directory)
     env["PATH"] = source.get("PATH") or DEFAULT_PATH
     env["HOME"] = home
     env["TMPDIR"] = tmpdir

@@ -31,7 +31,10 @@ SANDBOX_UID = 65532
 # Build caches that must be writable: when they point outside the sandbox's writable paths, the
 # command gets a private one under its HOME (never a writable host directory another process
 # might later execute from).
-_CACHE_NAMES = ("GOCACHE", "npm_config_cache", "PIP_CACHE_DIR", "UV_CACHE_DIR", "YARN_CACHE_FOLDER")
+_CACHE_NAMES = (
+    "GOCACHE", "npm_config_cache", "PIP_CACHE_DIR", "UV_CACHE_DIR", "YARN_CACHE_FOLDER",
+    "CARGO_TARGET_DIR",
+)  # fmt: skip
 
 # Credential stores the runner may have; hidden from the command (bubblewrap only).
 _CREDENTIAL_FILES = (
@@ -174,7 +177,7 @@ class Sandbox:
             raise ValueError(f"command directory {directory} is outside the workspace")
         token = uuid.uuid4().hex
         started = time.monotonic()
-        tmpdir = Path(tempfile.mkdtemp(prefix="tmp-", dir=self.scratch))
+        tmpdir = Path(tempfile.mkdtemp(prefix="autopack-tests-", dir=self.scratch))
         try:
             variables = self.environment(tmpdir=tmpdir, extra=env)
             variables[processes.MARKER] = token

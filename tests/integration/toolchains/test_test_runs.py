@@ -7,10 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from autopack.workspace.git import GitWorkspace, WorkspaceError
 from autopack.gates.commands import CommandGates, run_command
 from autopack.planning import scan_repository
 from autopack.toolchains import choose_suite_command, detect
+from autopack.workspace.git import GitWorkspace, WorkspaceError
 
 PYTEST = "python -m pytest -q -p no:asyncio -p no:kmock"
 
@@ -189,20 +189,32 @@ def test_go_test_json_is_read(tmp_path: Path) -> None:
     assert (base.passed, base.failed) == (1, 0)
 
 
+def running_commands(needle: str) -> list[str]:
+    """Command lines of live (non-zombie) processes that contain ``needle``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        try:
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            state = (entry / "status").read_text()
+        except (OSError, UnicodeDecodeError):
+            continue
+        if needle in command and "State:\tZ" not in state:
+            found.append(command)
+    return found
+
+
 def test_hanging_tests_are_killed_with_their_children(tmp_path: Path) -> None:
-    marker = tmp_path / "child.pid"
+    # A unique duration identifies the child (inside a PID namespace its PID means nothing here).
+    child = f"sleep 60.{time.monotonic_ns() % 100_000}"
     started = time.monotonic()
-    code, _, timed_out, _ = run_command(
-        f"sleep 60 & echo $! > {marker}; sleep 60", cwd=tmp_path, timeout=1.0
-    )
+    code, _, timed_out, _ = run_command(f"{child} & {child}1", cwd=tmp_path, timeout=1.0)
     assert timed_out
     assert code is None
     assert time.monotonic() - started < 10
-    child = int(marker.read_text())
-    time.sleep(0.2)
-    status = Path(f"/proc/{child}/status")
-    # Gone, or a zombie waiting for init to reap it: either way no longer running.
-    assert not status.exists() or "State:\tZ" in status.read_text()
+    deadline = time.monotonic() + 10
+    while running_commands(child) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert running_commands(child) == []
 
 
 def test_huge_output_is_bounded_and_non_utf8_is_tolerated(tmp_path: Path) -> None:
