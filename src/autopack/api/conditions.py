@@ -5,6 +5,7 @@ decide whether a status patch is needed and tests never depend on the clock.
 """
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Final
 
 from autopack.api.common import Condition, ConditionStatus
@@ -20,27 +21,33 @@ APPROVED: Final = "Approved"
 
 CONDITION_TYPES: Final = (SUCCEEDED, READY, RECONCILING, STALLED, DATABASE_AVAILABLE, APPROVED)
 
-# Reasons (CamelCase, as metav1.Condition requires).
-REASON_PENDING: Final = "Pending"
-REASON_QUEUED: Final = "Queued"
-REASON_PLANNING: Final = "Planning"
-REASON_RUNNING: Final = "Running"
-REASON_SUSPENDED: Final = "Suspended"
-REASON_AWAITING_APPROVAL: Final = "AwaitingApproval"
-REASON_SUCCEEDED: Final = "RunSucceeded"
-REASON_FAILED: Final = "RunFailed"
-REASON_CANCELLED: Final = "Cancelled"
-REASON_PLAN_INVALID: Final = "PlanInvalid"
-REASON_BUDGET_EXCEEDED: Final = "BudgetExceeded"
-REASON_HEALTH_BUDGET_EXHAUSTED: Final = "HealthBudgetExhausted"
-REASON_PHASE_FAILED: Final = "PhaseFailed"
-REASON_DEADLINE_EXCEEDED: Final = "DeadlineExceeded"
-REASON_BACKOFF_LIMIT_EXCEEDED: Final = "BackoffLimitExceeded"
-REASON_OOM_KILLED: Final = "OOMKilled"
-REASON_EVICTED: Final = "Evicted"
-REASON_INFRASTRUCTURE_FAILED: Final = "InfrastructureFailed"
-REASON_DATABASE_UNAVAILABLE: Final = "DatabaseUnavailable"
-REASON_DATABASE_CONNECTED: Final = "DatabaseConnected"
+
+class Reason(StrEnum):
+    """Why a run or phase is where it is (CamelCase, as ``metav1.Condition`` requires).
+
+    Reasons travel apart from messages from the engine to the runner's report, the store, the
+    run's conditions and its events; whoever shows them formats them, once.
+    """
+
+    PENDING = "Pending"
+    QUEUED = "Queued"
+    PLANNING = "Planning"
+    RUNNING = "Running"
+    SUSPENDED = "Suspended"
+    AWAITING_APPROVAL = "AwaitingApproval"
+    SUCCEEDED = "RunSucceeded"
+    FAILED = "RunFailed"
+    PHASE_FAILED = "PhaseFailed"
+    PLAN_INVALID = "PlanInvalid"
+    BUDGET_EXCEEDED = "BudgetExceeded"
+    HEALTH_BUDGET_EXHAUSTED = "HealthBudgetExhausted"
+    PROVIDER_ERROR = "ProviderError"
+    DOCTOR_MARKED_FATAL = "DoctorMarkedFatal"
+    ROLLBACK_REQUESTED = "RollbackRequested"
+    CLONE_FAILED = "CloneFailed"
+    INTERNAL_ERROR = "InternalError"
+    DATABASE_UNAVAILABLE = "DatabaseUnavailable"
+    DATABASE_AVAILABLE = "DatabaseAvailable"
 
 
 def find_condition(conditions: list[Condition], type: str) -> Condition | None:

@@ -41,6 +41,19 @@ class PhaseState(StrEnum):
 TERMINAL_PHASE_STATES = frozenset({PhaseState.COMPLETE, PhaseState.FAILED, PhaseState.SKIPPED})
 
 
+class FailureCategory(StrEnum):
+    """What kind of check an attempt failed; signatures, mitigations and health caps key on it."""
+
+    MALFORMED = "malformed"
+    APPLY = "apply"
+    CI = "ci"
+    VALIDATION = "validation"
+    DELIVERABLES = "deliverables"
+    AUDIT = "audit"
+    DRIFT = "drift"
+    PROVIDER = "provider"
+
+
 class Scope(ApiModel):
     """Which paths the Builder may change and which it may only read."""
 

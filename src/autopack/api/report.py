@@ -8,12 +8,13 @@ succeeded, failed with a reason such as ``PlanInvalid``, or waiting for approval
 import json
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError
+from pydantic import Field, ValidationError, field_validator
 
 from autopack.api.common import ApiModel
 
 TERMINATION_LOG = "/dev/termination-log"
 MAX_MESSAGE_BYTES = 4096  # Kubernetes keeps at most 4096 bytes of a termination message
+MAX_REPORT_MESSAGE = 2048
 
 RunnerState = Literal["Succeeded", "Failed", "AwaitingApproval"]
 
@@ -27,7 +28,7 @@ class RunnerReport(ApiModel):
     reason: Annotated[str, Field(max_length=128)]
     """CamelCase reason, such as RunSucceeded, PlanInvalid or HealthBudgetExhausted."""
 
-    message: Annotated[str, Field(max_length=2048)] = ""
+    message: Annotated[str, Field(max_length=MAX_REPORT_MESSAGE)] = ""
     """Human-readable summary."""
 
     branch: Annotated[str, Field(max_length=255)] | None = None
@@ -35,6 +36,15 @@ class RunnerReport(ApiModel):
 
     commit: Annotated[str, Field(max_length=64)] | None = None
     """Last commit pushed."""
+
+    @field_validator("message", mode="before")
+    @classmethod
+    def _truncate(cls, value: object) -> object:
+        """A long message is cut with a marker, never rejected (a report must always be sent)."""
+        if isinstance(value, str) and len(value) > MAX_REPORT_MESSAGE:
+            marker = " … (truncated)"
+            return value[: MAX_REPORT_MESSAGE - len(marker)] + marker
+        return value
 
     def encode(self) -> str:
         """Return compact JSON that fits a termination message."""

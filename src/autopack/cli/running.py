@@ -14,18 +14,17 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from autopack import settings
+from autopack import events, settings
 from autopack.api import AutopackRun
+from autopack.cli.console import ConsoleSink
 from autopack.cli.output import console, err_console, fail
 from autopack.cli.planning import load_run_file
-from autopack import events
-from autopack.cli.console import ConsoleSink
-from autopack.workspace.git import WorkspaceError
-from autopack.engine.wiring import open_local_session
-from autopack.store.sink import StoreSink
-from autopack.engine.running import RunOutcome
+from autopack.engine.wiring import SessionOptions, open_session
+from autopack.events import RunOutcome, Spend
 from autopack.llm.scripted import CassetteError
 from autopack.store import Store, StoreUnavailableError, records
+from autopack.store.sink import StoreSink
+from autopack.workspace import WorkspaceError
 
 
 def _repo_url(run: AutopackRun, *, run_file: Path, override: str | None) -> str:
@@ -38,30 +37,43 @@ def _repo_url(run: AutopackRun, *, run_file: Path, override: str | None) -> str:
     return url
 
 
-def _summary(
-    outcome: RunOutcome,
-    *,
-    run: AutopackRun,
-    store_sink: StoreSink | None,
-    tokens: tuple[int, int],
-    cost: float,
-    seconds: float,
-) -> None:
+def _summary(outcome: RunOutcome, *, run: AutopackRun, spend: Spend, seconds: float) -> None:
     colour = {"Succeeded": "green", "Failed": "red"}.get(outcome.state, "yellow")
-    console.print(f"\n[bold {colour}]{outcome.state}[/] {escape(outcome.message)}")
+    reason = f" ({outcome.reason})" if outcome.state == "Failed" else ""
+    console.print(f"\n[bold {colour}]{outcome.state}[/]{reason} {escape(outcome.message)}")
     for index, result in sorted(outcome.results.items()):
         commit = f" {result.commit[:10]}" if result.commit else ""
         console.print(f"  phase {index}: {result.state} after {result.attempts} attempt(s){commit}")
     console.print(f"  tests before: {escape(outcome.baseline or '-')}")
+    budgets = run.spec.budgets
     console.print(
-        f"  tokens: {tokens[0]:,} in / {tokens[1]:,} out · cost ${cost:.4f} · {seconds:.1f}s"
+        f"  spent: {spend.describe()} of {budgets.tokens:,} tokens / ${budgets.cost_usd:.2f}"
+        f" · {spend.calls} calls · {seconds:.1f}s"
     )
     console.print(f"  branch: {run.push_branch} ({outcome.commit[:10] if outcome.commit else '-'})")
-    if store_sink is not None and store_sink.pending:
-        err_console.print(
-            f"[yellow]warning:[/] {len(store_sink.pending)} event(s) not yet recorded: "
-            f"{escape(store_sink.last_error or 'database unavailable')}"
-        )
+
+
+def _open_store(
+    url: str, timeout: float, *, run: AutopackRun, run_id: str, repo_url: str
+) -> tuple[StoreSink | None, dict[int, int]]:
+    """The store sink and the attempts earlier runs made (None, {} without a store)."""
+    try:
+        store = Store.open(url, connect_timeout=timeout)
+        with store.session() as session:
+            records.upsert_run(
+                session,
+                run_id=run_id,
+                name=run.name,
+                repo_url=repo_url,
+                base_ref=run.spec.repo.ref,
+                push_branch=run.push_branch,
+                spec=run.to_api()["spec"],
+            )
+            attempts = records.attempts_by_phase(session, run_id=run_id)
+    except StoreUnavailableError as exc:
+        err_console.print(f"[yellow]warning:[/] running without the run store: {escape(str(exc))}")
+        return None, {}
+    return StoreSink(store, run_id=run_id), attempts
 
 
 def run(
@@ -103,63 +115,36 @@ def run(
         )
     url = _repo_url(loaded, run_file=file, override=repo)
     run_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"autopack:{url}#{loaded.name}"))
-    store_sink: StoreSink | None = None
-    try:
-        store = Store.open(
-            config.resolved_database_url, connect_timeout=config.database_connect_timeout
-        )
-        with store.session() as session:
-            records.upsert_run(
-                session,
-                run_id=run_id,
-                name=loaded.name,
-                repo_url=url,
-                base_ref=loaded.spec.repo.ref,
-                push_branch=loaded.push_branch,
-                spec=loaded.to_api()["spec"],
-            )
-        store_sink = StoreSink(store, run_id=run_id)
-    except StoreUnavailableError as exc:
-        err_console.print(f"[yellow]warning:[/] running without the run store: {escape(str(exc))}")
+    store_sink, attempts = _open_store(
+        config.resolved_database_url,
+        config.database_connect_timeout,
+        run=loaded,
+        run_id=run_id,
+        repo_url=url,
+    )
     console_sink = ConsoleSink(console)
     sinks = events.FanOut([console_sink, *([store_sink] if store_sink else [])])
-    tokens = [0, 0]
-    cost = [0.0]
-
-    def emit(event: events.Event) -> None:
-        if isinstance(event, events.ModelCalled):
-            cost[0] += event.cost_usd
-            tokens[0] += event.input_tokens or 0
-            tokens[1] += event.output_tokens or 0
-        sinks.emit(event)
-
+    options = SessionOptions(
+        repo_url=url,
+        workdir=config.resolved_workdir,
+        cassette=cassette,
+        record=record,
+        profile=profile,
+        previous_attempts=attempts,
+    )
     try:
-        local = open_local_session(
-            loaded,
-            run_id=run_id,
-            repo_url=url,
-            workdir=config.resolved_workdir,
-            cassette=cassette,
-            emit=emit,
-            profile=profile,
-            record=record,
-        )
+        session = open_session(loaded, run_id=run_id, options=options, emit=sinks.emit)
     except (WorkspaceError, CassetteError) as exc:
         fail(str(exc))
-    done = local.ports.workspace.completed_phases()
-    local.start(resumed_phases=len(done))
+    session.start()
     try:
-        outcome = local.execute(approved=set(approve or []))
+        outcome = session.execute(approved=set(approve or []))
     finally:
         console_sink.close()
-        if store_sink is not None:
-            store_sink.flush()
-    _summary(
-        outcome,
-        run=loaded,
-        store_sink=store_sink,
-        tokens=(tokens[0], tokens[1]),
-        cost=cost[0],
-        seconds=time.monotonic() - started,
-    )
+        if store_sink is not None and not store_sink.flush():
+            err_console.print(
+                f"[yellow]warning:[/] {len(store_sink.pending)} event(s) not yet recorded: "
+                f"{escape(store_sink.last_error or 'database unavailable')}"
+            )
+    _summary(outcome, run=loaded, spend=console_sink.spend, seconds=time.monotonic() - started)
     raise typer.Exit(outcome.exit_code)

@@ -1,4 +1,4 @@
-"""Builder edits: the edit-block format and parser, and the governed apply inside a phase's scope."""
+"""Builder edits: the edit-block format and parser, and the governed apply inside a scope."""
 
 from autopack.edits.applying import DEFAULT_PROTECTED, ApplyOutcome, apply_edits, check_path
 from autopack.edits.editor import BlockEditor

@@ -1,495 +1,236 @@
-"""One phase, attempt by attempt: build, apply inside scope, gate, audit, commit — or retry.
+"""One phase, attempt by attempt: build, apply inside scope, gate, audit, commit — or recover.
 
-Each attempt starts from a savepoint and either ends in a commit that completes the phase or
-is rolled back, with everything that blocked it (refused edits, new test failures, failed
-commands, missing deliverables, the Auditor's reasons) fed into the next attempt's prompt.
-Attempts are bounded by the phase budget; what a failure leads to (mitigation, Doctor,
-replanning, the health budget) is :mod:`autopack.engine.recovering`.
+Each attempt starts from a savepoint and ends in one of three ways: a commit that completes the
+phase (or waits for approval); :class:`~autopack.engine.ports.AttemptFailed`, after which the
+attempt is rolled back and recovery (:mod:`autopack.engine.recovering`) says what comes next;
+or a stop (:class:`~autopack.engine.ports.RunStopped`, or any unexpected exception, which
+becomes ``InternalError``), after which the attempt is rolled back and the phase ends
+``Failed`` with the stop's reason. Either way the attempt and the phase get a final state.
 """
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
-from datetime import datetime
+import logging
+from dataclasses import dataclass
+from typing import assert_never
 
-from autopack.agents import auditing, building
-from autopack.api import PhaseDefinition
 from autopack import events
-from autopack.engine.doctoring import Doctor
-from autopack.hardening.mitigator import Mitigator
-from autopack.engine.ports import (
-    PENDING_TRAILER,
-    PHASE_TRAILER,
-    ApplyOutcome,
-    Editor,
-    Gates,
-    Memory,
-    Models,
-    ParsedEdits,
-    PhaseResult,
-    ProviderOutage,
-    Workspace,
-)
-from autopack.engine.recovering import Failure, Treatment, check_health, mitigate, stop_as_decided
-from autopack.hardening.registry import HealthSettings
-from autopack.hardening.signatures import FailureSignature, signature
+from autopack.api import FailureCategory, PhaseDefinition, PhaseState
+from autopack.api.conditions import Reason
+from autopack.engine.ports import AttemptFailed, RunStopped
+from autopack.engine.recovering import PhaseRecovery, Retry, Revise, SkipPhase, StopRun
+from autopack.engine.steps import AttemptSteps, RunContext
+from autopack.events import AttemptOutcome, AttemptResult, Failure, PhaseResult, Stop
 
-BUILDER_MAX_TOKENS = 8_192
-AUDITOR_MAX_TOKENS = 1_024
-MAX_CONTINUATIONS = 3
+log = logging.getLogger(__name__)
+
+
+def one_line(exc: BaseException) -> str:
+    """An unexpected error as one line: its type and the first line of its message."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 @dataclass
-class PhaseContext:
-    """Everything a phase needs, shared across phases of a run."""
+class PhaseLoop:
+    """Runs the attempts of one phase; ``previous_attempts`` were made by earlier processes."""
 
-    run: str
-    workspace: Workspace
-    models: Models
-    editor: Editor
-    gates: Gates
-    emit: Callable[[events.Event], None]
-    now: Callable[[], datetime]
-    intention: str = ""
-    context_tokens: int = 24_000
-    failures_in_run: list[str] = field(default_factory=list)
-    max_failures_per_run: int = 25
-    memory: Memory | None = None
-    mitigator: Mitigator | None = None
-    doctor: Doctor | None = None
-    health: HealthSettings = field(default_factory=HealthSettings)
+    ctx: RunContext
+    recovery: PhaseRecovery
+    index: int
+    phase: PhaseDefinition
+    previous_attempts: int = 0
 
+    def _emit(self, event: events.RunEvent) -> None:
+        self.ctx.emit(event)
 
-class PhaseRunner:
-    """Runs the attempts of one phase."""
+    def run(self, *, approved: bool = False, pending: str | None = None) -> PhaseResult:
+        """Attempt the phase until it completes, waits for approval, fails, is skipped or stops.
 
-    def __init__(self, ctx: PhaseContext, *, index: int, phase: PhaseDefinition) -> None:
-        """Prepare to run ``phase`` (position ``index``)."""
-        self.ctx = ctx
-        self.index = index
-        self.phase = phase
-        self.failures = 0
-        self.treatment = Treatment(ctx.doctor, index)
-
-    def _emit(self, event_type: type[events.Event], **fields: object) -> None:
-        self.ctx.emit(event_type(run=self.ctx.run, at=self.ctx.now(), **fields))
-
-    def _call(
-        self,
-        *,
-        role: str,
-        attempt: int,
-        system: str,
-        messages: list[tuple[str, str]],
-        max_tokens: int,
-    ) -> str:
-        reply = self.ctx.models.complete(
-            role=role,
-            phase=self.phase,
-            phase_index=self.index,
-            attempt=attempt,
-            failures=self.failures,
-            system=system,
-            messages=messages,
-            max_tokens=max_tokens,
-        )
-        return reply.text
-
-    def _build(self, attempt: int, feedback: list[str]) -> ParsedEdits | Failure:
-        """Ask the Builder; continue truncated answers and re-ask once on malformed output."""
-        editor = self.ctx.editor
-        system = building.build_system_prompt(edit_format=editor.format_instructions())
-        context = editor.context(
-            phase=self.phase, feedback=feedback, budget_tokens=self.ctx.context_tokens
-        )
-        user = building.build_user_prompt(
-            phase=self.phase, context=context, feedback=feedback, intention=self._intention()
-        )
-        messages = [("user", user)]
-        text = self._call(
-            role="builder",
-            attempt=attempt,
-            system=system,
-            messages=messages,
-            max_tokens=BUILDER_MAX_TOKENS,
-        )
-        parsed = editor.parse(text)
-        reasked = False
-        continuations = 0
-        collected = list(parsed.edits)
-        while True:
-            if parsed.error and not reasked and not parsed.truncated_path:
-                reasked = True
-                messages += [("assistant", text), ("user", building.reask_prompt(parsed.error))]
-            elif parsed.truncated_path and continuations < MAX_CONTINUATIONS:
-                continuations += 1
-                messages += [
-                    ("assistant", text),
-                    ("user", building.continuation_prompt(parsed.truncated_path)),
-                ]
-            else:
-                break
-            text = self._call(
-                role="builder",
-                attempt=attempt,
-                system=system,
-                messages=messages,
-                max_tokens=BUILDER_MAX_TOKENS,
-            )
-            parsed = editor.parse(text)
-            collected += list(parsed.edits)
-        if parsed.error and not collected:
-            return Failure(
-                "malformed",
-                f"unparseable Builder output: {parsed.error}",
-                [f"Your edit blocks could not be parsed: {parsed.error}"],
-            )
-        if parsed.truncated_path:
-            return Failure(
-                "malformed",
-                f"output still truncated in {parsed.truncated_path}",
-                [f"Your answer was cut off in {parsed.truncated_path}; keep it shorter."],
-            )
-        if not collected:
-            return Failure(
-                "malformed",
-                "the Builder proposed no edits",
-                ["You proposed no edits; the phase needs changes to its deliverables."],
-            )
-        return ParsedEdits(edits=tuple(collected))
-
-    def _gate(self, attempt: int) -> Failure | None:
-        gates = self.ctx.gates
-        outcome = gates.tests()
+        ``pending`` is an approved change set aside before the baseline: the first attempt
+        puts it back and gates it instead of asking the Builder.
+        """
+        ctx = self.ctx
+        steps = AttemptSteps(ctx, self.index, self.phase)
         self._emit(
-            events.TestsRan,
-            index=self.index,
-            attempt=attempt,
-            command=outcome.command,
-            passed=outcome.passed,
-            failed=outcome.failed,
-            skipped=outcome.skipped,
-            collection_errors=outcome.collection_errors,
-            new_failures=outcome.new_failures,
-            flaky=outcome.flaky,
-            blocked=outcome.blocked,
-            duration_seconds=outcome.duration_seconds,
-            log_excerpt=outcome.log_excerpt,
+            events.PhaseStarted(run=ctx.run, at=ctx.now(), index=self.index, title=self.phase.title)
         )
-        if outcome.blocked:
-            details = [f"New test failure: {test}" for test in outcome.new_failures[:20]]
-            if outcome.collection_errors:
-                details.append("The tests could not be collected (syntax or import error).")
-            if outcome.log_excerpt:
-                details.append(f"Test output (end):\n{outcome.log_excerpt[-3000:]}")
-            return Failure("ci", outcome.summary or "new test failures", details)
-        failed_commands = gates.validation(list(self.phase.validation))
-        if failed_commands:
-            return Failure("validation", failed_commands[0], failed_commands)
-        missing = gates.deliverables(list(self.phase.deliverables))
-        if missing:
-            return Failure("deliverables", missing[0], missing)
-        self._tests_summary = outcome.summary or f"{outcome.passed} passed, {outcome.failed} failed"
-        return None
-
-    def _audit(self, attempt: int, savepoint: str) -> Failure | None:
-        system, user = auditing.build_audit_prompt(
-            phase=self.phase,
-            diff=self.ctx.workspace.diff(savepoint),
-            test_summary=self._tests_summary,
-            intention=self._intention(),
-        )
-        messages = [("user", user)]
-        text = self._call(
-            role="auditor",
-            attempt=attempt,
-            system=system,
-            messages=messages,
-            max_tokens=AUDITOR_MAX_TOKENS,
-        )
-        try:
-            result = auditing.parse_audit(text)
-        except auditing.AuditParseError as exc:
-            messages += [("assistant", text), ("user", str(exc))]
-            text = self._call(
-                role="auditor",
-                attempt=attempt,
-                system=system,
-                messages=messages,
-                max_tokens=AUDITOR_MAX_TOKENS,
-            )
-            try:
-                result = auditing.parse_audit(text)
-            except auditing.AuditParseError:
-                return Failure(
-                    "audit",
-                    "the Auditor's answer had no verdict",
-                    ["The review could not be read; keep the change minimal and clear."],
-                )
-        self._emit(
-            events.AuditDone,
-            index=self.index,
-            attempt=attempt,
-            verdict=result.verdict,
-            summary=result.summary,
-        )
-        if result.approved:
-            return None
-        return Failure(
-            "audit",
-            f"changes requested: {result.summary}",
-            [f"Auditor: {reason}" for reason in result.reasons],
-        )
-
-    def _intention(self) -> str:
-        memory = self.ctx.memory
-        return memory.recall(self.phase) if memory is not None else self.ctx.intention
-
-    def _drift(self, attempt: int, savepoint: str) -> Failure | None:
-        memory = self.ctx.memory
-        if memory is None:
-            return None
-        diff = self.ctx.workspace.diff(savepoint)
-        files = sorted({line[6:] for line in diff.splitlines() if line.startswith("+++ b/")})
-        added = "\n".join(
-            line[1:]
-            for line in diff.splitlines()
-            if line.startswith("+") and not line.startswith("+++")
-        )
-        summary = f"Changed files: {', '.join(files)}\n{added[:1500]}"
-        outcome = memory.check(index=self.index, phase=self.phase, summary=summary)
-        if outcome is None:
-            return None
-        self._emit(
-            events.DriftChecked,
-            index=self.index,
-            attempt=attempt,
-            score=outcome.score,
-            threshold=outcome.threshold,
-            verdict=outcome.verdict,
-            provider=outcome.provider,
-            lexical=outcome.lexical,
-            blocks=outcome.blocks,
-            message=outcome.message,
-        )
-        if outcome.blocks:
-            return Failure(
-                "drift",
-                f"goal drift: {outcome.message}",
-                [f"The change drifts from the project's intention: {outcome.message}"],
-            )
-        return None
-
-    def _commit(self, *, pending: bool) -> str:
-        trailer = PENDING_TRAILER if pending else PHASE_TRAILER
-        message = (
-            f"autopack: phase {self.index} {self.phase.title}\n\n{self.phase.goal}\n\n"
-            f"{trailer}: {self.index}"
-        )
-        commit = self.ctx.workspace.commit(message)
-        self.ctx.workspace.push()
-        return commit
-
-    def _replanned(self, revised: PhaseDefinition, reason: str) -> None:
-        self.phase = revised
-        self._emit(events.PhaseReplanned, index=self.index, goal=revised.goal, reason=reason)
-
-    def _fail(self, attempt: int, failure: Failure, savepoint: str) -> None:
-        self.ctx.workspace.rollback(savepoint)
-        self.failures += 1
-        normalized = signature(failure.category, failure.summary)
-        self.ctx.failures_in_run.append(str(normalized))
-        mitigation = mitigate(
-            self.ctx.mitigator,
-            self.ctx.workspace,
-            failure,
-            phase=self.phase,
-            index=self.index,
-        )
-        decision = None
-        if mitigation is not None and not mitigation.endswith("(not applied)"):
-            if self.ctx.doctor is not None:
-                self.ctx.doctor.avoided += 1
-        else:
-            decision = self.treatment.treat(
-                self.phase,
-                attempt=attempt,
-                failure=failure,
-                normalized=normalized,
-                replan=self._replanned,
-            )
-        self._emit(
-            events.AttemptFinished,
-            index=self.index,
-            attempt=attempt,
-            outcome="failed",
-            category=failure.category,
-            signature=normalized.text[:1024],
-            detail="\n".join(failure.feedback)[:8000],
-            mitigation=mitigation,
-            doctor_decision=decision,
-        )
-        self._check_health(normalized)
-
-    def _check_health(self, normalized: FailureSignature) -> None:
-        check_health(
-            self.ctx.failures_in_run,
-            max_failures=self.ctx.max_failures_per_run,
-            health=self.ctx.health,
-            last=normalized,
-        )
-        if self.treatment.fatal is not None:
-            raise stop_as_decided(self.treatment.fatal, self.ctx.workspace)
-
-    def _provider_failed(self, attempt: int, outage: ProviderOutage, savepoint: str) -> None:
-        """Record an attempt lost to a provider outage; only the health budget bounds these."""
-        self.ctx.workspace.rollback(savepoint)
-        normalized = signature("provider", outage.message)
-        self.ctx.failures_in_run.append(str(normalized))
-        self._emit(
-            events.AttemptFinished,
-            index=self.index,
-            attempt=attempt,
-            outcome="failed",
-            category="provider",
-            signature=normalized.text[:1024],
-            detail=outage.message[:8000],
-        )
-        self._check_health(normalized)
-
-    def _apply(self, attempt: int, parsed: ParsedEdits, *, approved: bool) -> ApplyOutcome:
-        outcome = self.ctx.editor.apply(parsed, phase=self.phase, approved=approved)
-        self._emit(
-            events.EditsApplied,
-            index=self.index,
-            attempt=attempt,
-            files=outcome.files,
-            additions=outcome.additions,
-            deletions=outcome.deletions,
-            refusals=outcome.refusals,
-        )
-        return outcome
-
-    def run(self, *, approved: bool = False, resume_pending: bool = False) -> PhaseResult:
-        """Run attempts until the phase completes, fails, or waits for approval."""
-        self._emit(events.PhaseStarted, index=self.index, title=self.phase.title)
-        if self.ctx.mitigator is not None:
-            self.ctx.mitigator.new_phase()
-        self._tests_summary = ""
-        feedback: list[str] = []
+        if self.recovery.mitigations is not None:
+            self.recovery.mitigations.new_phase()
         budget = self.phase.budgets.max_attempts or 1
-        attempt = 0
+        made, number = 0, self.previous_attempts
+        feedback: tuple[str, ...] = ()
         last: Failure | None = None
-        previous_model: str | None = None
-        while attempt < budget and self.treatment.skip_reason is None:
-            attempt += 1
-            model = self.ctx.models.model_for(
-                role="builder", phase=self.phase, failures=self.failures
-            )
-            escalation = (
-                f"builder {previous_model} -> {model} after {self.failures} failures"
-                if previous_model is not None and model != previous_model
-                else None
-            )
-            previous_model = model
-            self._emit(
-                events.AttemptStarted,
+        model: str | None = None
+        while made < budget:
+            made, number = made + 1, number + 1
+            model = self._attempt_started(steps, number, previous_model=model)
+            savepoint = ctx.workspace.head()
+            try:
+                return self._attempt(
+                    steps, number, feedback, savepoint, approved=approved, pending=pending
+                )
+            except AttemptFailed as failed:
+                self._rollback(savepoint)
+                last = failed.failure
+                if last.category == FailureCategory.PROVIDER:
+                    budget += 1  # an outage is not the phase's fault: it costs no attempt
+                else:
+                    steps.failures += 1
+                recovered = self._recover(steps, number, last)
+                if isinstance(recovered, PhaseResult):
+                    return recovered
+                feedback = recovered
+            except RunStopped as stopped:
+                return self._stopped(steps, number, savepoint, stopped.stop)
+            except Exception as exc:  # unexpected: end the attempt, the phase and the run cleanly
+                log.exception("phase %d attempt %d failed unexpectedly", self.index, number)
+                stop = Stop(Reason.INTERNAL_ERROR, one_line(exc))
+                return self._stopped(steps, number, savepoint, stop)
+            finally:
+                pending = None
+        failure = str(last.signature) if last else "no attempt was made"
+        result = PhaseResult(PhaseState.FAILED, number, failure=failure[:1024])
+        return self._phase_finished(steps, result)
+
+    def _attempt_started(
+        self, steps: AttemptSteps, number: int, *, previous_model: str | None
+    ) -> str:
+        """Announce the attempt with its model (and the escalation, when the model changed)."""
+        ctx = self.ctx
+        model = ctx.models.model_for(role="builder", phase=steps.phase, failures=steps.failures)
+        escalation = (
+            f"builder {previous_model} -> {model} after {steps.failures} failures"
+            if previous_model is not None and model != previous_model
+            else None
+        )
+        self._emit(
+            events.AttemptStarted(
+                run=ctx.run,
+                at=ctx.now(),
                 index=self.index,
-                attempt=attempt,
+                attempt=number,
                 model=model,
                 escalation=escalation,
             )
-            if resume_pending:
-                # The approved change waits as the branch's last commit: reopen it and gate it.
-                self.ctx.workspace.reopen_pending()
-            savepoint = self.ctx.workspace.head()
-            try:
-                result = self._attempt(
-                    attempt, feedback, savepoint, approved=approved, reopened=resume_pending
-                )
-            except ProviderOutage as outage:
-                # Not the phase's fault: it costs no attempt; the health budget bounds outages.
-                budget += 1
-                self._provider_failed(attempt, outage, savepoint)
-                continue
-            finally:
-                resume_pending = False
-            if isinstance(result, PhaseResult):
-                return result
-            last = result
-            self._fail(attempt, result, savepoint)
-            feedback = result.feedback
-        return self._unfinished(attempt, last)
+        )
+        return model
 
     def _attempt(
-        self, attempt: int, feedback: list[str], savepoint: str, *, approved: bool, reopened: bool
-    ) -> PhaseResult | Failure:
-        """One attempt from ``savepoint``: a finished phase, or the failure that stopped it."""
-        if not reopened:
-            built = self._build(attempt, feedback)
-            if isinstance(built, Failure):
-                return built
-            outcome = self._apply(attempt, built, approved=approved)
-            if outcome.refusals:
-                return Failure("apply", outcome.refusals[0], list(outcome.refusals))
-            if outcome.approval_reason and not approved:
-                return self._await_approval(attempt, outcome.approval_reason)
-        failure = (
-            self._gate(attempt)
-            or self._audit(attempt, savepoint)
-            or self._drift(attempt, savepoint)
-        )
-        if failure is not None:
-            return failure
-        commit = self._commit(pending=False)
-        self._emit(events.AttemptFinished, index=self.index, attempt=attempt, outcome="passed")
-        self._emit(
-            events.PhaseFinished,
-            index=self.index,
-            title=self.phase.title,
-            state="Complete",
-            attempts=attempt,
-            commit=commit,
-        )
-        return PhaseResult("Complete", attempt, commit=commit)
+        self,
+        steps: AttemptSteps,
+        number: int,
+        feedback: tuple[str, ...],
+        savepoint: str,
+        *,
+        approved: bool,
+        pending: str | None,
+    ) -> PhaseResult:
+        """One attempt from ``savepoint``; raises AttemptFailed or RunStopped."""
+        if pending is not None:
+            self.ctx.workspace.restore_pending(pending)
+            return self._check_and_commit(steps, number, savepoint)
+        parsed = steps.build(number, feedback)
+        applied = steps.apply(number, parsed, approved=approved)
+        if applied.approval_reason and not approved:
+            return self._await_approval(steps, number, applied.approval_reason)
+        return self._check_and_commit(steps, number, savepoint)
 
-    def _await_approval(self, attempt: int, reason: str) -> PhaseResult:
+    def _recover(
+        self, steps: AttemptSteps, number: int, failure: Failure
+    ) -> PhaseResult | tuple[str, ...]:
+        """Record the failed attempt and follow recovery: the next feedback, or the phase's end."""
+        ctx = self.ctx
+        outcome = self.recovery.recover(failure, phase=steps.phase, attempt=number)
+        self._attempt_finished(number, AttemptOutcome.FAILED, failure, recovered=outcome)
+        match outcome:
+            case Revise(phase=PhaseDefinition() as revised, reason=reason):
+                steps.phase = revised
+                self._emit(
+                    events.PhaseReplanned(
+                        run=ctx.run,
+                        at=ctx.now(),
+                        index=self.index,
+                        goal=revised.goal,
+                        reason=reason,
+                    )
+                )
+                return outcome.feedback
+            case Retry(feedback=feedback):
+                return feedback
+            case SkipPhase(reason=reason):
+                skipped = PhaseResult(PhaseState.SKIPPED, number, failure=reason[:1024])
+                return self._phase_finished(steps, skipped)
+            case StopRun(stop=stop):
+                signature = str(failure.signature)[:1024]
+                stopped = PhaseResult(PhaseState.FAILED, number, failure=signature, stop=stop)
+                return self._phase_finished(steps, stopped)
+            case _:
+                assert_never(outcome)
+
+    def _check_and_commit(self, steps: AttemptSteps, number: int, savepoint: str) -> PhaseResult:
+        """Gates, review and drift on the change in the working tree; then commit the phase."""
+        tests = steps.gate(number)
+        steps.audit(number, savepoint=savepoint, tests=tests)
+        steps.drift(number, savepoint=savepoint)
+        commit = steps.commit(pending=False)
+        self._attempt_finished(number, AttemptOutcome.PASSED)
+        return self._phase_finished(steps, PhaseResult(PhaseState.COMPLETE, number, commit=commit))
+
+    def _await_approval(self, steps: AttemptSteps, number: int, reason: str) -> PhaseResult:
         """Commit the change as pending and stop the phase until someone approves it."""
-        commit = self._commit(pending=True)
-        self._emit(events.ApprovalNeeded, index=self.index, reason=reason)
+        commit = steps.commit(pending=True)
+        ctx = self.ctx
         self._emit(
-            events.AttemptFinished, index=self.index, attempt=attempt, outcome="awaiting_approval"
+            events.ApprovalNeeded(run=ctx.run, at=ctx.now(), index=self.index, reason=reason)
         )
-        self._emit(
-            events.PhaseFinished,
-            index=self.index,
-            title=self.phase.title,
-            state="AwaitingApproval",
-            attempts=attempt,
-            commit=commit,
+        self._attempt_finished(number, AttemptOutcome.AWAITING_APPROVAL)
+        result = PhaseResult(
+            PhaseState.AWAITING_APPROVAL, number, commit=commit, approval_reason=reason
         )
-        return PhaseResult("AwaitingApproval", attempt, commit=commit, approval_reason=reason)
+        return self._phase_finished(steps, result)
 
-    def _unfinished(self, attempt: int, last: Failure | None) -> PhaseResult:
-        """End a phase that the Doctor skipped or that ran out of attempts."""
-        if self.treatment.skip_reason is not None:
-            self._emit(
-                events.PhaseFinished,
-                index=self.index,
-                title=self.phase.title,
-                state="Skipped",
-                attempts=attempt,
-                failure=self.treatment.skip_reason[:1024],
-            )
-            return PhaseResult("Skipped", attempt, failure=self.treatment.skip_reason)
-        failure = str(signature(last.category, last.summary)) if last else "no attempt was made"
+    def _stopped(self, steps: AttemptSteps, number: int, savepoint: str, stop: Stop) -> PhaseResult:
+        """The run stops inside this attempt: roll it back and end attempt and phase ``Failed``."""
+        self._rollback(savepoint)
+        self._attempt_finished(number, AttemptOutcome.STOPPED, stop=stop)
+        failure = f"{stop.reason}: {stop.message}"[:1024]
+        return self._phase_finished(
+            steps, PhaseResult(PhaseState.FAILED, number, failure=failure, stop=stop)
+        )
+
+    def _rollback(self, savepoint: str) -> None:
+        try:
+            self.ctx.workspace.rollback(savepoint)
+        except Exception:  # the stop that brought us here says more than a failed rollback
+            log.exception("could not roll the workspace back to %s", savepoint)
+
+    def _attempt_finished(
+        self,
+        number: int,
+        outcome: AttemptOutcome,
+        failure: Failure | None = None,
+        *,
+        recovered: Retry | SkipPhase | StopRun | None = None,
+        stop: Stop | None = None,
+    ) -> None:
+        result = AttemptResult(
+            outcome,
+            failure=failure,
+            mitigation=recovered.mitigation if recovered else None,
+            doctor_decision=recovered.decision if recovered else None,
+            stop=recovered.stop if isinstance(recovered, StopRun) else stop,
+        )
+        ctx = self.ctx
         self._emit(
-            events.PhaseFinished,
-            index=self.index,
-            title=self.phase.title,
-            state="Failed",
-            attempts=attempt,
-            failure=failure[:1024],
+            events.AttemptFinished(
+                run=ctx.run, at=ctx.now(), index=self.index, attempt=number, result=result
+            )
         )
-        return PhaseResult(
-            "Failed", attempt, failure=failure, feedback=last.feedback if last else []
+
+    def _phase_finished(self, steps: AttemptSteps, result: PhaseResult) -> PhaseResult:
+        ctx = self.ctx
+        self._emit(
+            events.PhaseFinished(
+                run=ctx.run, at=ctx.now(), index=self.index, title=steps.phase.title, result=result
+            )
         )
+        return result

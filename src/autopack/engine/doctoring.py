@@ -13,12 +13,11 @@ from dataclasses import dataclass, field
 
 from autopack.agents import doctoring as doctor_agent
 from autopack.api import PhaseDefinition
-from autopack.engine.ports import EngineStop, ModelReply, Models
+from autopack.engine.ports import AttemptFailed, Models
 from autopack.hardening.registry import HardeningConfig, load_hardening_config
 from autopack.hardening.signatures import FailureSignature, similarity
 
 log = logging.getLogger(__name__)
-UNAVAILABLE = "Doctor unavailable"
 
 
 @dataclass
@@ -45,7 +44,7 @@ class Doctor:
     ) -> PhaseDefinition:
         """Ask the planner role for a revised goal; deliverables and scope stay the same."""
         reply = self._advisory(
-            lambda: self.models.complete(
+            lambda: self.models.ask(
                 role="planner",
                 phase=phase,
                 phase_index=index,
@@ -65,7 +64,7 @@ class Doctor:
         )
         if reply is None:
             return phase
-        goal = reply.text.strip()[:8000] or phase.goal
+        goal = reply.strip()[:8000] or phase.goal
         return phase.model_copy(update={"goal": goal})
 
     def diagnose(
@@ -78,7 +77,7 @@ class Doctor:
         signature: str,
         detail: str,
     ) -> doctor_agent.Diagnosis | None:
-        """Ask the Doctor (cheap, then strong if needed); None when its call budget is spent."""
+        """Ask the Doctor (cheap, then strong if needed); None when over budget or unavailable."""
         budget = self.config.doctor
         if (
             self.calls_in_run >= budget.max_calls_per_run
@@ -91,8 +90,8 @@ class Doctor:
         diagnosis = self._ask(
             phase.model_copy(update={"complexity": "low"}), index, attempt, prompt
         )
-        if diagnosis.reason == UNAVAILABLE:
-            return diagnosis  # no provider answered: asking the strong model would not help
+        if diagnosis is None:
+            return None  # no provider answered: asking the strong model would not help
         unsure = diagnosis.confidence < budget.min_confidence
         risky = category in budget.high_risk_categories
         if (
@@ -100,18 +99,19 @@ class Doctor:
             and self.calls_by_phase.get(index, 0) < budget.max_calls_per_phase
             and self.calls_in_run < budget.max_calls_per_run
         ):
-            diagnosis = self._ask(
+            strong = self._ask(
                 phase.model_copy(update={"complexity": "high"}), index, attempt, prompt
             )
+            return strong or diagnosis
         return diagnosis
 
     def _ask(
         self, phase: PhaseDefinition, index: int, attempt: int, prompt: str
-    ) -> doctor_agent.Diagnosis:
+    ) -> doctor_agent.Diagnosis | None:
         self.calls_in_run += 1
         self.calls_by_phase[index] = self.calls_by_phase.get(index, 0) + 1
         reply = self._advisory(
-            lambda: self.models.complete(
+            lambda: self.models.ask(
                 role="doctor",
                 phase=phase,
                 phase_index=index,
@@ -122,17 +122,13 @@ class Doctor:
                 max_tokens=1024,
             )
         )
-        if reply is None:
-            return doctor_agent.Diagnosis("retry_with_hint", 0.0, "", UNAVAILABLE, False)
-        return doctor_agent.parse_diagnosis(reply.text)
+        return None if reply is None else doctor_agent.parse_diagnosis(reply)
 
     @staticmethod
-    def _advisory(call: Callable[[], ModelReply]) -> ModelReply | None:
-        """Make an advisory call: a provider failure means no advice, budgets still stop."""
+    def _advisory(call: Callable[[], str]) -> str | None:
+        """Make an advisory call: a provider outage means no advice; budgets still stop the run."""
         try:
             return call()
-        except EngineStop as stop:
-            if stop.reason != "ProviderError":
-                raise
-            log.warning("advisory model call unavailable: %s", stop.message)
+        except AttemptFailed as failed:
+            log.warning("advisory model call unavailable: %s", failed.failure.summary)
             return None

@@ -1,58 +1,50 @@
-"""What the run loop needs from the world, as small Protocols and plain result types.
+"""What the run loop needs from the world: small Protocols and the two control-flow exceptions.
 
-The loop in :mod:`autopack.engine.attempts` is written against these ports; adapters in
-:mod:`autopack.engine.wiring` connect them to the real workspace, toolchains and gates, model
-layer and edit application. Tests can drive the real loop with real adapters and a scripted
-model; nothing here knows about Kubernetes.
+The loop (:mod:`autopack.engine.attempts`) is written against these ports; the composition root
+(:mod:`autopack.engine.wiring`) connects them to the git workspace, the gates, the model layer,
+the edit applier and intention memory. Two exceptions steer it: :class:`AttemptFailed` (this
+attempt failed, the loop goes on) and :class:`RunStopped` (the run stops). Nothing here knows
+about Kubernetes, SQL or terminals.
 """
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Protocol
 
-from autopack.api import PhaseDefinition
-
-# Commit trailers the loop writes and the workspace reads back (resume, approval, rollback).
-PHASE_TRAILER = "Autopack-Phase"
-PENDING_TRAILER = "Autopack-Pending-Approval"
-MITIGATION_TRAILER = "Autopack-Mitigation"
-
-
-class EngineStop(Exception):
-    """Stops the whole run with a reason (BudgetExceeded, HealthBudgetExhausted, ...)."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        """Keep the CamelCase reason and the human message."""
-        super().__init__(message)
-        self.reason = reason
-        self.message = message
+from autopack.api import FailureCategory, PhaseDefinition
+from autopack.edits import ApplyOutcome, ParsedEdits
+from autopack.events import Failure, Stop
+from autopack.gates import GateOutcome
+from autopack.hardening.mitigator import Mitigation
+from autopack.memory.run import DriftOutcome
 
 
-class ProviderOutage(EngineStop):
-    """Every model of the route stayed unavailable after retries: a failed attempt, not a stop.
+class AttemptFailed(Exception):
+    """This attempt failed; recovery decides what the next one gets."""
 
-    The phase loop counts it against the health budget's provider-error cap and tries again;
-    anywhere else it stops the run like any ProviderError.
-    """
+    def __init__(self, failure: Failure) -> None:
+        """Carry the failure."""
+        super().__init__(failure.summary)
+        self.failure = failure
 
-    def __init__(self, message: str) -> None:
-        """Carry the provider's last error."""
-        super().__init__("ProviderError", message)
+    @classmethod
+    def of(cls, category: FailureCategory, summary: str, *feedback: str) -> "AttemptFailed":
+        """Build from a category, a one-line summary and feedback for the next prompt."""
+        return cls(Failure(category, summary, feedback))
 
 
-@dataclass(frozen=True)
-class ModelReply:
-    """A model's answer as the loop needs it."""
+class RunStopped(Exception):
+    """The run stops (budget, provider, health budget, the Doctor, an internal error)."""
 
-    text: str
-    model: str
-    truncated: bool = False
+    def __init__(self, stop: Stop) -> None:
+        """Carry the reason and message."""
+        super().__init__(f"{stop.reason}: {stop.message}")
+        self.stop = stop
 
 
 class Models(Protocol):
-    """Makes budgeted, recorded model calls for a role."""
+    """Budgeted, recorded model calls for a role; raises AttemptFailed or RunStopped."""
 
-    def complete(
+    def ask(
         self,
         *,
         role: str,
@@ -63,31 +55,11 @@ class Models(Protocol):
         system: str,
         messages: list[tuple[str, str]],
         max_tokens: int,
-    ) -> ModelReply:
-        """Call the model for ``role``; raise EngineStop("BudgetExceeded", ...) when it may not."""
+    ) -> str:
+        """Call the model for ``role`` and return its text."""
 
     def model_for(self, *, role: str, phase: PhaseDefinition, failures: int) -> str:
         """Name the model the next call for ``role`` would use."""
-
-
-@dataclass(frozen=True)
-class ParsedEdits:
-    """Edits read from the Builder's answer."""
-
-    edits: tuple[object, ...]
-    truncated_path: str | None = None
-    error: str | None = None
-
-
-@dataclass(frozen=True)
-class ApplyOutcome:
-    """What applying one attempt's edits did."""
-
-    files: tuple[str, ...]
-    additions: int
-    deletions: int
-    refusals: tuple[str, ...] = ()
-    approval_reason: str | None = None
 
 
 class Editor(Protocol):
@@ -102,27 +74,12 @@ class Editor(Protocol):
     def apply(self, edits: ParsedEdits, *, phase: PhaseDefinition, approved: bool) -> ApplyOutcome:
         """Apply all edits or none; report refusals and whether approval is needed."""
 
-    def context(self, *, phase: PhaseDefinition, feedback: list[str], budget_tokens: int) -> str:
-        """Select the repository context for a Builder prompt."""
 
+class Context(Protocol):
+    """Selects the repository context for a Builder prompt."""
 
-@dataclass(frozen=True)
-class GateOutcome:
-    """The project's tests after a change, relative to the baseline."""
-
-    command: str
-    passed: int
-    failed: int
-    skipped: int = 0
-    collection_errors: int = 0
-    new_failures: tuple[str, ...] = ()
-    flaky: tuple[str, ...] = ()
-    failing: tuple[str, ...] = ()
-    baseline_failures: int = 0
-    blocked: bool = False
-    summary: str = ""
-    log_excerpt: str = ""
-    duration_seconds: float = 0.0
+    def render(self, *, phase: PhaseDefinition, feedback: list[str], budget_tokens: int) -> str:
+        """The repository map and the most relevant files, within ``budget_tokens``."""
 
 
 class Gates(Protocol):
@@ -167,24 +124,14 @@ class Workspace(Protocol):
     def pending_approval(self) -> int | None:
         """Index of a phase whose change waits for approval on the branch, if any."""
 
-    def reopen_pending(self) -> None:
-        """Undo the pending-approval commit but keep its changes in the working tree."""
+    def set_aside_pending(self) -> str:
+        """Take the pending-approval commit off the branch (tree clean); return it."""
+
+    def restore_pending(self, commit: str) -> None:
+        """Put a set-aside pending change back into the working tree, uncommitted."""
 
     def rollback_run(self) -> str | None:
         """Reset the work branch to the run's start; return the branch keeping the old work."""
-
-
-@dataclass(frozen=True)
-class DriftOutcome:
-    """The goal-drift verdict on a phase's change."""
-
-    score: float
-    threshold: float
-    verdict: str
-    provider: str
-    lexical: bool
-    blocks: bool
-    message: str
 
 
 class Memory(Protocol):
@@ -196,14 +143,15 @@ class Memory(Protocol):
     def check(self, *, index: int, phase: PhaseDefinition, summary: str) -> DriftOutcome | None:
         """Remember the phase's change and judge its drift (None when memory is unavailable)."""
 
+    def close(self) -> None:
+        """Release the vector store."""
 
-@dataclass
-class PhaseResult:
-    """How a phase ended."""
 
-    state: str  # Complete | Failed | AwaitingApproval | Skipped
-    attempts: int
-    commit: str | None = None
-    failure: str | None = None
-    approval_reason: str | None = None
-    feedback: list[str] = field(default_factory=list)
+class Mitigations(Protocol):
+    """Deterministic fixes for known failures, tried before any model is asked."""
+
+    def new_phase(self) -> None:
+        """Each phase may try each rule once."""
+
+    def mitigate(self, *, category: str, message: str, phase: PhaseDefinition) -> Mitigation | None:
+        """Try the first matching rule; None when none matches."""

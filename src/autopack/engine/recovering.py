@@ -1,160 +1,215 @@
-"""What happens after a failed attempt: mitigation, the Doctor, replanning, the health budget.
+"""What a failed attempt leads to: a mitigation, the Doctor, a replan, a skip, or a stop.
 
-The phase loop (:mod:`autopack.engine.attempts`) decides whether an attempt failed; this module
-decides what the failure leads to. A deterministic mitigation is tried first and, when it
-changed files, committed on its own so the next attempt's rollback keeps it. Failures no
-mitigation fixes go to the Doctor (an approach flaw is replanned once without asking it).
-Every failure counts against the run's health budget, whose caps — and the Doctor's
-``mark_fatal`` / ``rollback_run`` decisions — stop the run.
+The loop (:mod:`autopack.engine.attempts`) hands each failure to :meth:`PhaseRecovery.recover`
+and gets back a value: :class:`Retry` (with feedback), :class:`Revise` (a revised phase),
+:class:`SkipPhase` or :class:`StopRun`. A deterministic mitigation is tried first; when it
+worked and changed files it is committed on its own (so the next attempt's rollback keeps
+it), otherwise its changes are rolled back. Failures no mitigation fixes go to the Doctor (an
+approach flaw is replanned once without asking it). Every failure counts against the run's
+health budget, whose caps stop the run.
 """
 
-from collections.abc import Callable
+from collections import Counter
 from dataclasses import dataclass, field
 
-from autopack.api import PhaseDefinition
+from autopack.api import FailureCategory, PhaseDefinition
+from autopack.api.conditions import Reason
 from autopack.engine.doctoring import Doctor
-from autopack.hardening.mitigator import Mitigator
-from autopack.engine.ports import MITIGATION_TRAILER, EngineStop, Workspace
+from autopack.engine.ports import Mitigations, Workspace
+from autopack.events import Failure, Stop
 from autopack.hardening.registry import HealthSettings
 from autopack.hardening.signatures import FailureSignature
+from autopack.workspace import MITIGATION_TRAILER
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What recovery did, as the attempt's record shows it."""
+
+    mitigation: str | None = None
+    decision: str | None = None
+
+
+@dataclass(frozen=True)
+class Retry(Recovery):
+    """Try again with this feedback."""
+
+    feedback: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Revise(Retry):
+    """Try again with a revised phase (same deliverables and scope)."""
+
+    phase: PhaseDefinition | None = None
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class SkipPhase(Recovery):
+    """Leave the phase and go on with the next one."""
+
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class StopRun(Recovery):
+    """Stop the run."""
+
+    stop: Stop = field(default_factory=lambda: Stop(Reason.FAILED, ""))
+
+
+Outcome = Retry | SkipPhase | StopRun
 
 
 @dataclass
-class Failure:
-    """Why an attempt failed, ready for the prompt, the store and the status."""
+class RunHealth:
+    """The run's failures so far, against the health budget's caps."""
 
-    category: str  # malformed | apply | ci | validation | deliverables | audit | drift | provider
-    summary: str
-    feedback: list[str]
+    max_failures: int
+    settings: HealthSettings
+    counts: Counter[FailureCategory] = field(default_factory=Counter)
 
-
-def mitigate(
-    mitigator: Mitigator | None,
-    workspace: Workspace,
-    failure: Failure,
-    *,
-    phase: PhaseDefinition,
-    index: int,
-) -> str | None:
-    """Try the registry's mitigation for ``failure``; its notes join the failure's feedback."""
-    if mitigator is None:
-        return None
-    detail = "\n".join([failure.summary, *failure.feedback])
-    mitigation = mitigator.mitigate(category=failure.category, message=detail, phase=phase)
-    if mitigation is None:
-        return None
-    failure.feedback.extend(mitigation.feedback)
-    failure.feedback.append(f"Autopack already applied: {mitigation.description}")
-    if mitigation.changed_files:
-        # Its own commit, so the next attempt's rollback keeps it (e.g. a declared dependency).
-        workspace.commit(
-            f"autopack: {mitigation.rule} in phase {index}\n\n"
-            f"{mitigation.description}\n\n{MITIGATION_TRAILER}: {index}"
+    def record(self, signature: FailureSignature) -> Stop | None:
+        """Count a failure; return the stop when a cap is reached."""
+        self.counts[FailureCategory(signature.category)] += 1
+        caps = (
+            (self.counts.total(), self.max_failures, "failures"),
+            (
+                self.counts[FailureCategory.APPLY],
+                self.settings.max_apply_failures,
+                "apply failures",
+            ),
+            (
+                self.counts[FailureCategory.PROVIDER],
+                self.settings.max_provider_errors,
+                "provider errors",
+            ),
         )
-    return mitigation.description
-
-
-Replan = Callable[[PhaseDefinition, str], None]  # the revised phase and why
+        for count, cap, what in caps:
+            if count >= cap:
+                return Stop(Reason.HEALTH_BUDGET_EXHAUSTED, f"{count} {what}, last: {signature}")
+        return None
 
 
 @dataclass
-class Treatment:
-    """The Doctor's view of one phase: its failures so far and what it decided."""
+class PhaseRecovery:
+    """Recovery for the attempts of one phase: its failures so far and whether it replanned."""
 
-    doctor: Doctor | None
     index: int
+    workspace: Workspace
+    health: RunHealth
+    mitigations: Mitigations | None
+    doctor: Doctor | None
     history: list[FailureSignature] = field(default_factory=list)
     replanned: bool = False
-    skip_reason: str | None = None
-    fatal: tuple[str, str] | None = None  # (decision, reason) that must stop the run
 
-    def treat(
-        self,
-        phase: PhaseDefinition,
-        *,
-        attempt: int,
-        failure: Failure,
-        normalized: FailureSignature,
-        replan: Replan,
-    ) -> str | None:
-        """After an unmitigated failure: replan a flawed approach once, else ask the Doctor.
+    def recover(self, failure: Failure, *, phase: PhaseDefinition, attempt: int) -> Outcome:
+        """Decide what follows ``failure`` (the attempt has been rolled back already)."""
+        signature = failure.signature
+        if failure.category == FailureCategory.PROVIDER:
+            stop = self.health.record(signature)
+            return StopRun(stop=stop) if stop else Retry(feedback=failure.feedback)
+        mitigation, failure = self._mitigate(failure, phase)
+        outcome: Outcome
+        if mitigation is not None and self.doctor is not None:
+            self.doctor.avoided += 1
+        if mitigation is not None or self.doctor is None:
+            outcome = Retry(mitigation=mitigation, feedback=failure.feedback)
+        else:
+            outcome = self._treat(failure, signature, phase=phase, attempt=attempt)
+        stop = self.health.record(signature)
+        if stop is not None and not isinstance(outcome, StopRun):
+            return StopRun(mitigation=outcome.mitigation, decision=outcome.decision, stop=stop)
+        return outcome
 
-        Returns the decision as reported on the attempt; ``replan`` receives a revised phase.
-        """
+    def _mitigate(self, failure: Failure, phase: PhaseDefinition) -> tuple[str | None, Failure]:
+        """Try the registry's mitigation; return its description when it worked."""
+        if self.mitigations is None:
+            return None, failure
+        savepoint = self.workspace.head()
+        detail = "\n".join([failure.summary, *failure.feedback])
+        mitigation = self.mitigations.mitigate(
+            category=failure.category, message=detail, phase=phase
+        )
+        if mitigation is None:
+            return None, failure
+        failure = failure.with_feedback(*mitigation.feedback)
+        if not mitigation.applied:
+            self.workspace.rollback(savepoint)
+            return None, failure
+        if mitigation.changed_files:
+            self.workspace.commit(
+                f"autopack: {mitigation.rule} in phase {self.index}\n\n"
+                f"{mitigation.description}\n\n{MITIGATION_TRAILER}: {self.index}"
+            )
+        return mitigation.description, failure.with_feedback(
+            f"Autopack already applied: {mitigation.description}"
+        )
+
+    def _treat(  # noqa: PLR0911 - one return per Doctor decision
+        self, failure: Failure, signature: FailureSignature, *, phase: PhaseDefinition, attempt: int
+    ) -> Outcome:
+        """Replan a flawed approach once, else follow the Doctor's decision."""
+        assert self.doctor is not None  # noqa: S101 - only called with a Doctor
         doctor = self.doctor
-        if doctor is None:
-            return None
-        self.history.append(normalized)
+        self.history.append(signature)
         if not self.replanned and doctor.approach_flawed(self.history):
-            self._replan(phase, attempt, replan, reason=f"repeated failure: {normalized}")
-            return "replan (approach flaw)"
+            return self._revise(phase, attempt, failure, f"repeated failure: {signature}")
         diagnosis = doctor.diagnose(
             phase=phase,
             index=self.index,
             attempt=attempt,
             category=failure.category,
-            signature=normalized.text,
+            signature=signature.text,
             detail="\n".join(failure.feedback),
         )
         if diagnosis is None:
-            return None
-        decision = diagnosis.decision
-        if decision == "retry_with_hint" and diagnosis.hint:
-            failure.feedback.append(f"Doctor's hint: {diagnosis.hint}")
-        elif decision == "replan" and not self.replanned:
-            self._replan(phase, attempt, replan, reason=f"Doctor: {diagnosis.reason}")
-        elif decision == "skip_phase":
-            self.skip_reason = diagnosis.reason or "the Doctor skipped the phase"
-        elif decision in ("mark_fatal", "rollback_run"):
-            self.fatal = (decision, diagnosis.reason or decision)
-        return f"{decision} (confidence {diagnosis.confidence:.2f})"
+            return Retry(feedback=failure.feedback)
+        decision = f"{diagnosis.decision} (confidence {diagnosis.confidence:.2f})"
+        reason = diagnosis.reason or diagnosis.decision
+        match diagnosis.decision:
+            case "retry_with_hint" if diagnosis.hint:
+                hinted = failure.with_feedback(f"Doctor's hint: {diagnosis.hint}")
+                return Retry(decision=decision, feedback=hinted.feedback)
+            case "replan" if not self.replanned:
+                revised = self._revise(phase, attempt, failure, f"Doctor: {diagnosis.reason}")
+                return Revise(
+                    decision=decision,
+                    feedback=revised.feedback,
+                    phase=revised.phase,
+                    reason=revised.reason,
+                )
+            case "skip_phase":
+                return SkipPhase(decision=decision, reason=reason)
+            case "mark_fatal":
+                return StopRun(decision=decision, stop=Stop(Reason.DOCTOR_MARKED_FATAL, reason))
+            case "rollback_run":
+                return StopRun(decision=decision, stop=self._rollback_run(reason))
+            case _:
+                return Retry(decision=decision, feedback=failure.feedback)
 
-    def _replan(self, phase: PhaseDefinition, attempt: int, replan: Replan, *, reason: str) -> None:
-        assert self.doctor is not None  # noqa: S101 - only called when a Doctor exists
+    def _revise(
+        self, phase: PhaseDefinition, attempt: int, failure: Failure, reason: str
+    ) -> Revise:
+        assert self.doctor is not None  # noqa: S101 - only called with a Doctor
+        self.replanned = True
         revised = self.doctor.replan(
             phase=phase, index=self.index, attempt=attempt, history=self.history
         )
-        self.replanned = True
-        replan(revised, reason)
+        return Revise(
+            decision="replan (approach flaw)",
+            feedback=failure.feedback,
+            phase=revised,
+            reason=reason,
+        )
 
-
-def check_health(
-    failures_in_run: list[str],
-    *,
-    max_failures: int,
-    health: HealthSettings,
-    last: FailureSignature,
-) -> None:
-    """Stop the run when its failures, apply failures or provider errors reach their caps."""
-    caps = (
-        (len(failures_in_run), max_failures, "failures"),
-        (
-            sum(1 for f in failures_in_run if f.startswith("apply:")),
-            health.max_apply_failures,
-            "apply failures",
-        ),
-        (
-            sum(1 for f in failures_in_run if f.startswith("provider:")),
-            health.max_provider_errors,
-            "provider errors",
-        ),
-    )
-    for count, cap, what in caps:
-        if count >= cap:
-            raise EngineStop(
-                "HealthBudgetExhausted", f"HealthBudgetExhausted: {count} {what}, last: {last}"
-            )
-
-
-def stop_as_decided(fatal: tuple[str, str], workspace: Workspace) -> EngineStop:
-    """The stop for the Doctor's ``mark_fatal`` or ``rollback_run`` (which resets the branch)."""
-    decision, reason = fatal
-    if decision == "mark_fatal":
-        return EngineStop("DoctorMarkedFatal", f"DoctorMarkedFatal: {reason}")
-    kept = workspace.rollback_run()
-    undone = (
-        f"; the work branch is back where the run began, the undone work is on {kept}"
-        if kept
-        else "; the run had committed nothing"
-    )
-    return EngineStop("RollbackRequested", f"RollbackRequested: {reason}{undone}")
+    def _rollback_run(self, reason: str) -> Stop:
+        """Reset the work branch to where the run began, keeping the undone work on a branch."""
+        kept = self.workspace.rollback_run()
+        undone = (
+            f"; the work branch is back where the run began, the undone work is on {kept}"
+            if kept
+            else "; the run had committed nothing"
+        )
+        return Stop(Reason.ROLLBACK_REQUESTED, f"{reason}{undone}")

@@ -1,145 +1,145 @@
 """A whole run: baseline, then each phase in order, resuming where the branch says it stopped.
 
-The work branch is the durable record: every completed phase is a commit carrying an
-``Autopack-Phase: N`` trailer, so a new process (a re-run, a new runner pod) skips what is
-done and continues with the first phase that is not. A phase waiting for approval is a
-commit with an ``Autopack-Pending-Approval: N`` trailer that is gated once approved.
+The work branch is the durable record: every completed phase is a commit carrying the
+``Autopack-Phase: N`` and ``Autopack-Run: <run id>`` trailers, so a new process (a re-run, a
+new runner pod) skips what this run finished and continues with the first phase that is not.
+A phase waiting for approval is a commit with an ``Autopack-Pending-Approval: N`` trailer;
+once approved it is set aside before the baseline is measured, so the change is gated against
+the commit before it.
 """
 
-from collections.abc import Collection
-from dataclasses import dataclass, field
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
 
-from autopack.api import PhaseDefinition
 from autopack import events
-from autopack.engine.attempts import PhaseContext, PhaseRunner
-from autopack.engine.ports import EngineStop, PhaseResult
-
-EXIT_CODES = {"Succeeded": 0, "Failed": 1, "AwaitingApproval": 2}
+from autopack.api import PhaseDefinition, PhaseState, RunPhase
+from autopack.api.conditions import Reason
+from autopack.engine.attempts import PhaseLoop
+from autopack.engine.doctoring import Doctor
+from autopack.engine.ports import Mitigations
+from autopack.engine.recovering import PhaseRecovery, RunHealth
+from autopack.engine.steps import RunContext
+from autopack.events import PhaseResult, RunOutcome
 
 
 @dataclass
-class RunOutcome:
-    """How the run ended."""
+class Recovery:
+    """The run-wide parts of recovery: mitigations, the Doctor and the health budget."""
 
-    state: str  # Succeeded | Failed | AwaitingApproval
-    reason: str
-    message: str
-    commit: str | None = None
-    results: dict[int, PhaseResult] = field(default_factory=dict)
-    baseline: str = ""
-    skipped: list[int] = field(default_factory=list)
-
-    @property
-    def exit_code(self) -> int:
-        """0 succeeded, 1 failed, 2 waiting for approval (the CLI's and the runner's)."""
-        return EXIT_CODES[self.state]
-
-
-def _emit(ctx: PhaseContext, event_type: type[events.Event], **fields: object) -> None:
-    ctx.emit(event_type(run=ctx.run, at=ctx.now(), **fields))
+    health: RunHealth
+    mitigations: Mitigations | None = None
+    doctor: Doctor | None = None
 
 
 def execute_phases(
-    ctx: PhaseContext,
+    ctx: RunContext,
     *,
     phases: list[PhaseDefinition],
+    recovery: Recovery,
     approved: Collection[int] = (),
+    previous_attempts: Mapping[int, int] | None = None,
 ) -> RunOutcome:
-    """Run the phases not yet completed on the branch; stop at the first that does not finish."""
+    """Run the phases this run has not completed; stop at the first that does not finish."""
     workspace = ctx.workspace
+    attempts_before = previous_attempts or {}
     done = workspace.completed_phases()
-    pending = workspace.pending_approval()
+    pending_index = workspace.pending_approval()
+    pending = workspace.set_aside_pending() if pending_index in approved else None
     baseline = ctx.gates.baseline()
-    _emit(
-        ctx,
-        events.TestsRan,
-        index=None,
-        attempt=None,
-        command=baseline.command,
-        passed=baseline.passed,
-        failed=baseline.failed,
-        skipped=baseline.skipped,
-        collection_errors=baseline.collection_errors,
-        duration_seconds=baseline.duration_seconds,
-    )
-    outcome = RunOutcome("Succeeded", "RunSucceeded", "", baseline=baseline.summary)
+    ctx.emit(events.TestsRan(run=ctx.run, at=ctx.now(), index=None, attempt=None, outcome=baseline))
+    results: dict[int, PhaseResult] = {}
     last_commit = workspace.head()
-    try:
-        for index, phase in enumerate(phases):
-            if index in done:
-                _emit(
-                    ctx,
-                    events.PhaseFinished,
-                    index=index,
-                    title=phase.title,
-                    state="Complete",
-                    attempts=0,
-                    commit=done[index],
+    for index, phase in enumerate(phases):
+        if index in done:
+            ctx.emit(
+                events.PhaseAlreadyComplete(
+                    run=ctx.run, at=ctx.now(), index=index, title=phase.title, commit=done[index]
                 )
-                continue
-            waiting = pending == index
-            if waiting and index not in approved:
-                _emit(
-                    ctx,
-                    events.ApprovalNeeded,
-                    index=index,
-                    reason="the change waits on the branch for approval",
-                )
-                _emit(
-                    ctx,
-                    events.PhaseFinished,
-                    index=index,
-                    title=phase.title,
-                    state="AwaitingApproval",
-                    attempts=0,
-                    commit=workspace.head(),
-                )
-                return RunOutcome(
-                    "AwaitingApproval",
-                    "AwaitingApproval",
-                    f"phase {index} {phase.title!r} needs approval",
-                    commit=workspace.head(),
-                    baseline=baseline.summary,
-                )
-            result = PhaseRunner(ctx, index=index, phase=phase).run(
-                approved=index in approved, resume_pending=waiting
             )
-            outcome.results[index] = result
-            if result.state == "AwaitingApproval":
+            results[index] = PhaseResult(
+                PhaseState.COMPLETE, attempts_before.get(index, 0), commit=done[index]
+            )
+            continue
+        if index == pending_index and pending is None:
+            head = workspace.head()
+            reason = "the change waits on the branch for approval"
+            result = PhaseResult(
+                PhaseState.AWAITING_APPROVAL,
+                attempts_before.get(index, 0),
+                commit=head,
+                approval_reason=reason,
+            )
+            ctx.emit(events.ApprovalNeeded(run=ctx.run, at=ctx.now(), index=index, reason=reason))
+            ctx.emit(
+                events.PhaseFinished(
+                    run=ctx.run, at=ctx.now(), index=index, title=phase.title, result=result
+                )
+            )
+            results[index] = result
+            return RunOutcome(
+                RunPhase.AWAITING_APPROVAL,
+                Reason.AWAITING_APPROVAL,
+                f"phase {index} {phase.title!r} needs approval",
+                commit=head,
+                results=results,
+                baseline=baseline.summary,
+            )
+        loop = PhaseLoop(
+            ctx,
+            PhaseRecovery(
+                index=index,
+                workspace=workspace,
+                health=recovery.health,
+                mitigations=recovery.mitigations,
+                doctor=recovery.doctor,
+            ),
+            index=index,
+            phase=phase,
+            previous_attempts=attempts_before.get(index, 0),
+        )
+        result = loop.run(
+            approved=index in approved, pending=pending if index == pending_index else None
+        )
+        results[index] = result
+        if result.stop is not None:
+            rolled_back = result.stop.reason == Reason.ROLLBACK_REQUESTED
+            return RunOutcome.stopped(
+                result.stop,
+                commit=workspace.head() if rolled_back else last_commit,
+                results=results,
+                baseline=baseline.summary,
+            )
+        match result.state:
+            case PhaseState.AWAITING_APPROVAL:
                 return RunOutcome(
-                    "AwaitingApproval",
-                    "AwaitingApproval",
+                    RunPhase.AWAITING_APPROVAL,
+                    Reason.AWAITING_APPROVAL,
                     f"phase {index} {phase.title!r} needs approval: {result.approval_reason}",
                     commit=result.commit,
-                    results=outcome.results,
+                    results=results,
                     baseline=baseline.summary,
                 )
-            if result.state == "Skipped":
-                outcome.skipped.append(index)
-                continue
-            if result.state != "Complete":
+            case PhaseState.FAILED:
                 return RunOutcome(
-                    "Failed",
-                    "PhaseFailed",
+                    RunPhase.FAILED,
+                    Reason.PHASE_FAILED,
                     f"phase {index} {phase.title!r} failed after {result.attempts} "
                     f"attempts: {result.failure}",
                     commit=last_commit,
-                    results=outcome.results,
+                    results=results,
                     baseline=baseline.summary,
                 )
-            last_commit = result.commit or last_commit
-    except EngineStop as stop:
-        return RunOutcome(
-            "Failed",
-            stop.reason,
-            stop.message,
-            commit=workspace.head() if stop.reason == "RollbackRequested" else last_commit,
-            results=outcome.results,
-            baseline=baseline.summary,
-        )
-    outcome.commit = last_commit
-    finished = len(phases) - len(outcome.skipped)
-    outcome.message = f"{finished} phases complete" + (
-        f", skipped: {', '.join(str(i) for i in outcome.skipped)}" if outcome.skipped else ""
+            case PhaseState.COMPLETE:
+                last_commit = result.commit or last_commit
+    skipped = [index for index, result in results.items() if result.state == PhaseState.SKIPPED]
+    message = f"{len(phases) - len(skipped)} phases complete" + (
+        f", skipped: {', '.join(str(i) for i in skipped)}" if skipped else ""
     )
-    return outcome
+    return RunOutcome(
+        RunPhase.SUCCEEDED,
+        Reason.SUCCEEDED,
+        message,
+        commit=last_commit,
+        results=results,
+        baseline=baseline.summary,
+    )

@@ -1,25 +1,24 @@
 """A run from start to end: plan, preflight, phases, and the final word to every sink.
 
-Both entry points use this: ``autopack run`` (local workspace, SQLite, console) and the
-in-pod runner (Phase objects, PostgreSQL, Kubernetes status). They differ only in the ports
-and sinks they pass in. An unusable plan ends the run ``Failed`` with reason ``PlanInvalid``
-and a message naming each problem; nothing is spent on it.
+Both entry points get a :class:`Session` from :mod:`autopack.engine.wiring` and call
+:meth:`Session.start`, optionally :meth:`Session.normalize` (the runner creates Phase objects
+from the plan), and :meth:`Session.execute`. ``execute`` always ends with ``RunFinished``: an
+unusable plan ends the run ``Failed`` with reason ``PlanInvalid``; a stop ends it with the
+stop's reason; any unexpected exception ends it with ``InternalError`` and a one-line message.
 """
 
-from collections.abc import Callable, Collection
+import logging
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
-from pathlib import Path
 
-from autopack.api import AutopackRun
 from autopack import events
-from autopack.engine.doctoring import Doctor
-from autopack.hardening.mitigator import Mitigator
-from autopack.engine.attempts import PhaseContext
-from autopack.engine.ports import Editor, EngineStop, Gates, Models, Workspace
-from autopack.memory.run import RunMemory
-from autopack.engine.running import RunOutcome, execute_phases
-from autopack.hardening.registry import HealthSettings
+from autopack.api import AutopackRun, RunPhase
+from autopack.api.conditions import Reason
+from autopack.engine.attempts import one_line
+from autopack.engine.ports import AttemptFailed, Memory, RunStopped
+from autopack.engine.running import Recovery, execute_phases
+from autopack.engine.steps import RunContext
+from autopack.events import RunOutcome
 from autopack.planning import (
     NormalizedPlan,
     PlanInvalidError,
@@ -31,17 +30,9 @@ from autopack.planning import (
     scan_repository,
 )
 
+log = logging.getLogger(__name__)
 
-@dataclass
-class Ports:
-    """The concrete workspace, models, editor and gates of one run."""
-
-    workspace: Workspace
-    models: Models
-    editor: Editor
-    gates: Gates
-    test_command: str | None
-    planner: PlannerFn | None = None
+MemoryFactory = Callable[[NormalizedPlan], Memory | None]
 
 
 @dataclass
@@ -50,36 +41,40 @@ class Session:
 
     run: AutopackRun
     run_id: str
-    ports: Ports
-    emit: Callable[[events.Event], None]
-    now: Callable[[], datetime]
-    intention: str = ""
-    repo_url: str = ""
-    memory_path: Path | None = None
-    use_memory: bool = True
-    doctor: Doctor | None = None
+    repo_url: str
+    ctx: RunContext
+    recovery: Recovery
+    test_command: str | None = None
+    planner: PlannerFn | None = None
+    memory: MemoryFactory | None = None
+    previous_attempts: Mapping[int, int] = field(default_factory=dict)
     plan: NormalizedPlan | None = None
     warnings: list[str] = field(default_factory=list)
 
-    def _event(self, event_type: type[events.Event], **fields: object) -> None:
-        self.emit(event_type(run=self.run.name, at=self.now(), **fields))
+    def _emit(self, event: events.RunEvent) -> None:
+        self.ctx.emit(event)
 
-    def start(self, *, resumed_phases: int = 0) -> None:
-        """Announce the run."""
-        self._event(
-            events.RunStarted,
-            run_id=self.run_id,
-            repo_url=self.repo_url or self.run.spec.repo.url,
-            base_ref=self.run.spec.repo.ref,
-            branch=self.run.push_branch,
-            resumed_phases=resumed_phases,
+    def start(self) -> None:
+        """Announce the run (how many phases it had already completed)."""
+        self._emit(
+            events.RunStarted(
+                run=self.run.name,
+                at=self.ctx.now(),
+                run_id=self.run_id,
+                repo_url=self.repo_url,
+                base_ref=self.run.spec.repo.ref,
+                branch=self.run.push_branch,
+                resumed_phases=len(self.ctx.workspace.completed_phases()),
+            )
         )
 
     def normalize(self) -> NormalizedPlan:
         """Normalize and preflight the plan; raise PlanInvalidError / PlanUnusableError."""
+        if self.plan is not None:
+            return self.plan
         config = load_planning_config()
         scan = scan_repository(
-            self.ports.workspace.root,
+            self.ctx.workspace.root,
             max_files=config.scan.max_files,
             time_limit_seconds=config.scan.time_limit_seconds,
         )
@@ -87,86 +82,82 @@ class Session:
             self.run.spec,
             scan=scan,
             config=config,
-            test_command=self.ports.test_command,
-            planner=self.ports.planner,
+            test_command=self.test_command,
+            planner=self.planner,
         )
         report = preflight(plan, spec=self.run.spec, scan=scan)
         if not report.ok:
             raise PlanInvalidError(report)
         self.warnings = [str(issue) for issue in report.warnings]
-        self._event(
-            events.PlanReady,
-            source=plan.source,
-            model_calls=plan.model_calls,
-            titles=tuple(p.title for p in plan.phases),
-            definitions=tuple(p.to_api() for p in plan.phases),
-            warnings=tuple(self.warnings),
+        self._emit(
+            events.PlanReady(
+                run=self.run.name,
+                at=self.ctx.now(),
+                source=plan.source,
+                model_calls=plan.model_calls,
+                phases=tuple(plan.phases),
+                warnings=tuple(self.warnings),
+            )
         )
         self.plan = plan
         return plan
 
+    def execute(
+        self,
+        *,
+        approved: Collection[int] = (),
+        on_plan: Callable[[NormalizedPlan], None] | None = None,
+    ) -> RunOutcome:
+        """Plan (if not done) and run the phases; always ends with RunFinished.
+
+        ``on_plan`` sees the plan before the first phase (the runner creates Phase objects).
+        """
+        try:
+            outcome = self._execute(approved, on_plan)
+        except (PlanInvalidError, PlanUnusableError) as exc:
+            outcome = RunOutcome(RunPhase.FAILED, Reason.PLAN_INVALID, str(exc))
+        except RunStopped as stopped:
+            outcome = RunOutcome.stopped(stopped.stop, commit=None, results={}, baseline="")
+        except AttemptFailed as failed:  # the planner's provider was unavailable
+            outcome = RunOutcome(RunPhase.FAILED, Reason.PROVIDER_ERROR, failed.failure.summary)
+        except Exception as exc:  # the run must end with a state and a reason, whatever broke
+            log.exception("the run failed unexpectedly")
+            outcome = RunOutcome(RunPhase.FAILED, Reason.INTERNAL_ERROR, one_line(exc))
+        return self.finish(outcome)
+
+    def _execute(
+        self, approved: Collection[int], on_plan: Callable[[NormalizedPlan], None] | None
+    ) -> RunOutcome:
+        plan = self.normalize()
+        if on_plan is not None:
+            on_plan(plan)
+        self.ctx.memory = self.memory(plan) if self.memory is not None else None
+        try:
+            return execute_phases(
+                self.ctx,
+                phases=plan.phases,
+                recovery=self.recovery,
+                approved=approved,
+                previous_attempts=self.previous_attempts,
+            )
+        finally:
+            if self.ctx.memory is not None:
+                self.ctx.memory.close()
+
     def finish(self, outcome: RunOutcome) -> RunOutcome:
         """Tell every sink how the run ended."""
-        self._event(
-            events.RunFinished,
-            state=outcome.state,
-            reason=outcome.reason,
-            message=outcome.message,
-            branch=self.run.push_branch,
-            commit=outcome.commit,
-            doctor_calls=self.doctor.calls_in_run if self.doctor else 0,
-            doctor_calls_avoided=self.doctor.avoided if self.doctor else 0,
-            doctor_tokens_avoided=(
-                self.doctor.avoided * self.doctor.config.doctor.typical_tokens if self.doctor else 0
-            ),
+        doctor = self.recovery.doctor
+        self._emit(
+            events.RunFinished(
+                run=self.run.name,
+                at=self.ctx.now(),
+                outcome=outcome,
+                branch=self.run.push_branch,
+                doctor_calls=doctor.calls_in_run if doctor else 0,
+                doctor_calls_avoided=doctor.avoided if doctor else 0,
+                doctor_tokens_avoided=(
+                    doctor.avoided * doctor.config.doctor.typical_tokens if doctor else 0
+                ),
+            )
         )
         return outcome
-
-    def _max_failures(self) -> int:
-        """The run's own cap when its spec sets one, else the hardening configuration's."""
-        budgets = self.run.spec.budgets
-        if "max_failures_per_run" in budgets.model_fields_set or self.doctor is None:
-            return budgets.max_failures_per_run
-        return self.doctor.config.health.max_failures
-
-    def execute(
-        self, *, approved: Collection[int] = (), max_failures: int | None = None
-    ) -> RunOutcome:
-        """Plan (if not done) and run the phases; always ends with RunFinished."""
-        try:
-            plan = self.plan or self.normalize()
-        except (PlanInvalidError, PlanUnusableError) as exc:
-            return self.finish(RunOutcome("Failed", "PlanInvalid", f"PlanInvalid: {exc}"))
-        except EngineStop as stop:
-            return self.finish(RunOutcome("Failed", stop.reason, stop.message))
-        memory = (
-            RunMemory(
-                run_id=self.run_id,
-                spec=self.run.spec,
-                phases=plan.phases,
-                local_path=self.memory_path,
-            )
-            if self.use_memory
-            else None
-        )
-        context = PhaseContext(
-            run=self.run.name,
-            workspace=self.ports.workspace,
-            models=self.ports.models,
-            editor=self.ports.editor,
-            gates=self.ports.gates,
-            emit=self.emit,
-            now=self.now,
-            intention=self.intention,
-            max_failures_per_run=max_failures or self._max_failures(),
-            memory=memory,
-            mitigator=Mitigator(root=self.ports.workspace.root, gates=self.ports.gates),
-            doctor=self.doctor,
-            health=self.doctor.config.health if self.doctor else HealthSettings(),
-        )
-        try:
-            outcome = execute_phases(context, phases=plan.phases, approved=approved)
-        finally:
-            if memory is not None:
-                memory.close()
-        return self.finish(outcome)

@@ -1,33 +1,45 @@
-"""Compose a run on this machine: workspace clone, command gates, edit blocks, scripted models.
+"""The one composition root: a run, its options and its sinks become a ready :class:`Session`.
 
-``autopack run`` calls :func:`open_local_session`; the in-pod runner uses the same pieces with
-its own sinks. The Editor port lives here: it renders repository context within a budget and
-applies edit blocks inside the phase's scope under the run's approval policy.
+``autopack run`` and the in-cluster runner both call :func:`open_session`; they differ only in
+the options they pass (a cassette or a model profile, the work directory, what earlier
+processes already did) and the sinks behind ``emit``. Everything else — the git workspace,
+the test gates, the routed and budgeted models, the edit applier, context selection, the
+planner, mitigations, the Doctor, the health budget and intention memory — is assembled here
+once, so the two entry points cannot drift.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from autopack import toolchains
+from autopack import events, toolchains
 from autopack.agents import planning as planning_agent
-from autopack.api import AutopackRun, PhaseDefinition
-from autopack import edits, events
 from autopack.agents.contexting import ContextSelector
+from autopack.api import AutopackRun, FailureCategory, PhaseDefinition
+from autopack.api.conditions import Reason
+from autopack.edits import BlockEditor
 from autopack.engine.doctoring import Doctor
-from autopack.workspace.git import GitWorkspace, credentials_from_environment
-from autopack.engine.ports import ApplyOutcome, ParsedEdits
-from autopack.llm.routed import RoutedModels, default_factory
-from autopack.engine.session import Ports, Session
-from autopack.gates.commands import CommandGates
+from autopack.engine.ports import AttemptFailed, RunStopped
+from autopack.engine.recovering import RunHealth
+from autopack.engine.running import Recovery
+from autopack.engine.session import Session
+from autopack.engine.steps import RunContext
+from autopack.events import Stop
+from autopack.gates import CommandGates
+from autopack.hardening.mitigator import Mitigator
+from autopack.llm import errors
 from autopack.llm.pricing import load_prices
+from autopack.llm.routed import RoutedModels, default_factory
 from autopack.llm.routing import ModelEntry, load_models_config
 from autopack.llm.scripted import Cassette, CassetteRecorder, RecordingModel, ScriptedModel
-from autopack.llm.types import Model
-from autopack.planning import PlannerFn, PlanUnusableError, scan_repository
+from autopack.llm.types import CallRecord, Model
+from autopack.memory.run import RunMemory
+from autopack.planning import NormalizedPlan, PlannerFn, PlanUnusableError, scan_repository
 from autopack.toolchains import SuiteCommand
+from autopack.workspace import GitWorkspace, credentials_from_environment
 
 
 def utcnow() -> datetime:
@@ -35,98 +47,152 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-class BlockEditor:
-    """The Editor port: edit blocks, scope-checked apply, bounded repository context."""
+@dataclass(frozen=True)
+class SessionOptions:
+    """What an entry point decides about a session; everything else is the run's spec."""
 
-    def __init__(self, root: Path, *, run: AutopackRun) -> None:
-        """Edit the checkout at ``root`` under ``run``'s approval settings."""
-        self.root = root
-        approval = run.spec.approval
-        self.protected = (*editing.DEFAULT_PROTECTED, *approval.protected_paths)
-        self.threshold = approval.deletion_threshold_lines if approval.policy == "risky" else None
-        self.always = approval.policy == "always"
-        self.selector = ContextSelector(root)
-
-    def format_instructions(self) -> str:
-        """The edit block format."""
-        return editing.FORMAT_INSTRUCTIONS
-
-    def parse(self, text: str) -> ParsedEdits:
-        """Parse edit blocks."""
-        return editing.parse_edits(text)
-
-    def apply(self, edits: ParsedEdits, *, phase: PhaseDefinition, approved: bool) -> ApplyOutcome:
-        """Apply inside the phase's allowed paths; approval lifts the deletion threshold."""
-        return editing.apply_edits(
-            self.root,
-            edits,
-            allowed=list(phase.scope.allowed_paths),
-            protected=self.protected,
-            deletion_threshold=None if approved else self.threshold,
-            approve_every_change=self.always and not approved,
-        )
-
-    def context(self, *, phase: PhaseDefinition, feedback: list[str], budget_tokens: int) -> str:
-        """The repository map, then the most relevant files whole, within the token budget."""
-        return self.selector.render(phase=phase, feedback=feedback, budget_tokens=budget_tokens)
+    repo_url: str
+    workdir: Path
+    cassette: Path | Cassette | None = None
+    record: Path | None = None
+    profile: str | None = None
+    use_memory: bool = True
+    previous_attempts: Mapping[int, int] = field(default_factory=dict)
+    notes: Callable[[], list[str]] = list
+    now: Callable[[], datetime] = utcnow
 
 
-def open_local_session(
+@dataclass
+class RoutedCalls:
+    """The Models port over the routed model layer: its errors become the loop's control flow.
+
+    A budget that would be exceeded stops the run; an outage (every route failed after its
+    retries) fails the attempt, which the health budget bounds; any other provider error
+    (authentication, an invalid request, a cassette that ran out) stops the run.
+    """
+
+    routed: RoutedModels
+
+    def ask(
+        self,
+        *,
+        role: str,
+        phase: PhaseDefinition | None,
+        phase_index: int | None,
+        attempt: int,
+        failures: int,
+        system: str,
+        messages: list[tuple[str, str]],
+        max_tokens: int,
+    ) -> str:
+        """Make the call and return the answer's text."""
+        try:
+            completion = self.routed.complete(
+                role=role,
+                phase=phase,
+                phase_index=phase_index,
+                attempt=attempt,
+                failures=failures,
+                system=system,
+                messages=messages,
+                max_tokens=max_tokens,
+            )
+        except errors.BudgetExceededError as exc:
+            raise RunStopped(Stop(Reason.BUDGET_EXCEEDED, str(exc))) from None
+        except errors.ProviderUnavailableError as exc:
+            raise AttemptFailed.of(FailureCategory.PROVIDER, str(exc)) from None
+        except errors.LlmError as exc:
+            raise RunStopped(Stop(Reason.PROVIDER_ERROR, str(exc))) from None
+        return completion.text
+
+    def model_for(self, *, role: str, phase: PhaseDefinition, failures: int) -> str:
+        """Name the model the next call for ``role`` would use."""
+        return self.routed.model_for(role=role, phase=phase, failures=failures)
+
+
+def open_session(
     run: AutopackRun,
     *,
     run_id: str,
-    repo_url: str,
-    workdir: Path,
-    cassette: Path | Cassette | None,
-    emit: Callable[[events.Event], None],
-    now: Callable[[], datetime] = utcnow,
-    profile: str | None = None,
-    record: Path | None = None,
+    options: SessionOptions,
+    emit: Callable[[events.RunEvent], None],
 ) -> Session:
-    """Clone (or refresh) the workspace and assemble a session with the scripted provider."""
+    """Clone (or refresh) the workspace and assemble every part of a session."""
+    now = options.now
     workspace = GitWorkspace.clone(
-        repo_url,
+        options.repo_url,
         ref=run.spec.repo.ref,
-        dest=workdir / run.name,
+        dest=options.workdir / run.name,
         branch=run.push_branch,
         credentials=credentials_from_environment(),
+        run_id=run_id,
     )
     files = list(scan_repository(workspace.root, max_files=200_000, time_limit_seconds=5.0).files)
     suite = toolchains.choose_suite_command(
         toolchains.detect(workspace.root, files), run.spec.toolchain
     )
-    test_command = suite.command if suite else None
     gates = CommandGates(workspace.root, suite=suite or SuiteCommand("false"))
-    models = RoutedModels(
+
+    def record(call: CallRecord) -> None:
+        emit(events.ModelCalled(run=run.name, at=now(), call=call))
+
+    scripted = options.cassette is not None
+    routed = RoutedModels(
         config=load_models_config(),
         prices=load_prices(),
-        profile="scripted" if cassette is not None else (profile or run.spec.models.profile),
+        profile="scripted" if scripted else (options.profile or run.spec.models.profile),
         run=run.name,
         run_tokens=run.spec.budgets.tokens,
         run_cost=Decimal(str(run.spec.budgets.cost_usd)),
-        emit=emit,
-        now=now,
-        overrides=None if cassette is not None else run.spec.models.chains,
-        factory=model_factory(cassette=cassette, record=record),
+        record=record,
+        overrides=None if scripted else run.spec.models.chains,
+        factory=model_factory(cassette=options.cassette, record=options.record),
     )
-    ports = Ports(
+    models = RoutedCalls(routed)
+    doctor = Doctor(models=models)
+    budgets = run.spec.budgets
+    max_failures = (
+        budgets.max_failures_per_run
+        if "max_failures_per_run" in budgets.model_fields_set
+        else doctor.config.health.max_failures
+    )
+    ctx = RunContext(
+        run=run.name,
         workspace=workspace,
         models=models,
         editor=BlockEditor(workspace.root, run=run),
+        context=ContextSelector(workspace.root),
         gates=gates,
-        test_command=test_command,
-        planner=scripted_planner(models, workspace.root),
-    )
-    return Session(
-        run=run,
-        run_id=run_id,
-        ports=ports,
         emit=emit,
         now=now,
         intention=run.spec.intention,
-        repo_url=repo_url,
-        memory_path=workdir / ".memory" / run.name,
-        doctor=Doctor(models=models),
+        notes=options.notes,
+    )
+
+    def memory(plan: NormalizedPlan) -> RunMemory | None:
+        if not options.use_memory:
+            return None
+        return RunMemory(
+            run_id=run_id,
+            spec=run.spec,
+            phases=plan.phases,
+            local_path=options.workdir / ".memory" / run.name,
+        )
+
+    return Session(
+        run=run,
+        run_id=run_id,
+        repo_url=options.repo_url,
+        ctx=ctx,
+        recovery=Recovery(
+            health=RunHealth(max_failures=max_failures, settings=doctor.config.health),
+            mitigations=Mitigator(root=workspace.root, gates=gates),
+            doctor=doctor,
+        ),
+        test_command=suite.command if suite else None,
+        planner=model_planner(models, workspace.root),
+        memory=memory,
+        previous_attempts=options.previous_attempts,
     )
 
 
@@ -152,14 +218,14 @@ def model_factory(
     return recording
 
 
-def scripted_planner(models: RoutedModels, root: Path) -> PlannerFn:
+def model_planner(models: RoutedCalls, root: Path) -> PlannerFn:
     """Return the plan-normalization hook that asks the Planner role through ``models``."""
 
     def plan(text: str) -> tuple[list[dict[str, Any]], int]:
         files = list(scan_repository(root, max_files=2000, time_limit_seconds=2.0).files)
 
         def ask(messages: list[tuple[str, str]]) -> str:
-            reply = models.complete(
+            return models.ask(
                 role="planner",
                 phase=None,
                 phase_index=None,
@@ -169,7 +235,6 @@ def scripted_planner(models: RoutedModels, root: Path) -> PlannerFn:
                 messages=messages,
                 max_tokens=4096,
             )
-            return reply.text
 
         try:
             return planning_agent.plan_with_model(ask, plan_text=text, repository_files=files)

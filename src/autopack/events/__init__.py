@@ -1,3 +1,68 @@
-"""Typed events a run emits, and the sinks that receive them (console, store, Kubernetes status)."""
+"""Typed events a run emits, the outcome objects they carry, and the sinks that receive them.
 
-from autopack.events.catalog import *  # noqa: F403 - the catalog is the package's surface
+The engine emits; the console (``cli``), the store (``store.sink``) and the Kubernetes status
+(``runner``) are sinks. Sinks dispatch with ``match`` over :data:`RunEvent` and
+``assert_never``, so mypy reports an event a sink forgot.
+"""
+
+from autopack.events.catalog import (
+    ApprovalNeeded,
+    AttemptFinished,
+    AttemptStarted,
+    AuditDone,
+    DriftChecked,
+    EditsApplied,
+    Event,
+    EventSink,
+    FanOut,
+    ModelCalled,
+    PhaseAlreadyComplete,
+    PhaseFinished,
+    PhaseReplanned,
+    PhaseStarted,
+    PlanReady,
+    ProviderNotice,
+    RunEvent,
+    RunFinished,
+    RunStarted,
+    TestsRan,
+)
+from autopack.events.outcomes import (
+    AttemptOutcome,
+    AttemptResult,
+    Failure,
+    PhaseResult,
+    RunOutcome,
+    Stop,
+)
+from autopack.events.spend import Spend
+
+__all__ = [
+    "ApprovalNeeded",
+    "AttemptFinished",
+    "AttemptOutcome",
+    "AttemptResult",
+    "AttemptStarted",
+    "AuditDone",
+    "DriftChecked",
+    "EditsApplied",
+    "Event",
+    "EventSink",
+    "Failure",
+    "FanOut",
+    "ModelCalled",
+    "PhaseAlreadyComplete",
+    "PhaseFinished",
+    "PhaseReplanned",
+    "PhaseResult",
+    "PhaseStarted",
+    "PlanReady",
+    "ProviderNotice",
+    "RunEvent",
+    "RunFinished",
+    "RunOutcome",
+    "RunStarted",
+    "Spend",
+    "Stop",
+    "TestsRan",
+]

@@ -2,7 +2,9 @@
 
 The engine never talks to a terminal, a database or Kubernetes directly: it emits these events
 and sinks (console, store, Kubernetes status) turn them into output, rows or status patches.
-Events are small, immutable and carry no prompts, diffs or logs — those go to the store.
+Events carry the outcome objects the engine produced (a gate's outcome, an apply's outcome,
+an attempt's result, a ledger row) rather than copies of their fields. They never carry
+prompts, diffs or logs beyond short excerpts: those go to the store.
 """
 
 import logging
@@ -10,6 +12,14 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Protocol
+
+from autopack.agents.auditing import AuditResult
+from autopack.api import PhaseDefinition
+from autopack.edits.applying import ApplyOutcome
+from autopack.events.outcomes import AttemptResult, PhaseResult, RunOutcome
+from autopack.gates.outcome import GateOutcome
+from autopack.llm.types import CallRecord
+from autopack.memory.run import DriftOutcome
 
 logger = logging.getLogger(__name__)
 
@@ -39,8 +49,7 @@ class PlanReady(Event):
 
     source: str
     model_calls: int
-    titles: tuple[str, ...]
-    definitions: tuple[dict[str, object], ...] = ()
+    phases: tuple[PhaseDefinition, ...]
     warnings: tuple[str, ...] = ()
 
 
@@ -50,6 +59,15 @@ class PhaseStarted(Event):
 
     index: int
     title: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class PhaseAlreadyComplete(Event):
+    """A phase found complete on the work branch (a re-run or a new runner skips it)."""
+
+    index: int
+    title: str
+    commit: str
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -64,34 +82,26 @@ class AttemptStarted(Event):
 
 @dataclass(frozen=True, kw_only=True)
 class ModelCalled(Event):
-    """A model call finished (the ledger holds the exact row; this is for progress)."""
+    """A model call (or one failed HTTP attempt of it) finished; ``call`` is the ledger row."""
 
-    role: str
-    model: str
-    outcome: str
-    input_tokens: int | None
-    output_tokens: int | None
-    cost_usd: float
+    call: CallRecord
+
+
+@dataclass(frozen=True, kw_only=True)
+class ProviderNotice(Event):
+    """The model layer waited, fell back or skipped a route (a retry wait, an outage)."""
+
+    message: str
     index: int | None = None
-    attempt: int | None = None
-    provider: str = ""
-    cache_read_tokens: int | None = None
-    cache_write_tokens: int | None = None
-    latency_ms: int = 0
-    stop_reason: str | None = None
-    pricing_version: str | None = None
 
 
 @dataclass(frozen=True, kw_only=True)
 class EditsApplied(Event):
-    """The attempt's edits were applied (or refused)."""
+    """The attempt's edits were applied, or refused (then nothing was written)."""
 
     index: int
     attempt: int
-    files: tuple[str, ...]
-    additions: int
-    deletions: int
-    refusals: tuple[str, ...] = ()
+    outcome: ApplyOutcome
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -100,16 +110,7 @@ class TestsRan(Event):
 
     index: int | None
     attempt: int | None
-    command: str
-    passed: int
-    failed: int
-    skipped: int = 0
-    collection_errors: int = 0
-    new_failures: tuple[str, ...] = ()
-    flaky: tuple[str, ...] = ()
-    blocked: bool = False
-    duration_seconds: float = 0.0
-    log_excerpt: str = ""
+    outcome: GateOutcome
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -118,8 +119,7 @@ class AuditDone(Event):
 
     index: int
     attempt: int
-    verdict: str
-    summary: str
+    result: AuditResult
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -128,13 +128,7 @@ class DriftChecked(Event):
 
     index: int
     attempt: int
-    score: float
-    threshold: float
-    verdict: str
-    provider: str
-    lexical: bool
-    blocks: bool
-    message: str
+    outcome: DriftOutcome
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -151,12 +145,7 @@ class AttemptFinished(Event):
 
     index: int
     attempt: int
-    outcome: str  # passed | failed | awaiting_approval
-    category: str | None = None
-    signature: str | None = None
-    detail: str | None = None
-    mitigation: str | None = None
-    doctor_decision: str | None = None
+    result: AttemptResult
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -174,34 +163,44 @@ class PhaseFinished(Event):
 
     index: int
     title: str
-    state: str
-    attempts: int
-    commit: str | None = None
-    failure: str | None = None
+    result: PhaseResult
 
 
 @dataclass(frozen=True, kw_only=True)
 class RunFinished(Event):
     """The run ended (or paused for approval)."""
 
-    state: str  # Succeeded | Failed | AwaitingApproval
-    reason: str
-    message: str
+    outcome: RunOutcome
     branch: str | None = None
-    commit: str | None = None
-    input_tokens: int = 0
-    output_tokens: int = 0
-    cost_usd: float = 0.0
-    llm_calls: int = 0
     doctor_calls: int = 0
     doctor_calls_avoided: int = 0
     doctor_tokens_avoided: int = 0
 
 
+RunEvent = (
+    RunStarted
+    | PlanReady
+    | PhaseStarted
+    | PhaseAlreadyComplete
+    | AttemptStarted
+    | ModelCalled
+    | ProviderNotice
+    | EditsApplied
+    | TestsRan
+    | AuditDone
+    | DriftChecked
+    | ApprovalNeeded
+    | AttemptFinished
+    | PhaseReplanned
+    | PhaseFinished
+    | RunFinished
+)
+
+
 class EventSink(Protocol):
     """Receives every event of a run, in order."""
 
-    def emit(self, event: Event) -> None:
+    def emit(self, event: RunEvent) -> None:
         """Handle one event; must not raise for ordinary failures of its own backend."""
 
 
@@ -212,7 +211,7 @@ class FanOut:
     sinks: Sequence[EventSink]
     failures: list[str] = field(default_factory=list)
 
-    def emit(self, event: Event) -> None:
+    def emit(self, event: RunEvent) -> None:
         """Send ``event`` to every sink."""
         for sink in self.sinks:
             try:

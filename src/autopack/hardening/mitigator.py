@@ -23,6 +23,7 @@ class Mitigation:
     description: str
     feedback: list[str]
     changed_files: list[str] = field(default_factory=list)
+    applied: bool = True
 
 
 @dataclass
@@ -55,8 +56,9 @@ class Mitigator:
         if not result.applied:
             return Mitigation(
                 match.rule.name,
-                f"{match.rule.action}: {result.description} (not applied)",
+                f"{match.rule.action}: {result.description}",
                 result.feedback,
+                applied=False,
             )
         if result.test_command and suite is not None:
             self.gates.suite = SuiteCommand(  # type: ignore[attr-defined]

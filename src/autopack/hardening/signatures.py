@@ -36,7 +36,7 @@ _RULES: tuple[tuple[re.Pattern[str], str], ...] = (
 class FailureSignature:
     """A failure's category and normalized text."""
 
-    category: str  # apply | ci | validation | deliverables | audit | malformed | provider
+    category: str  # a FailureCategory value
     text: str
 
     def __str__(self) -> str:

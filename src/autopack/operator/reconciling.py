@@ -147,7 +147,7 @@ def record_database_condition(
             status.conditions,
             type=cond.DATABASE_AVAILABLE,
             status="True",
-            reason="DatabaseAvailable",
+            reason=cond.Reason.DATABASE_AVAILABLE,
             message="run history is recorded",
             now=now,
         )
@@ -156,7 +156,7 @@ def record_database_condition(
             status.conditions,
             type=cond.DATABASE_AVAILABLE,
             status="False",
-            reason=cond.REASON_DATABASE_UNAVAILABLE,
+            reason=cond.Reason.DATABASE_UNAVAILABLE,
             message=f"the run proceeds; its history is queued until the database answers: "
             f"{history.last_error}",
             now=now,

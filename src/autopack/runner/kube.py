@@ -128,8 +128,8 @@ def patch_phase_status(namespace: str, name: str, status: dict[str, Any]) -> Non
     )
 
 
-def approved_phases(namespace: str, run_name: str) -> set[int]:
-    """Return the indices of the run's Phases whose ``spec.approved`` is true."""
+def _run_phases(namespace: str, run_name: str, run_uid: str) -> list[dict[str, Any]]:
+    """This run's Phase objects (owned by it: an earlier run of the same name does not count)."""
     listing = cast(
         dict[str, Any],
         client.CustomObjectsApi().list_namespaced_custom_object(
@@ -140,8 +140,29 @@ def approved_phases(namespace: str, run_name: str) -> set[int]:
             label_selector=f"{constants.LABEL_RUN}={run_name}",
         ),
     )
+    return [
+        item
+        for item in listing.get("items", [])
+        if item.get("spec", {}).get("runName") == run_name
+        and any(
+            owner.get("uid") == run_uid
+            for owner in item.get("metadata", {}).get("ownerReferences") or []
+        )
+    ]
+
+
+def approved_phases(namespace: str, run_name: str, run_uid: str) -> set[int]:
+    """Return the indices of the run's Phases whose ``spec.approved`` is true."""
     return {
         int(item["spec"]["index"])
-        for item in listing.get("items", [])
-        if item.get("spec", {}).get("approved") and item["spec"].get("runName") == run_name
+        for item in _run_phases(namespace, run_name, run_uid)
+        if item["spec"].get("approved")
+    }
+
+
+def attempts_made(namespace: str, run_name: str, run_uid: str) -> dict[int, int]:
+    """Phase index -> attempts earlier runners made (from the Phases' status)."""
+    return {
+        int(item["spec"]["index"]): int((item.get("status") or {}).get("attempts") or 0)
+        for item in _run_phases(namespace, run_name, run_uid)
     }

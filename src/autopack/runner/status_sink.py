@@ -1,17 +1,22 @@
-"""The Kubernetes status sink: engine events become patches of the Phase objects' status.
+"""The Kubernetes status sink: engine events become coalesced patches of the Phases' status.
 
 The operator aggregates the Phases into the run's status; this sink keeps each Phase's state,
-attempts, model, usage, test delta, audit verdict, diff size, commit and failure current.
-Only small summaries go into status (etcd limits objects to 1 MB); details go to the store.
+attempts, model, usage, test delta, audit verdict, diff size, commit and failure current
+without a write per event: a phase's start and end are written at once, progress (usage, the
+attempt, tests, review) is merged and written at most every ``interval`` seconds or with the
+next immediate write. Only small summaries go into status (etcd limits objects to 1 MB);
+details go to the store.
 """
 
 import logging
+import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import Any, assert_never
 
-from autopack.api import constants
 from autopack import events
+from autopack.api import PhaseState, constants
+from autopack.events import AttemptOutcome, Spend
 
 logger = logging.getLogger(__name__)
 
@@ -23,93 +28,150 @@ def _time(moment: datetime) -> str:
 
 
 class KubernetesStatusSink:
-    """Patches ``Phase`` status for every phase-level event of one run."""
+    """Patches ``Phase`` status for the phase-level events of one run."""
 
-    def __init__(self, *, namespace: str, run_name: str, patch: Patcher) -> None:
+    def __init__(
+        self,
+        *,
+        namespace: str,
+        run_name: str,
+        patch: Patcher,
+        interval: float = 5.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         """Patch Phases of ``run_name`` in ``namespace`` with ``patch(namespace, name, status)``."""
         self.namespace = namespace
         self.run_name = run_name
         self.patch = patch
-        self.usage: dict[int, dict[str, float]] = {}
+        self.interval = interval
+        self.clock = clock
+        self.spend: dict[int, Spend] = {}
+        self.pending: dict[int, dict[str, Any]] = {}
+        self.written: dict[int, float] = {}
+        self.writes = 0
 
-    def _send(self, index: int, status: dict[str, Any]) -> None:
-        name = constants.phase_object_name(self.run_name, index)
-        self.patch(self.namespace, name, status)
+    def emit(self, event: events.RunEvent) -> None:
+        """Merge the event's status into its phase; write now or when the interval has passed."""
+        update = self._status(event)
+        if update is None:
+            return
+        index, status, now = update
+        self.pending.setdefault(index, {}).update(status)
+        due = self.clock() - self.written.get(index, float("-inf")) >= self.interval
+        if now or due:
+            self.flush(index)
 
-    def _usage(self, event: events.ModelCalled) -> dict[str, Any] | None:
-        if event.index is None:
-            return None
-        totals = self.usage.setdefault(
-            event.index, {"inputTokens": 0, "outputTokens": 0, "costUSD": 0.0, "llmCalls": 0}
-        )
-        totals["inputTokens"] += event.input_tokens or 0
-        totals["outputTokens"] += event.output_tokens or 0
-        totals["costUSD"] = round(totals["costUSD"] + event.cost_usd, 6)
-        totals["llmCalls"] += 1
-        return {"usage": {k: (int(v) if k != "costUSD" else v) for k, v in totals.items()}}
+    def flush(self, index: int | None = None) -> None:
+        """Write what is pending (for one phase, or all)."""
+        for phase in [index] if index is not None else list(self.pending):
+            status = self.pending.pop(phase, None)
+            if not status:
+                continue
+            self.patch(self.namespace, constants.phase_object_name(self.run_name, phase), status)
+            self.written[phase] = self.clock()
+            self.writes += 1
 
-    def emit(self, event: events.Event) -> None:
-        """Translate one event into a status patch (events of no phase are ignored)."""
-        index: int | None = getattr(event, "index", None)
-        handler = getattr(self, f"_on_{type(event).__name__}", None)
-        status = handler(event) if handler is not None and index is not None else None
-        if status is not None and index is not None:
-            self._send(index, status)
+    def _status(self, event: events.RunEvent) -> tuple[int, dict[str, Any], bool] | None:  # noqa: PLR0911, PLR0912 - one case per event
+        """(phase index, status fields, write now?) for ``event``; None for run-level events."""
+        match event:
+            case events.PhaseStarted():
+                started = {
+                    "state": PhaseState.BUILDING,
+                    "startedAt": _time(event.at),
+                    "failure": None,
+                }
+                return event.index, started, True
+            case events.PhaseAlreadyComplete():
+                return event.index, {"state": PhaseState.COMPLETE, "commit": event.commit}, True
+            case events.AttemptStarted():
+                progress = {
+                    "state": PhaseState.BUILDING,
+                    "attempts": event.attempt,
+                    "model": event.model,
+                }
+                return event.index, progress, False
+            case events.ModelCalled():
+                index = event.call.phase_index
+                if index is None:
+                    return None
+                spend = self.spend.setdefault(index, Spend())
+                spend.add(event.call)
+                return index, {"usage": _usage(spend)}, False
+            case events.EditsApplied():
+                applied = event.outcome
+                diff = {
+                    "files": len(applied.files),
+                    "additions": applied.additions,
+                    "deletions": applied.deletions,
+                }
+                return event.index, {"state": PhaseState.VALIDATING, "diff": diff}, False
+            case events.TestsRan():
+                if event.index is None:
+                    return None
+                tests = event.outcome
+                ci = {
+                    "passed": tests.passed,
+                    "failed": tests.failed,
+                    "newFailures": list(tests.new_failures[:50]),
+                    "baselineFailures": tests.baseline_failures,
+                }
+                state = PhaseState.VALIDATING if tests.blocked else PhaseState.AUDITING
+                return event.index, {"state": state, "ci": ci}, False
+            case events.DriftChecked():
+                judged = event.outcome
+                drift = {
+                    "score": judged.score,
+                    "threshold": judged.threshold,
+                    "verdict": judged.verdict,
+                    "provider": judged.provider,
+                    "lexical": judged.lexical,
+                }
+                return event.index, {"drift": drift}, False
+            case events.AuditDone():
+                audit = {"verdict": event.result.verdict, "summary": event.result.summary[:4000]}
+                return event.index, {"audit": audit}, False
+            case events.AttemptFinished():
+                failure = event.result.failure
+                if event.result.outcome != AttemptOutcome.FAILED or failure is None:
+                    return None
+                summary = {
+                    "signature": str(failure.signature)[:1024],
+                    "mitigation": event.result.mitigation or "",
+                }
+                return event.index, {"failure": summary}, False
+            case events.PhaseFinished():
+                result = event.result
+                status: dict[str, Any] = {
+                    "state": result.state,
+                    "commit": result.commit,
+                    "attempts": result.attempts,
+                }
+                if result.state != PhaseState.AWAITING_APPROVAL:
+                    status["finishedAt"] = _time(event.at)
+                if result.failure:
+                    status["failure"] = {"signature": result.failure[:1024], "mitigation": ""}
+                return event.index, status, True
+            case (
+                events.RunStarted()
+                | events.PlanReady()
+                | events.ProviderNotice()
+                | events.ApprovalNeeded()
+                | events.PhaseReplanned()
+            ):
+                return None
+            case events.RunFinished():
+                self.flush()
+                return None
+            case _:
+                assert_never(event)
 
-    def _on_PhaseStarted(self, event: events.PhaseStarted) -> dict[str, Any]:
-        return {"state": "Building", "startedAt": _time(event.at), "failure": None}
 
-    def _on_AttemptStarted(self, event: events.AttemptStarted) -> dict[str, Any]:
-        return {"state": "Building", "attempts": event.attempt, "model": event.model}
-
-    def _on_ModelCalled(self, event: events.ModelCalled) -> dict[str, Any] | None:
-        return self._usage(event)
-
-    def _on_EditsApplied(self, event: events.EditsApplied) -> dict[str, Any]:
-        diff = {
-            "files": len(event.files),
-            "additions": event.additions,
-            "deletions": event.deletions,
-        }
-        return {"state": "Validating", "diff": diff}
-
-    def _on_TestsRan(self, event: events.TestsRan) -> dict[str, Any]:
-        ci = {
-            "passed": event.passed,
-            "failed": event.failed,
-            "newFailures": list(event.new_failures[:50]),
-            "baselineFailures": 0,
-        }
-        return {"state": "Validating" if event.blocked else "Auditing", "ci": ci}
-
-    def _on_DriftChecked(self, event: events.DriftChecked) -> dict[str, Any]:
-        return {
-            "drift": {
-                "score": event.score,
-                "threshold": event.threshold,
-                "verdict": event.verdict,
-                "provider": event.provider,
-                "lexical": event.lexical,
-            }
-        }
-
-    def _on_AuditDone(self, event: events.AuditDone) -> dict[str, Any]:
-        return {"audit": {"verdict": event.verdict, "summary": event.summary[:4000]}}
-
-    def _on_AttemptFinished(self, event: events.AttemptFinished) -> dict[str, Any] | None:
-        if event.outcome != "failed":
-            return None
-        return {
-            "failure": {
-                "signature": (event.signature or "")[:1024],
-                "mitigation": event.mitigation or "",
-            }
-        }
-
-    def _on_PhaseFinished(self, event: events.PhaseFinished) -> dict[str, Any]:
-        status: dict[str, Any] = {"state": event.state, "commit": event.commit}
-        if event.state != "AwaitingApproval":
-            status["finishedAt"] = _time(event.at)
-        if event.failure:
-            status["failure"] = {"signature": event.failure[:1024], "mitigation": ""}
-        return status
+def _usage(spend: Spend) -> dict[str, Any]:
+    return {
+        "inputTokens": spend.input_tokens,
+        "cacheReadTokens": spend.cache_read_tokens,
+        "cacheWriteTokens": spend.cache_write_tokens,
+        "outputTokens": spend.output_tokens,
+        "costUSD": round(spend.cost_usd, 6),
+        "llmCalls": spend.calls,
+    }

@@ -14,11 +14,11 @@ import subprocess
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
-
 # Commit trailers the engine writes and the workspace reads back (resume, approval, rollback).
 PHASE_TRAILER = "Autopack-Phase"
 PENDING_TRAILER = "Autopack-Pending-Approval"
 MITIGATION_TRAILER = "Autopack-Mitigation"
+RUN_TRAILER = "Autopack-Run"  # the run's identity (its uid), so no run mistakes another's work
 
 _AUTHOR = ("Autopack", "autopack@users.noreply.autopack.dev")
 _USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
@@ -61,12 +61,18 @@ class GitWorkspace:
     """A clone of the run's repository on its work branch."""
 
     def __init__(
-        self, root: Path, *, branch: str, credentials: tuple[str, str] | None = None
+        self,
+        root: Path,
+        *,
+        branch: str,
+        credentials: tuple[str, str] | None = None,
+        run_id: str | None = None,
     ) -> None:
         """Wrap an existing checkout; use :meth:`clone` to make one."""
         self.root = root
         self.branch = branch
         self._credentials = credentials
+        self.run_id = run_id
 
     def _env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_CONFIG_")}
@@ -126,10 +132,15 @@ class GitWorkspace:
         dest: Path,
         branch: str,
         credentials: tuple[str, str] | None = None,
+        run_id: str | None = None,
     ) -> "GitWorkspace":
-        """Clone ``url`` into ``dest`` and check out ``branch`` (from the remote if it exists)."""
+        """Clone ``url`` into ``dest`` and check out ``branch``.
+
+        The remote branch is continued when it holds this run's commits (``run_id``); a branch
+        left by another run of the same name is not this run's work, so it starts from ``ref``.
+        """
         dest.parent.mkdir(parents=True, exist_ok=True)
-        workspace = cls(dest, branch=branch, credentials=credentials)
+        workspace = cls(dest, branch=branch, credentials=credentials, run_id=run_id)
         if (dest / ".git").is_dir():
             workspace.git("fetch", "--quiet", "origin")
         else:
@@ -142,7 +153,7 @@ class GitWorkspace:
         remote_branch = workspace.git(
             "ls-remote", "--heads", "origin", f"refs/heads/{branch}"
         ).strip()
-        if remote_branch:
+        if remote_branch and workspace._holds_this_run(f"origin/{branch}"):
             workspace.git("checkout", "--quiet", "-B", branch, f"origin/{branch}")
         else:
             base = workspace._resolve(ref)
@@ -150,6 +161,13 @@ class GitWorkspace:
         workspace.git("reset", "--quiet", "--hard")
         workspace.git("clean", "-fdq")
         return workspace
+
+    def _holds_this_run(self, rev: str) -> bool:
+        """Whether ``rev``'s history has a commit of this run (any, without a run identity)."""
+        if self.run_id is None:
+            return True
+        runs = self.git("log", f"--format=%(trailers:key={RUN_TRAILER},valueonly)", rev, "--")
+        return self.run_id in {line.strip() for line in runs.splitlines()}
 
     def _resolve(self, ref: str) -> str:
         for candidate in (f"origin/{ref}", ref):
@@ -175,7 +193,9 @@ class GitWorkspace:
         return self.git("diff", since, "--")
 
     def commit(self, message: str) -> str:
-        """Commit every change; return the new commit."""
+        """Commit every change, signed with the run's identity trailer; return the new commit."""
+        if self.run_id is not None:
+            message = f"{message.rstrip()}\n{RUN_TRAILER}: {self.run_id}"
         self.git("add", "--all")
         self.git("commit", "--quiet", "--allow-empty", "-m", message)
         return self.head()
@@ -186,25 +206,40 @@ class GitWorkspace:
             "push", "--quiet", "--force-with-lease", "origin", f"HEAD:refs/heads/{self.branch}"
         )
 
-    def _trailers(self, name: str) -> dict[int, str]:
-        log = self.git("log", f"--format=%H%x00%(trailers:key={name},valueonly)%x1e", "HEAD")
+    def _trailers(
+        self, name: str, *, rev: str = "HEAD", limit: int | None = None
+    ) -> dict[int, str]:
+        """Value of trailer ``name`` -> commit, for this run's commits (newest first wins).
+
+        With a ``run_id`` only commits carrying ``Autopack-Run: <run_id>`` count, so a run
+        never takes another run's commits (an earlier run of the same name) for its own.
+        """
+        log = self.git(
+            "log",
+            *(["-n", str(limit)] if limit else []),
+            f"--format=%H%x00%(trailers:key={name},valueonly)%x00"
+            f"%(trailers:key={RUN_TRAILER},valueonly)%x1e",
+            rev,
+            "--",
+        )
         found: dict[int, str] = {}
         for entry in log.split("\x1e"):
-            commit, _, value = entry.strip().partition("\x00")
-            value = value.strip()
-            if commit and value.isdigit():
-                found.setdefault(int(value), commit)
+            commit, _, rest = entry.strip().partition("\x00")
+            value, _, run = rest.partition("\x00")
+            if self.run_id is not None and run.strip() != self.run_id:
+                continue
+            if commit and value.strip().isdigit():
+                found.setdefault(int(value.strip()), commit)
         return found
 
     def completed_phases(self) -> dict[int, str]:
-        """Phase index -> commit, from ``Autopack-Phase`` trailers on the branch."""
+        """Phase index -> commit, from this run's ``Autopack-Phase`` trailers on the branch."""
         return self._trailers(PHASE_TRAILER)
 
     def pending_approval(self) -> int | None:
         """Index of the phase whose change waits for approval as the branch's last commit."""
-        message = self.git("log", "-1", f"--format=%(trailers:key={PENDING_TRAILER},valueonly)")
-        value = message.strip()
-        return int(value) if value.isdigit() else None
+        pending = self._trailers(PENDING_TRAILER, limit=1)
+        return next(iter(pending), None)
 
     def run_base(self) -> str:
         """Return the commit the run started from: the parent of its oldest Autopack commit.
@@ -246,7 +281,17 @@ class GitWorkspace:
         self.push()
         return backup
 
-    def reopen_pending(self) -> None:
-        """Undo the pending-approval commit, keeping its changes in the working tree."""
-        self.git("reset", "--quiet", "--soft", "HEAD~1")
+    def set_aside_pending(self) -> str:
+        """Take the pending-approval commit off the branch, leaving a clean tree; return it.
+
+        The baseline is then measured at the commit before the change, so the change's own
+        test failures count as new when it is gated (:meth:`restore_pending`).
+        """
+        pending = self.head()
+        self.rollback("HEAD~1")
+        return pending
+
+    def restore_pending(self, commit: str) -> None:
+        """Put a set-aside pending change back into the working tree, uncommitted."""
+        self.git("cherry-pick", "--no-commit", commit)
         self.git("reset", "--quiet")

@@ -1,0 +1,130 @@
+"""What the build and test commands left behind, and how it is taken back before a commit.
+
+A phase commits exactly the edits the governed apply accepted. Everything else the repository's
+commands changed in the working tree (generated files, paths outside the scope, protected paths)
+and in ``.git`` (hooks, configuration, attributes) is restored or removed here, and named, so
+the engine can report it. Nothing here runs repository code: git is called by the workspace with
+hooks, filters and fsmonitor disabled, and removals never follow symlinks.
+"""
+
+import hashlib
+import shutil
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+# Written into .git/info/attributes: no repository-defined filter (clean/smudge/process
+# commands from config) ever runs on Autopack's checkouts, commits or diffs.
+ATTRIBUTES = "* -filter\n"
+
+
+@dataclass
+class GitState:
+    """``.git`` files Autopack restores when a command changed them."""
+
+    config: bytes = b""
+    hooks: frozenset[str] = frozenset()
+    extra: dict[str, bytes] = field(default_factory=dict)
+
+
+def capture(git_dir: Path) -> GitState:
+    """Remember ``.git/config`` and the hooks present now."""
+    config = git_dir / "config"
+    hooks = git_dir / "hooks"
+    names = frozenset(p.name for p in hooks.iterdir()) if hooks.is_dir() else frozenset()
+    return GitState(config=config.read_bytes() if config.is_file() else b"", hooks=names)
+
+
+def protect(git_dir: Path) -> None:
+    """Disable repository-defined filters for every path (``.git/info/attributes``)."""
+    info = git_dir / "info"
+    if info.is_symlink() or (info / "attributes").is_symlink():
+        remove(info if info.is_symlink() else info / "attributes")
+    info.mkdir(exist_ok=True)
+    attributes = info / "attributes"
+    if not attributes.is_file() or attributes.read_text(encoding="utf-8") != ATTRIBUTES:
+        attributes.write_text(ATTRIBUTES, encoding="utf-8")
+
+
+def restore_git(git_dir: Path, state: GitState) -> list[str]:
+    """Undo changes to ``.git/config``, new hooks and the attributes; return what changed."""
+    changed: list[str] = []
+    config = git_dir / "config"
+    if config.is_symlink() or not config.is_file() or config.read_bytes() != state.config:
+        if config.is_symlink():
+            config.unlink()
+        config.write_bytes(state.config)
+        changed.append(".git/config")
+    hooks = git_dir / "hooks"
+    if hooks.is_symlink():
+        hooks.unlink()
+        hooks.mkdir()
+        changed.append(".git/hooks")
+    elif hooks.is_dir():
+        for hook in sorted(hooks.iterdir()):
+            if hook.name not in state.hooks:
+                remove(hook)
+                changed.append(f".git/hooks/{hook.name}")
+    attributes = git_dir / "info" / "attributes"
+    if not attributes.is_file() or attributes.is_symlink() or (
+        attributes.read_text(encoding="utf-8", errors="replace") != ATTRIBUTES
+    ):
+        changed.append(".git/info/attributes")
+        protect(git_dir)
+    return changed
+
+
+def remove(path: Path) -> None:
+    """Delete a file, symlink or directory tree without following symlinks."""
+    if path.is_symlink() or not path.is_dir():
+        path.unlink(missing_ok=True)
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class Change:
+    """One path ``git status`` reports as different from HEAD."""
+
+    path: str
+    tracked: bool  # False: untracked (new) file or directory
+    deleted: bool = False
+
+
+def parse_status(output: str) -> list[Change]:
+    """Read ``git status --porcelain=v1 -z --no-renames --untracked-files=all``."""
+    changes: list[Change] = []
+    for entry in output.split("\0"):
+        if len(entry) < 4:
+            continue
+        code, path = entry[:2], entry[3:]
+        if code == "!!":
+            continue
+        changes.append(
+            Change(path=path.rstrip("/"), tracked=code != "??", deleted="D" in code)
+        )
+    return changes
+
+
+def digest(data: bytes | None) -> str | None:
+    """Content fingerprint used to tell whether an accepted file changed after the apply."""
+    return None if data is None else hashlib.sha256(data).hexdigest()
+
+
+def read_file(root: Path, path: str) -> bytes | None:
+    """The bytes of ``root/path`` (None when absent or not a regular file)."""
+    target = root / path
+    if target.is_symlink() or not target.is_file():
+        return None
+    return target.read_bytes()
+
+
+def normalize_accepted(accepted: Iterable[str] | Mapping[str, bytes | None]) -> dict[str, object]:
+    """Accepted paths (as git prints them) mapped to their snapshot, or to ``...`` (no snapshot)."""
+    if isinstance(accepted, Mapping):
+        return {_clean(path): data for path, data in accepted.items()}
+    return {_clean(path): ... for path in accepted}
+
+
+def _clean(path: str) -> str:
+    return "/".join(part for part in path.replace("\\", "/").split("/") if part not in ("", "."))
