@@ -1,15 +1,66 @@
-"""Anthropic's Messages API through the official SDK, with a prompt-cache breakpoint.
+"""Anthropic's Messages API through the official SDK's streaming helper, with cache breakpoints.
 
-The system prompt (role, edit format, phase — the stable part) carries a cache breakpoint so
-attempts of a phase read it from the provider's cache; usage reports cache reads and writes.
+Every call streams (``client.messages.stream``): the read timeout is the idle timeout between
+chunks and a deadline caps the whole call, so a slow but live answer is never cut short by a
+fixed timeout and a hung server is noticed quickly. Usage comes from the final message; when a
+stream breaks off, the usage it reported so far travels with the error so the ledger records
+what the provider bills. Prompt blocks flagged ``cache=True`` get ``cache_control`` (at most
+four, the last four: later breakpoints cover longer prefixes).
 """
 
 import time
+from collections.abc import Callable
+from typing import Any
 
 import anthropic
+import httpx2
 
 from autopack.llm import errors
-from autopack.llm.types import Completion, RawUsage
+from autopack.llm.types import Completion, Prompt, PromptBlock, RawUsage, StreamTimeouts
+
+MAX_BREAKPOINTS = 4
+
+
+def _flagged(prompt: Prompt) -> set[int]:
+    """Positions (in prompt order) of the blocks that keep a breakpoint: the last four flagged."""
+    blocks = [*prompt.system, *(b for m in prompt.messages for b in m.blocks)]
+    flagged = [index for index, block in enumerate(blocks) if block.cache]
+    return set(flagged[-MAX_BREAKPOINTS:])
+
+
+def wire_request(prompt: Prompt) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The ``system`` and ``messages`` parameters for ``prompt``."""
+    keep = _flagged(prompt)
+    position = 0
+
+    def block(item: PromptBlock) -> dict[str, Any]:
+        nonlocal position
+        wire: dict[str, Any] = {"type": "text", "text": item.text}
+        if position in keep:
+            wire["cache_control"] = {"type": "ephemeral"}
+        position += 1
+        return wire
+
+    system = [block(item) for item in prompt.system]
+    messages = [
+        {"role": message.role, "content": [block(item) for item in message.blocks]}
+        for message in prompt.messages
+    ]
+    return system, messages
+
+
+def normalized_usage(usage: Any) -> RawUsage:
+    """Anthropic's usage as reported: input excludes cache reads and writes already."""
+    if usage is None:
+        return RawUsage(None, None)
+    details = getattr(usage, "output_tokens_details", None)
+    return RawUsage(
+        input_tokens=getattr(usage, "input_tokens", None),
+        output_tokens=getattr(usage, "output_tokens", None),
+        cache_read_tokens=getattr(usage, "cache_read_input_tokens", None),
+        cache_write_tokens=getattr(usage, "cache_creation_input_tokens", None),
+        reasoning_tokens=getattr(details, "thinking_tokens", None) if details else None,
+    )
 
 
 class AnthropicModel:
@@ -18,42 +69,93 @@ class AnthropicModel:
     provider = "anthropic"
 
     def __init__(
-        self, name: str, *, api_key: str, base_url: str | None = None, timeout: float = 120.0
+        self,
+        name: str,
+        *,
+        api_key: str,
+        base_url: str | None = None,
+        timeouts: StreamTimeouts | None = None,
+        timeout: float | None = None,
+        streaming: bool = True,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        """Create a client that never retries on its own (our layer owns retries)."""
+        """Create a client that never retries on its own (our layer owns retries).
+
+        ``timeout`` (seconds) is a shorthand for an idle timeout and cap of that length.
+        """
         self.name = name
+        if timeouts is None:
+            timeouts = (
+                StreamTimeouts(idle_seconds=timeout, total_seconds=timeout)
+                if timeout is not None
+                else StreamTimeouts()
+            )
+        self.timeouts = timeouts
+        self.streaming = streaming
+        self._clock = clock
         self._client = anthropic.Anthropic(
-            api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout
+            api_key=api_key,
+            base_url=base_url,
+            max_retries=0,
+            timeout=httpx2.Timeout(
+                timeouts.idle_seconds,
+                connect=timeouts.connect_seconds,
+                read=timeouts.idle_seconds,
+                write=timeouts.idle_seconds,
+                pool=timeouts.connect_seconds,
+            ),
         )
 
-    def complete(
-        self, *, system: str, messages: list[tuple[str, str]], max_tokens: int
-    ) -> Completion:
-        """Call the Messages API once."""
+    def complete(self, *, prompt: Prompt, max_tokens: int) -> Completion:
+        """Make one call (streamed unless the model's quirks say otherwise)."""
         started = time.perf_counter()
-        try:
-            response = self._client.messages.create(
-                model=self.name,
-                max_tokens=max_tokens,
-                system=[{"type": "text", "text": system, "cache_control": {"type": "ephemeral"}}],
-                messages=[{"role": role, "content": text} for role, text in messages],  # type: ignore[misc]
-            )
-        except anthropic.AnthropicError as exc:
-            raise errors.classify(exc, provider=self.provider) from None
-        usage = response.usage
-        text = "".join(getattr(block, "text", "") for block in response.content)
-        stop = str(response.stop_reason or "")
+        system, messages = wire_request(prompt)
+        request: dict[str, Any] = {
+            "model": self.name,
+            "max_tokens": max_tokens,
+            "system": system,
+            "messages": messages,
+        }
+        message = self._stream(request) if self.streaming else self._create(request)
+        text = "".join(getattr(block, "text", "") for block in message.content)
+        stop = str(message.stop_reason or "")
         return Completion(
             text=text,
             stop_reason=stop,
             truncated=stop == "max_tokens",
-            usage=RawUsage(
-                input_tokens=usage.input_tokens,
-                output_tokens=usage.output_tokens,
-                cache_read_tokens=getattr(usage, "cache_read_input_tokens", None),
-                cache_write_tokens=getattr(usage, "cache_creation_input_tokens", None),
-            ),
-            model=response.model,
+            usage=normalized_usage(message.usage),
+            model=message.model,
             provider=self.provider,
             latency_ms=int((time.perf_counter() - started) * 1000),
         )
+
+    def _create(self, request: dict[str, Any]) -> Any:
+        try:
+            return self._client.messages.create(**request)
+        except anthropic.AnthropicError as exc:
+            raise errors.classify(exc, provider=self.provider) from None
+
+    def _stream(self, request: dict[str, Any]) -> Any:
+        deadline = self._clock() + self.timeouts.total_seconds
+        snapshot: Any = None
+        try:
+            with self._client.messages.stream(**request) as stream:
+                for event in stream:
+                    if event.type == "message_start":
+                        snapshot = stream.current_message_snapshot
+                    if self._clock() > deadline:
+                        raise errors.CallTimeoutError(
+                            f"{self.provider}: the answer took longer than the "
+                            f"{self.timeouts.total_seconds:.0f} s cap",
+                            partial_usage=normalized_usage(snapshot.usage) if snapshot else None,
+                        )
+                message = stream.get_final_message()
+        except (anthropic.AnthropicError, httpx2.HTTPError) as exc:
+            partial = normalized_usage(snapshot.usage) if snapshot is not None else None
+            raise errors.classify(exc, provider=self.provider, partial_usage=partial) from None
+        if message.stop_reason is None:
+            raise errors.StreamCutError(
+                f"{self.provider}: the stream ended before the final message",
+                partial_usage=normalized_usage(message.usage),
+            )
+        return message

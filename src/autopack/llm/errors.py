@@ -1,59 +1,96 @@
 """Typed model-call errors the caller can act on, mapped from both official SDKs.
 
-Retryable: rate limited (429), overloaded (529), server errors (5xx), timeouts, connection
-failures. Never retried: authentication, invalid requests, context too long. Messages never
-contain credentials (the SDKs do not echo keys; we only keep status, type and message).
+Retryable, as both SDKs document: request timeout (408), conflict (409), rate limited (429),
+server errors (5xx), overloaded (529), connection failures, timeouts, and streams cut midway.
+Never retried: authentication, invalid requests, context too long. Messages pass through the
+redactor: an error body that echoes a key never reaches a log, an event or the ledger.
 """
 
 import re
 
 import anthropic
+import httpx2
 import openai
+
+from autopack.llm.redacting import redact
+from autopack.llm.types import RawUsage
 
 
 class LlmError(Exception):
     """A model call failed."""
 
     retryable = False
+    reason = "failed"
+    """How a person would say what happened ("overloaded", "timed out")."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        """Keep the message and the server's retry-after hint (seconds), if any."""
-        super().__init__(message)
+    def __init__(
+        self,
+        message: str,
+        *,
+        retry_after: float | None = None,
+        status_code: int | None = None,
+        partial_usage: RawUsage | None = None,
+    ) -> None:
+        """Keep the redacted message, the retry-after hint (s), status and any partial usage."""
+        super().__init__(redact(message))
         self.retry_after = retry_after
+        self.status_code = status_code
+        self.partial_usage = partial_usage
 
 
 class RateLimitedError(LlmError):
     """429: slow down."""
 
     retryable = True
+    reason = "rate limited"
 
 
 class OverloadedError(LlmError):
     """529 or an overloaded error body: the provider is busy; another provider may not be."""
 
     retryable = True
+    reason = "overloaded"
 
 
 class ServerError(LlmError):
     """5xx from the provider."""
 
     retryable = True
+    reason = "server error"
+
+
+class ConflictError(LlmError):
+    """409: a transient conflict on the provider's side; both SDKs retry it."""
+
+    retryable = True
+    reason = "conflict"
 
 
 class CallTimeoutError(LlmError):
-    """The call took longer than its timeout."""
+    """The call took longer than a timeout (408, no chunk within the idle timeout, or the cap)."""
 
     retryable = True
+    reason = "timed out"
+
+
+class StreamCutError(LlmError):
+    """The stream ended before the final message: the answer is incomplete."""
+
+    retryable = True
+    reason = "stream cut"
 
 
 class ConnectionFailedError(LlmError):
     """The provider could not be reached."""
 
     retryable = True
+    reason = "unreachable"
 
 
 class AuthenticationFailedError(LlmError):
     """401/403: the key is missing, wrong or not allowed."""
+
+    reason = "refused the key"
 
 
 class InvalidRequestError(LlmError):
@@ -73,7 +110,17 @@ class MissingCredentialsError(LlmError):
 
 
 class ProviderUnavailableError(LlmError):
-    """Every model of the route stayed overloaded or unreachable after its retries (an outage)."""
+    """Every route stayed overloaded or unreachable after its retries (an outage).
+
+    ``original`` is the first model's error: the message names it, not the last fallback's.
+    """
+
+    reason = "unavailable"
+
+    def __init__(self, message: str, *, original: LlmError | None = None) -> None:
+        """Keep the error that started the outage."""
+        super().__init__(message, status_code=original.status_code if original else None)
+        self.original = original
 
 
 _CONTEXT = re.compile(r"prompt is too long|context[_ ]length|maximum context|too many tokens", re.I)
@@ -94,6 +141,8 @@ def _retry_after(headers: object) -> float | None:
 
 
 _BY_STATUS: tuple[tuple[range, type[LlmError]], ...] = (
+    (range(408, 409), CallTimeoutError),
+    (range(409, 410), ConflictError),
     (range(429, 430), RateLimitedError),
     (range(529, 530), OverloadedError),
     (range(500, 600), ServerError),
@@ -102,24 +151,59 @@ _BY_STATUS: tuple[tuple[range, type[LlmError]], ...] = (
 )
 
 
+_BY_BODY_TYPE: dict[str, type[LlmError]] = {
+    "overloaded_error": OverloadedError,
+    "rate_limit_error": RateLimitedError,
+    "api_error": ServerError,
+    "timeout_error": CallTimeoutError,
+    "request_too_large": InvalidRequestError,
+}
+
+
 def _status_error(status: int, text: str) -> type[LlmError]:
     if status < 500 and "overloaded" in text.lower():
         return OverloadedError
+    if status == 200:  # an error event inside a stream: its body names the kind
+        for kind, error in _BY_BODY_TYPE.items():
+            if kind in text:
+                return error
+        return ServerError
     for statuses, error in _BY_STATUS:
         if status in statuses:
             return error
     return ContextTooLongError if _CONTEXT.search(text) else InvalidRequestError
 
 
-def classify(exc: Exception, *, provider: str) -> LlmError:
-    """Map an SDK exception to our typed error."""
-    if isinstance(exc, anthropic.APITimeoutError | openai.APITimeoutError):
-        return CallTimeoutError(f"{provider}: the call timed out")
-    if isinstance(exc, anthropic.APIConnectionError | openai.APIConnectionError):
+_TIMEOUTS = (anthropic.APITimeoutError, openai.APITimeoutError, httpx2.TimeoutException)
+_UNREACHABLE = (anthropic.APIConnectionError, openai.APIConnectionError, httpx2.ConnectError)
+
+
+def classify(exc: Exception, *, provider: str, partial_usage: RawUsage | None = None) -> LlmError:
+    """Map an SDK (or, mid-stream, an HTTP library) exception to our typed error."""
+    if isinstance(exc, LlmError):
+        return exc
+    if isinstance(exc, _TIMEOUTS):
+        return CallTimeoutError(
+            f"{provider}: no answer within the timeout ({type(exc).__name__})",
+            partial_usage=partial_usage,
+        )
+    if isinstance(exc, _UNREACHABLE):
         return ConnectionFailedError(f"{provider}: cannot connect ({type(exc).__name__})")
+    if isinstance(exc, httpx2.TransportError):
+        return StreamCutError(
+            f"{provider}: the stream broke off ({type(exc).__name__}: {exc})",
+            partial_usage=partial_usage,
+        )
     if isinstance(exc, anthropic.APIStatusError | openai.APIStatusError):
         text = str(getattr(exc, "message", "") or exc)[:500]
         error = _status_error(exc.status_code, text)
         retry_after = _retry_after(getattr(exc.response, "headers", None))
-        return error(f"{provider}: HTTP {exc.status_code}: {text}", retry_after=retry_after)
-    return LlmError(f"{provider}: {type(exc).__name__}: {exc}")
+        status = exc.status_code
+        where = "an error event in the stream" if status == 200 else f"HTTP {status}"
+        return error(
+            f"{provider}: {where}: {text}",
+            retry_after=retry_after,
+            status_code=status,
+            partial_usage=partial_usage,
+        )
+    return LlmError(f"{provider}: {type(exc).__name__}: {exc}", partial_usage=partial_usage)

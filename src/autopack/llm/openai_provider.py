@@ -1,16 +1,49 @@
-"""OpenAI Chat Completions through the official SDK; ``base_url`` reaches any compatible server.
+"""OpenAI Chat Completions, streamed through the official SDK; ``base_url`` reaches compatibles.
 
-vLLM, Ollama and llama.cpp's server speak the same API. Usage is taken as reported; servers
-that report no cached tokens leave them null rather than zero.
+vLLM, Ollama and llama.cpp's server speak the same API. Every call streams with
+``stream_options={"include_usage": True}`` so usage arrives in the final chunk; the read timeout
+is the idle timeout between chunks and a deadline caps the whole call. Usage is normalized:
+``prompt_tokens`` include ``cached_tokens``, so input is prompt minus cached, and cached tokens
+are cache reads (never counted twice). Servers that report no cached tokens leave them null.
+Prompt blocks are sent in order as plain text: OpenAI caches prefixes automatically.
 """
 
 import time
+from collections.abc import Callable
 from typing import Any
 
+import httpx2
 import openai
 
 from autopack.llm import errors
-from autopack.llm.types import Completion, RawUsage
+from autopack.llm.types import Completion, Prompt, RawUsage, StreamTimeouts
+
+
+def wire_messages(prompt: Prompt) -> list[dict[str, Any]]:
+    """Chat messages for ``prompt``: one system message, then the turns."""
+    wire: list[dict[str, Any]] = []
+    if prompt.system:
+        wire.append({"role": "system", "content": prompt.system_text})
+    wire += [{"role": message.role, "content": message.text} for message in prompt.messages]
+    return wire
+
+
+def normalized_usage(usage: Any) -> RawUsage:
+    """OpenAI's usage in the normalized form (input excludes cached tokens)."""
+    if usage is None:
+        return RawUsage(None, None)
+    prompt_details = getattr(usage, "prompt_tokens_details", None)
+    cached = getattr(prompt_details, "cached_tokens", None) if prompt_details else None
+    output_details = getattr(usage, "completion_tokens_details", None)
+    reasoning = getattr(output_details, "reasoning_tokens", None) if output_details else None
+    prompt = getattr(usage, "prompt_tokens", None)
+    return RawUsage(
+        input_tokens=None if prompt is None else max(prompt - (cached or 0), 0),
+        output_tokens=getattr(usage, "completion_tokens", None),
+        cache_read_tokens=cached,
+        cache_write_tokens=None,
+        reasoning_tokens=reasoning,
+    )
 
 
 class OpenAIModel:
@@ -19,45 +52,113 @@ class OpenAIModel:
     provider = "openai"
 
     def __init__(
-        self, name: str, *, api_key: str, base_url: str | None = None, timeout: float = 120.0
+        self,
+        name: str,
+        *,
+        api_key: str,
+        base_url: str | None = None,
+        timeouts: StreamTimeouts | None = None,
+        timeout: float | None = None,
+        streaming: bool = True,
+        max_tokens_param: str = "max_tokens",
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Create a client that never retries on its own (our layer owns retries)."""
         self.name = name
+        if timeouts is None:
+            timeouts = (
+                StreamTimeouts(idle_seconds=timeout, total_seconds=timeout)
+                if timeout is not None
+                else StreamTimeouts()
+            )
+        self.timeouts = timeouts
+        self.streaming = streaming
+        self.max_tokens_param = max_tokens_param
+        self._clock = clock
         self._client = openai.OpenAI(
-            api_key=api_key, base_url=base_url, max_retries=0, timeout=timeout
+            api_key=api_key,
+            base_url=base_url,
+            max_retries=0,
+            timeout=httpx2.Timeout(
+                timeouts.idle_seconds,
+                connect=timeouts.connect_seconds,
+                read=timeouts.idle_seconds,
+                write=timeouts.idle_seconds,
+                pool=timeouts.connect_seconds,
+            ),
         )
 
-    def complete(
-        self, *, system: str, messages: list[tuple[str, str]], max_tokens: int
-    ) -> Completion:
-        """Call Chat Completions once."""
+    def complete(self, *, prompt: Prompt, max_tokens: int) -> Completion:
+        """Make one call (streamed unless the model's quirks say otherwise)."""
         started = time.perf_counter()
-        wire: list[Any] = [{"role": "system", "content": system}]
-        wire += [{"role": role, "content": text} for role, text in messages]
-        try:
-            response = self._client.chat.completions.create(
-                model=self.name,
-                messages=wire,
-                max_tokens=max_tokens,
-            )
-        except openai.OpenAIError as exc:
-            raise errors.classify(exc, provider=self.provider) from None
-        choice = response.choices[0]
-        usage = response.usage
-        details = getattr(usage, "prompt_tokens_details", None) if usage else None
-        cached = getattr(details, "cached_tokens", None) if details else None
-        stop = str(choice.finish_reason)
+        request: dict[str, Any] = {
+            "model": self.name,
+            "messages": wire_messages(prompt),
+            self.max_tokens_param: max_tokens,
+        }
+        answer = self._stream(request) if self.streaming else self._create(request)
+        text, stop, usage, model = answer
         return Completion(
-            text=choice.message.content or "",
+            text=text,
             stop_reason=stop,
             truncated=stop == "length",
-            usage=RawUsage(
-                input_tokens=usage.prompt_tokens if usage else None,
-                output_tokens=usage.completion_tokens if usage else None,
-                cache_read_tokens=cached,
-                cache_write_tokens=None,
-            ),
-            model=response.model,
+            usage=normalized_usage(usage),
+            model=model or self.name,
             provider=self.provider,
             latency_ms=int((time.perf_counter() - started) * 1000),
         )
+
+    def _create(self, request: dict[str, Any]) -> tuple[str, str, Any, str]:
+        try:
+            response = self._client.chat.completions.create(**request)
+        except openai.OpenAIError as exc:
+            raise errors.classify(exc, provider=self.provider) from None
+        choice = response.choices[0]
+        return (
+            choice.message.content or "",
+            str(choice.finish_reason),
+            response.usage,
+            response.model,
+        )
+
+    def _stream(self, request: dict[str, Any]) -> tuple[str, str, Any, str]:
+        deadline = self._clock() + self.timeouts.total_seconds
+        parts: list[str] = []
+        finish: str | None = None
+        usage: Any = None
+        model = ""
+        try:
+            stream = self._client.chat.completions.create(
+                **request, stream=True, stream_options={"include_usage": True}
+            )
+            with stream:
+                for chunk in stream:
+                    model = chunk.model or model
+                    if chunk.usage is not None:
+                        usage = chunk.usage
+                    for choice in chunk.choices:
+                        if choice.delta is not None and choice.delta.content:
+                            parts.append(choice.delta.content)
+                        if choice.finish_reason is not None:
+                            finish = str(choice.finish_reason)
+                    if self._clock() > deadline:
+                        raise errors.CallTimeoutError(
+                            f"{self.provider}: the answer took longer than the "
+                            f"{self.timeouts.total_seconds:.0f} s cap",
+                            partial_usage=normalized_usage(usage) if usage else None,
+                        )
+        except (openai.OpenAIError, httpx2.HTTPError) as exc:
+            partial = normalized_usage(usage) if usage is not None else None
+            if model and type(exc) is openai.APIConnectionError:
+                # the SDK reports a stream that broke off after its first chunk as a connection error
+                raise errors.StreamCutError(
+                    f"{self.provider}: the stream broke off ({exc.__cause__ or exc})",
+                    partial_usage=partial,
+                ) from None
+            raise errors.classify(exc, provider=self.provider, partial_usage=partial) from None
+        if finish is None:
+            raise errors.StreamCutError(
+                f"{self.provider}: the stream ended before its finish reason",
+                partial_usage=normalized_usage(usage) if usage is not None else None,
+            )
+        return "".join(parts), finish, usage, model

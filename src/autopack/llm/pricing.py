@@ -1,6 +1,8 @@
 """Cost of a call from ``config/pricing.yaml`` and the provider's raw usage, in Decimal.
 
-Missing counts (not reported) cost nothing and stay null in the ledger — never estimated.
+Usage arrives normalized (:class:`autopack.llm.types.RawUsage`): input excludes cache reads
+and writes for every provider, so each token is priced once at its own rate. Missing counts (not
+reported) cost nothing and stay null in the ledger — never estimated.
 """
 
 from decimal import Decimal
@@ -25,7 +27,11 @@ class Price(BaseModel):
     output: Decimal
     cache_write: Decimal = Decimal(0)
     cache_read: Decimal = Decimal(0)
-    cached_included_in_input: bool = False
+
+    @property
+    def cached_included_in_input(self) -> bool:
+        """Always False now: usage is normalized (input excludes cached tokens) before pricing."""
+        return False
 
 
 class PriceTable(BaseModel):
@@ -48,14 +54,10 @@ class PriceTable(BaseModel):
     def cost(self, model: str, usage: RawUsage) -> Decimal:
         """Exact cost of one call."""
         price = self.price(model)
-        cached = usage.cache_read_tokens or 0
-        fresh = usage.input_tokens or 0
-        if price.cached_included_in_input:
-            fresh = max(fresh - cached, 0)
         total = (
-            fresh * price.input
+            (usage.input_tokens or 0) * price.input
             + (usage.output_tokens or 0) * price.output
-            + cached * price.cache_read
+            + (usage.cache_read_tokens or 0) * price.cache_read
             + (usage.cache_write_tokens or 0) * price.cache_write
         )
         return (total / MILLION).quantize(Decimal("0.000001"))

@@ -1,31 +1,51 @@
-"""The Models port over real providers: routing, budgets before the call, exact ledger after.
+"""The Models port over real providers: routing, budgets before each try, the ledger after it.
 
-For each call the profile's route gives the model to use (escalated after failures); the
-worst case (input estimate plus ``max_tokens``, priced at the model's highest input rate) is
-checked against the run's and phase's remaining tokens and dollars, and a call that could
-exceed them is not made. Transient errors are retried; when a provider stays overloaded or
-unreachable the route's next model (another provider) is tried. Usage and cost are recorded
-exactly as reported.
+For each call the profile's route gives the model (escalated along its chain after failed
+attempts — a quality signal) and that model's same-tier fallbacks (for outages only). Before
+every HTTP try the worst case (input upper bound plus ``max_tokens`` at the model's highest
+input rate) is checked against what the run and the phase have left, starting from what the
+run had already spent (``spent_tokens`` / ``spent_cost``: its ledger), so re-runs and restarts
+continue from there. Retryable errors are retried on the same model as the providers document
+(:mod:`autopack.llm.retrying`), each wait reported through ``on_wait``; a model that stays
+down trips its circuit breaker (:mod:`autopack.llm.health`, shared by all calls of the run) and
+the call fails over. Every HTTP try — success or error — is reported through ``record``.
+
+Contracts the engine relies on: :class:`errors.BudgetExceededError` (the run stops),
+:class:`errors.ProviderUnavailableError` (an outage: a failed attempt against the health budget;
+its message names the original error), any other :class:`errors.LlmError` (fatal).
 """
 
 import os
+import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
 from autopack.api import ModelChains, PhaseDefinition
-from autopack.llm.budgets import input_upper_bound
 from autopack.llm import errors
 from autopack.llm.anthropic_provider import AnthropicModel
+from autopack.llm.budgets import input_upper_bound
+from autopack.llm.health import CircuitBreakers
 from autopack.llm.openai_provider import OpenAIModel
 from autopack.llm.pricing import PriceTable
-from autopack.llm.retrying import call_with_retries
-from autopack.llm.routing import ModelEntry, ModelsConfig, route
-from autopack.llm.types import CallRecord, Completion, Model
+from autopack.llm.redacting import redact, register
+from autopack.llm.retrying import next_wait
+from autopack.llm.routing import ModelEntry, ModelsConfig, Timeouts, route
+from autopack.llm.types import (
+    CallRecord,
+    Completion,
+    Model,
+    Prompt,
+    RawUsage,
+    RetryWait,
+    RouteNote,
+    StreamTimeouts,
+)
 
 _KEYS = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
+ModelFactory = Callable[[ModelEntry, str], Model]
 
 
 def api_key(provider: str) -> str:
@@ -40,30 +60,64 @@ def api_key(provider: str) -> str:
             f"{variable} is not set: export it, mount it under AUTOPACK_MODEL_CREDENTIALS_DIR, "
             "or use the scripted provider (--cassette)"
         )
+    register(value)
     return value
 
 
-def default_factory(entry: ModelEntry, role: str) -> Model:
-    """Build the SDK-backed model for an alias (base URLs from ANTHROPIC_/OPENAI_BASE_URL)."""
-    del role
-    if entry.provider == "scripted":
-        raise errors.MissingCredentialsError(
-            "the scripted profile replays a cassette: pass --cassette FILE (AUTOPACK_CASSETTE)"
-        )
-    if entry.provider == "anthropic":
-        return AnthropicModel(
-            entry.name,
-            api_key=api_key("anthropic"),
-            base_url=os.environ.get("ANTHROPIC_BASE_URL") or None,
-        )
-    return OpenAIModel(
-        entry.name, api_key=api_key("openai"), base_url=os.environ.get("OPENAI_BASE_URL") or None
+def sdk_factory(timeouts: Timeouts | None = None) -> ModelFactory:
+    """A factory of SDK-backed models honouring the entry's quirks and the configured timeouts.
+
+    Base URLs come from ``ANTHROPIC_BASE_URL`` / ``OPENAI_BASE_URL``.
+    """
+    limits = timeouts or Timeouts()
+    stream_timeouts = StreamTimeouts(
+        connect_seconds=limits.connect_seconds,
+        idle_seconds=limits.idle_seconds,
+        total_seconds=limits.total_seconds,
     )
+
+    def build(entry: ModelEntry, role: str) -> Model:
+        del role
+        if entry.provider == "scripted":
+            raise errors.MissingCredentialsError(
+                "the scripted profile replays a cassette: pass --cassette FILE (AUTOPACK_CASSETTE)"
+            )
+        if entry.provider == "anthropic":
+            return AnthropicModel(
+                entry.name,
+                api_key=api_key("anthropic"),
+                base_url=os.environ.get("ANTHROPIC_BASE_URL") or None,
+                timeouts=stream_timeouts,
+                streaming=entry.streaming,
+            )
+        return OpenAIModel(
+            entry.name,
+            api_key=api_key("openai"),
+            base_url=os.environ.get("OPENAI_BASE_URL") or None,
+            timeouts=stream_timeouts,
+            streaming=entry.streaming,
+            max_tokens_param=entry.max_tokens_param,
+        )
+
+    return build
+
+
+default_factory: ModelFactory = sdk_factory()
+
+
+@dataclass(frozen=True)
+class _Call:
+    """Who is asking: for the ledger and the budget."""
+
+    role: str
+    phase: PhaseDefinition | None
+    index: int | None
+    attempt: int
 
 
 @dataclass
 class RoutedModels:
-    """Budgeted, routed, recorded calls to real providers."""
+    """Budgeted, routed, retried, recorded calls to real providers."""
 
     config: ModelsConfig
     prices: PriceTable
@@ -73,12 +127,35 @@ class RoutedModels:
     run_cost: Decimal
     record: Callable[[CallRecord], None]
     overrides: ModelChains | None = None
-    factory: Callable[[ModelEntry, str], Model] = default_factory
+    factory: ModelFactory | None = None
+    """None: the SDK-backed models with the configured timeouts."""
     sleep: Callable[[float], None] = time.sleep
-    used_tokens: int = 0
-    used_cost: Decimal = Decimal(0)
+    clock: Callable[[], float] = time.monotonic
+    rng: random.Random = field(default_factory=random.Random)
+    on_wait: Callable[[RetryWait], None] | None = None
+    on_note: Callable[[RouteNote], None] | None = None
+    spent_tokens: int = 0
+    """Tokens the run spent before this session (its ledger)."""
+    spent_cost: Decimal = Decimal(0)
+    """Dollars the run spent before this session (its ledger)."""
+    breakers: CircuitBreakers | None = None
+    """Shared by all calls of the run; built from ``config.breaker`` when not given."""
+    _health: CircuitBreakers = field(init=False, repr=False)
+    used_tokens: int = field(init=False)
+    used_cost: Decimal = field(init=False)
     phase_tokens: dict[int, int] = field(default_factory=dict)
     phase_cost: dict[int, Decimal] = field(default_factory=dict)
+    _models: dict[tuple[str, str], Model] = field(default_factory=dict, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        """Start the ledger from what the run already spent; build the breakers."""
+        self.used_tokens = self.spent_tokens
+        self.used_cost = Decimal(self.spent_cost)
+        self._health = self.breakers or CircuitBreakers(
+            failures=self.config.breaker.failures,
+            cooldown_seconds=self.config.breaker.cooldown_seconds,
+            clock=self.clock,
+        )
 
     def _route(self, role: str, phase: PhaseDefinition | None, failures: int) -> list[str]:
         return route(
@@ -94,28 +171,26 @@ class RoutedModels:
         """Name the model the next call would use."""
         return self.config.models[self._route(role, phase, failures)[0]].name
 
-    def _check(
-        self,
-        *,
-        entry: ModelEntry,
-        phase: PhaseDefinition | None,
-        index: int | None,
-        input_tokens: int,
-        max_tokens: int,
-    ) -> None:
+    def remaining(self) -> tuple[int, Decimal]:
+        """Tokens and dollars the run has left."""
+        return self.run_tokens - self.used_tokens, self.run_cost - self.used_cost
+
+    # -- budget -----------------------------------------------------------------------------
+
+    def _check(self, *, entry: ModelEntry, call: _Call, input_tokens: int, max_tokens: int) -> None:
         tokens = input_tokens + max_tokens
         cost = self.prices.worst_case(
             entry.name, input_tokens=input_tokens, output_tokens=max_tokens
         )
         limits = [("run", self.run_tokens - self.used_tokens, self.run_cost - self.used_cost)]
-        if phase is not None and index is not None:
-            spent_tokens = self.phase_tokens.get(index, 0)
-            spent_cost = self.phase_cost.get(index, Decimal(0))
-            token_cap = phase.budgets.tokens
-            cost_cap = phase.budgets.cost_usd
+        if call.phase is not None and call.index is not None:
+            spent_tokens = self.phase_tokens.get(call.index, 0)
+            spent_cost = self.phase_cost.get(call.index, Decimal(0))
+            token_cap = call.phase.budgets.tokens
+            cost_cap = call.phase.budgets.cost_usd
             limits.append(
                 (
-                    f"phase {index}",
+                    f"phase {call.index}",
                     (token_cap - spent_tokens) if token_cap is not None else tokens,
                     (Decimal(str(cost_cap)) - spent_cost) if cost_cap is not None else cost,
                 )
@@ -128,49 +203,144 @@ class RoutedModels:
                     f"${max(cost_left, Decimal(0)):.4f} left"
                 )
 
+    # -- ledger -----------------------------------------------------------------------------
+
+    def _charge(self, *, entry: ModelEntry, usage: RawUsage | None, index: int | None) -> Decimal:
+        if usage is None:
+            return Decimal(0)
+        cost = self.prices.cost(entry.name, usage)
+        self.used_tokens += usage.total
+        self.used_cost += cost
+        if index is not None:
+            self.phase_tokens[index] = self.phase_tokens.get(index, 0) + usage.total
+            self.phase_cost[index] = self.phase_cost.get(index, Decimal(0)) + cost
+        return cost
+
     def _record(
         self,
         *,
-        role: str,
+        call: _Call,
         entry: ModelEntry,
-        completion: Completion | None,
-        index: int | None,
-        attempt: int,
-        error: errors.LlmError | None,
-    ) -> Decimal:
-        cost = self.prices.cost(entry.name, completion.usage) if completion else Decimal(0)
-        usage = completion.usage if completion else None
+        tries: int,
+        fallback_from: str | None,
+        completion: Completion | None = None,
+        error: errors.LlmError | None = None,
+        latency_ms: int = 0,
+    ) -> None:
+        usage = completion.usage if completion else (error.partial_usage if error else None)
+        status = error.status_code if error is not None else None
+        cost = self._charge(entry=entry, usage=usage, index=call.index)
         if completion is not None:
-            used = (usage.input_tokens or 0) + (usage.output_tokens or 0) if usage else 0
-            used += (usage.cache_read_tokens or 0) + (usage.cache_write_tokens or 0) if usage else 0
-            self.used_tokens += used
-            self.used_cost += cost
-            if index is not None:
-                self.phase_tokens[index] = self.phase_tokens.get(index, 0) + used
-                self.phase_cost[index] = self.phase_cost.get(index, Decimal(0)) + cost
-        outcome = (
-            ("truncated" if completion and completion.truncated else "ok")
-            if completion
-            else "error"
-        )
+            outcome = "truncated" if completion.truncated else "ok"
+        else:
+            outcome = "error"
         self.record(
             CallRecord(
-                role=role,
+                role=call.role,
                 provider=entry.provider,
                 model=entry.name,
                 outcome=outcome,
                 usage=usage,
                 cost_usd=float(cost),
-                phase_index=index,
-                attempt=attempt,
-                latency_ms=completion.latency_ms if completion else 0,
+                phase_index=call.index,
+                attempt=call.attempt,
+                latency_ms=completion.latency_ms if completion else latency_ms,
                 stop_reason=completion.stop_reason if completion else None,
                 pricing_version=self.prices.version,
                 error_type=type(error).__name__ if error else None,
-                error_message=str(error)[:2000] if error else None,
+                error_message=redact(str(error))[:2000] if error else None,
+                status_code=completion.status_code if completion else status,
+                try_number=tries,
+                fallback_from=fallback_from,
             )
         )
-        return cost
+
+    def _note(self, entry: ModelEntry, message: str) -> None:
+        if self.on_note is not None:
+            self.on_note(RouteNote(provider=entry.provider, model=entry.name, message=message))
+
+    def _wait(self, wait: RetryWait) -> None:
+        if self.on_wait is not None:
+            self.on_wait(wait)
+        self.sleep(wait.seconds)
+
+    # -- calls ------------------------------------------------------------------------------
+
+    def _model(self, entry: ModelEntry, role: str) -> Model:
+        key = (entry.name, role)
+        if key not in self._models:
+            factory = self.factory or sdk_factory(self.config.timeouts)
+            self._models[key] = factory(entry, role)
+        return self._models[key]
+
+    def _try(
+        self,
+        *,
+        entry: ModelEntry,
+        model: Model,
+        call: _Call,
+        prompt: Prompt,
+        estimate: int,
+        limit: int,
+        fallback_from: str | None,
+    ) -> Completion | errors.LlmError:
+        """Call one model, retrying on it as documented; return the answer or the give-up error.
+
+        Non-retryable errors are raised.
+        """
+        started = self.clock()
+        tries = 0
+        while True:
+            tries += 1
+            self._check(entry=entry, call=call, input_tokens=estimate, max_tokens=limit)
+            began = time.perf_counter()
+            try:
+                completion = model.complete(prompt=prompt, max_tokens=limit)
+            except errors.LlmError as exc:
+                latency = int((time.perf_counter() - began) * 1000)
+                self._record(
+                    call=call,
+                    entry=entry,
+                    tries=tries,
+                    fallback_from=fallback_from,
+                    error=exc,
+                    latency_ms=latency,
+                )
+                if not exc.retryable:
+                    raise
+                self._health.failed(entry.provider, entry.name, exc)
+                wait = next_wait(
+                    exc,
+                    tries=tries,
+                    elapsed=self.clock() - started,
+                    policy=self.config.retries,
+                    rng=self.rng,
+                )
+                if wait is None or self._health.is_open(entry.provider, entry.name):
+                    self._health.gave_up(entry.provider, entry.name, exc)
+                    return exc
+                self._wait(
+                    RetryWait(
+                        provider=entry.provider,
+                        model=entry.name,
+                        reason=exc.reason,
+                        seconds=wait,
+                        retry=tries,
+                        max_retries=self.config.retries.attempts_for(exc) - 1,
+                        error_type=type(exc).__name__,
+                        retry_after=exc.retry_after,
+                    )
+                )
+                continue
+            self._health.succeeded(entry.provider, entry.name)
+            self._record(
+                call=call,
+                entry=entry,
+                tries=tries,
+                fallback_from=fallback_from,
+                completion=completion,
+            )
+            return completion
 
     def complete(
         self,
@@ -180,50 +350,102 @@ class RoutedModels:
         phase_index: int | None,
         attempt: int,
         failures: int,
-        system: str,
-        messages: list[tuple[str, str]],
         max_tokens: int,
+        system: str | None = None,
+        messages: Sequence[tuple[str, str]] | None = None,
+        prompt: Prompt | None = None,
     ) -> Completion:
-        """Call the routed model (falling back across providers); stop the run when it may not."""
-        estimate = input_upper_bound(system, messages)
-        last: errors.LlmError | None = None
-        for alias in self._route(role, phase, failures):
+        """Call the routed model, failing over to same-tier fallbacks during an outage.
+
+        Pass either ``prompt`` (structured, cache-friendly) or ``system`` and ``messages``.
+        """
+        if prompt is None:
+            prompt = Prompt.plain(system or "", list(messages or []))
+        call = _Call(role=role, phase=phase, index=phase_index, attempt=attempt)
+        estimate = input_upper_bound(prompt.system_text, prompt.as_pairs())
+        aliases = self._route(role, phase, failures)
+        for _ in range(2):  # a second pass only after waiting for an open breaker's trial
+            outcome = self._through_route(
+                aliases=aliases, call=call, prompt=prompt, estimate=estimate, max_tokens=max_tokens
+            )
+            if isinstance(outcome, Completion):
+                return outcome
+            original, tried, soonest = outcome
+            if tried or soonest is None or soonest > self.config.retries.max_retry_after_seconds:
+                break
+            entry = self.config.models[aliases[0]]
+            self._wait(
+                RetryWait(
+                    provider=entry.provider,
+                    model=entry.name,
+                    reason="down (circuit open)",
+                    seconds=soonest,
+                    retry=1,
+                    max_retries=1,
+                    error_type=type(original).__name__ if original else "CircuitOpen",
+                )
+            )
+        raise errors.ProviderUnavailableError(
+            f"every route failed; the first error: {original}"
+            if original is not None
+            else "every route failed: no model of the route could be called",
+            original=original,
+        )
+
+    def _through_route(
+        self,
+        *,
+        aliases: list[str],
+        call: _Call,
+        prompt: Prompt,
+        estimate: int,
+        max_tokens: int,
+    ) -> Completion | tuple[errors.LlmError | None, bool, float | None]:
+        """Try the route once; on failure return (original error, any call made, soonest trial)."""
+        original: errors.LlmError | None = None
+        missing: errors.MissingCredentialsError | None = None
+        tried = False
+        soonest: float | None = None
+        previous: str | None = None
+        for position, alias in enumerate(aliases):
             entry = self.config.models[alias]
-            limit = min(max_tokens, entry.max_output_tokens)
-            self._check(
-                entry=entry, phase=phase, index=phase_index, input_tokens=estimate, max_tokens=limit
-            )
-            model = self.factory(entry, role)
-            try:
-                completion = call_with_retries(
-                    lambda m=model, n=limit: m.complete(
-                        system=system,
-                        messages=messages,  # type: ignore[misc]
-                        max_tokens=n,
-                    ),
-                    policy=self.config.retries,
-                    sleep=self.sleep,
-                )
-            except errors.LlmError as exc:
-                self._record(
-                    role=role,
-                    entry=entry,
-                    completion=None,
-                    index=phase_index,
-                    attempt=attempt,
-                    error=exc,
-                )
-                if not exc.retryable:
-                    raise
-                last = exc
+            if not self._health.allows(entry.provider, entry.name):
+                original = original or self._health.opened_by(entry.provider, entry.name)
+                wait = self._health.reopens_in(entry.provider, entry.name)
+                soonest = wait if soonest is None else min(soonest, wait)
+                self._note(entry, f"{entry.name} skipped: its circuit is open after: {original}")
+                previous = previous or entry.name
                 continue
-            self._record(
-                role=role,
-                entry=entry,
-                completion=completion,
-                index=phase_index,
-                attempt=attempt,
-                error=None,
-            )
-            return completion
-        raise errors.ProviderUnavailableError(f"every model of the route failed; last: {last}")
+            try:
+                model = self._model(entry, call.role)
+            except errors.MissingCredentialsError as exc:
+                missing = missing or exc
+                self._note(entry, f"{'fallback ' if position else ''}{entry.name} skipped: {exc}")
+                continue
+            tried = True
+            limit = min(max_tokens, entry.max_output_tokens)
+            try:
+                outcome = self._try(
+                    entry=entry,
+                    model=model,
+                    call=call,
+                    prompt=prompt,
+                    estimate=estimate,
+                    limit=limit,
+                    fallback_from=previous if position else None,
+                )
+            except errors.BudgetExceededError:
+                raise
+            except errors.LlmError as exc:
+                if position == 0 or original is None:
+                    raise  # the primary's own fatal error (auth, invalid request) stops the run
+                self._note(entry, f"fallback {entry.name} failed: {exc}")
+                continue
+            if isinstance(outcome, Completion):
+                return outcome
+            original = original or outcome
+            previous = previous or entry.name
+            self._note(entry, f"{entry.name} {outcome.reason}; failing over: {outcome}")
+        if original is None and missing is not None and not tried:
+            raise missing
+        return original, tried, soonest

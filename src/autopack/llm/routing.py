@@ -1,10 +1,12 @@
 """Which model a role uses: profiles, chains per role and complexity, escalation, fallback.
 
-Quirks and choices are data in ``config/models.yaml``: a profile names, per role and
-complexity, a chain of model aliases. After ``after_failures`` failed attempts in a phase the
-next model of the chain is used; after ``complexity_bump_after`` the phase is treated as one
-complexity level higher. When a provider is overloaded or down, the profile's fallback models
-(other providers) are tried.
+Quirks and choices are data in ``config/models.yaml`` (as Aider's model settings are): a
+profile names, per role and complexity, a chain of model aliases; each alias carries its
+provider's quirks (which parameter bounds the output, the minimum cacheable prefix, whether it
+streams) and its fallbacks at the same tier. Escalation along the chain is for quality
+failures only: after ``after_failures`` failed attempts in a phase the next model of the chain
+is used, after ``complexity_bump_after`` the phase counts one complexity level higher. An
+outage (overload, unreachable) never escalates: the model's same-tier fallbacks are tried.
 """
 
 from pathlib import Path
@@ -27,11 +29,38 @@ class _Strict(BaseModel):
 
 
 class ModelEntry(_Strict):
-    """One model alias."""
+    """One model alias and its quirks."""
 
     provider: Literal["anthropic", "openai", "scripted"]
     name: str
     max_output_tokens: int = 8192
+    max_tokens_param: Literal["max_tokens", "max_completion_tokens"] = "max_tokens"
+    """Reasoning models (OpenAI o-series, GPT-5) take ``max_completion_tokens``."""
+    min_cache_tokens: int = 1024
+    """The provider's minimum cacheable prefix for this model (shorter prefixes never cache)."""
+    streaming: bool = True
+    """Whether the model answers over a stream (every hosted model does; some local servers not)."""
+    fallbacks: list[str] = Field(default_factory=list)
+    """Models at the same tier, other providers first, tried when this one is down."""
+
+
+class Timeouts(_Strict):
+    """How long one streamed HTTP call may take."""
+
+    connect_seconds: float = Field(default=10.0, gt=0)
+    idle_seconds: float = Field(default=60.0, gt=0)
+    """Longest silence between two chunks of a stream."""
+    total_seconds: float = Field(default=600.0, gt=0)
+    """Cap on a whole call, however steadily it streams."""
+
+
+class Breaker(_Strict):
+    """The circuit breaker per provider and model, shared by all calls of a run."""
+
+    failures: int = Field(default=3, ge=1)
+    """Consecutive failed HTTP attempts (overload, 5xx, unreachable, timeout) that open it."""
+    cooldown_seconds: float = Field(default=30.0, ge=0)
+    """How long an open breaker sends calls straight to the fallback before one trial call."""
 
 
 class Escalation(_Strict):
@@ -57,6 +86,7 @@ class Profile(_Strict):
     auditor: RoleChains
     doctor: RoleChains
     fallback: list[str] = Field(default_factory=list)
+    """Fallbacks for the profile's models that name none of their own."""
 
 
 class ModelsConfig(_Strict):
@@ -66,6 +96,8 @@ class ModelsConfig(_Strict):
     models: dict[str, ModelEntry]
     escalation: Escalation = Field(default_factory=Escalation)
     retries: RetryPolicy = RetryPolicy()
+    timeouts: Timeouts = Field(default_factory=Timeouts)
+    breaker: Breaker = Field(default_factory=Breaker)
     profiles: dict[str, Profile]
 
     def profile(self, name: str) -> Profile:
@@ -80,7 +112,16 @@ def load_models_config(path: Path | None = None) -> ModelsConfig:
     """Read ``models.yaml`` and check every chain names a known model."""
     data: Any = yaml.safe_load((path or settings.config_dir() / "models.yaml").read_text())
     config = ModelsConfig.model_validate(data)
+    for alias, entry in config.models.items():
+        for fallback in entry.fallbacks:
+            if fallback not in config.models:
+                raise ValueError(f"models.yaml: {alias}.fallbacks names unknown model {fallback!r}")
     for profile_name, profile in config.profiles.items():
+        for alias in profile.fallback:
+            if alias not in config.models:
+                raise ValueError(
+                    f"models.yaml: profile {profile_name}.fallback names unknown model {alias!r}"
+                )
         for role in ROLES:
             chains: RoleChains = getattr(profile, role)
             for level in LEVELS:
@@ -108,7 +149,11 @@ def route(
     failures: int,
     overrides: ModelChains | None = None,
 ) -> list[str]:
-    """Return model aliases to try, best first: the escalated chain member, then fallbacks."""
+    """Return model aliases to try: the chain member for ``failures``, then its fallbacks.
+
+    Failures (failed attempts: a quality signal) move along the chain; the fallbacks after the
+    first alias are the same tier, for outages only, never a dearer model of the chain.
+    """
     chosen = config.profile(profile)
     explicit = getattr(overrides, role, None) if overrides is not None else None
     if explicit:
@@ -117,5 +162,7 @@ def route(
         level = bumped(complexity, failures=failures, escalation=config.escalation)
         chain = list(getattr(getattr(chosen, role), level))
     index = min(failures // config.escalation.after_failures, len(chain) - 1)
-    ordered = [chain[index], *chain[index + 1 :]]
-    return [*ordered, *(m for m in chosen.fallback if m not in ordered)]
+    primary = chain[index]
+    entry = config.models.get(primary)
+    fallbacks = entry.fallbacks if entry is not None and entry.fallbacks else chosen.fallback
+    return [primary, *(alias for alias in fallbacks if alias != primary)]

@@ -8,7 +8,8 @@ appears so nobody mistakes it for a real model. A cassette is YAML::
       builder:
         - text: "=== FILE: ..."
           usage: {input_tokens: 1800, output_tokens: 240}
-        - error: rate_limit          # or overloaded, timeout, context_overflow, server_error
+        - error: rate_limit          # or overloaded, timeout, stream_cut, conflict,
+                                     #    context_overflow, server_error, authentication
           retry_after: 2
         - text: "=== FILE: a.py"
           stop_reason: max_tokens    # truncated output
@@ -30,7 +31,7 @@ import yaml
 
 from autopack.llm import errors
 from autopack.llm.tokens import count_prompt, count_tokens
-from autopack.llm.types import Completion, Model, RawUsage
+from autopack.llm.types import Completion, Model, Prompt, RawUsage
 
 
 class CassetteError(errors.LlmError):
@@ -55,6 +56,8 @@ _FAILURES: dict[str, type[errors.LlmError]] = {
     "rate_limit": errors.RateLimitedError,
     "overloaded": errors.OverloadedError,
     "timeout": errors.CallTimeoutError,
+    "stream_cut": errors.StreamCutError,
+    "conflict": errors.ConflictError,
     "server_error": errors.ServerError,
     "context_overflow": errors.ContextTooLongError,
     "authentication": errors.AuthenticationFailedError,
@@ -145,12 +148,11 @@ class ScriptedModel:
         self.role = role
         self.name = f"scripted-{role}"
 
-    def complete(
-        self, *, system: str, messages: list[tuple[str, str]], max_tokens: int
-    ) -> Completion:
+    def complete(self, *, prompt: Prompt, max_tokens: int) -> Completion:
         """Return the next recorded answer, or raise its injected failure."""
         del max_tokens
         started = time.perf_counter()
+        system, messages = prompt.system_text, prompt.as_pairs()
         self.cassette.requests.append((self.role, messages[-1][1] if messages else ""))
         response = self.cassette.next(self.role)
         if response.error is not None:
@@ -209,12 +211,10 @@ class RecordingModel:
         self.provider = inner.provider
         self.name = inner.name
 
-    def complete(
-        self, *, system: str, messages: list[tuple[str, str]], max_tokens: int
-    ) -> Completion:
+    def complete(self, *, prompt: Prompt, max_tokens: int) -> Completion:
         """Call the real model and record what it answered."""
         try:
-            done = self.inner.complete(system=system, messages=messages, max_tokens=max_tokens)
+            done = self.inner.complete(prompt=prompt, max_tokens=max_tokens)
         except errors.LlmError as exc:
             kind = _KINDS.get(type(exc), "server_error")
             self.recorder.add(self.role, {"error": kind, "retry_after": exc.retry_after})

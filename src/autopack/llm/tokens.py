@@ -30,3 +30,8 @@ def count_tokens(text: str) -> int:
 def count_prompt(system: str, messages: list[tuple[str, str]]) -> int:
     """Return the tokens of a prompt's texts (role framing, a few tokens per message, excluded)."""
     return count_tokens(system) + sum(count_tokens(text) for _, text in messages)
+
+
+def token_ids(text: str) -> list[int]:
+    """The token ids of ``text`` (for prefix comparisons, e.g. a provider's cache model)."""
+    return list(_encoding().encode_ordinary(text)) if text else []
