@@ -19,8 +19,10 @@ from autopack.api import (
     PhaseState,
     RunPhase,
     RunResult,
+    conditions,
     constants,
 )
+from autopack.api.conditions import Reason
 from autopack.operator.status import JobOutcome, job_outcome, set_run_conditions, summarize_phases
 
 EventType = Literal["Normal", "Warning"]
@@ -49,6 +51,8 @@ class Decision:
     resume_job: str | None = None
     reset_phases: tuple[str, ...] = ()
     retry_token: str | None = None
+    failure_reason: str | None = None
+    """The reason a run failed now (kept apart from ``status.message``)."""
     events: list[tuple[EventType, str, str]] = field(default_factory=list)
     launched: bool = False
     """Set when carrying out: the Job was created now (not found from an earlier pass)."""
@@ -92,10 +96,12 @@ def _finished(decision: Decision, observed: Observed, outcome: JobOutcome) -> No
         _set(status, RunPhase.SUCCEEDED, report.message if report else "all phases complete")
         decision.events.append(("Normal", "RunSucceeded", f"result on branch {branch}"))
     else:
-        reason = outcome.reason or "RunFailed"
-        _set(status, RunPhase.FAILED, f"{reason}: {outcome.message}".strip(": "))
-        decision.events.append(("Warning", "RunFailed", status.message or reason))
-        if reason == "BudgetExceeded":
+        reason = outcome.reason or Reason.FAILED
+        decision.failure_reason = reason
+        _set(status, RunPhase.FAILED, outcome.message or reason)
+        shown = f"{reason}: {outcome.message}" if outcome.message else reason
+        decision.events.append(("Warning", Reason.FAILED, shown))
+        if reason == Reason.BUDGET_EXCEEDED:
             decision.events.append(("Warning", "BudgetExceeded", outcome.message))
 
 
@@ -225,9 +231,11 @@ def _observe_job(
 
 def _reason(status: AutopackRunStatus, decision: Decision) -> str:
     if status.phase == RunPhase.FAILED:
-        message = status.message or ""
-        head = message.split(":", 1)[0]
-        return head if head.isalnum() and head[:1].isupper() else "RunFailed"
+        if decision.failure_reason:
+            return decision.failure_reason
+        # Later passes keep the reason the run failed with (the Succeeded condition holds it).
+        current = conditions.find_condition(status.conditions, conditions.SUCCEEDED)
+        return current.reason if current is not None and current.status == "False" else Reason.FAILED
     if status.phase == RunPhase.SUCCEEDED:
         return "RunSucceeded"
     return str(status.phase.value)

@@ -96,10 +96,29 @@ def test_failed_run_report_marks_run_failed_with_its_reason() -> None:
         pods=[a_pod(exit_code=1, reason="Error", report=report)],
     )
     assert decision.status.phase == RunPhase.FAILED
-    assert decision.status.message == "PlanInvalid: phase 0: no deliverables"
+    assert decision.status.message == "phase 0: no deliverables"
     assert condition(decision, "Stalled") == "True/PlanInvalid"
     assert condition(decision, "Succeeded") == "False/PlanInvalid"
+    assert ("Warning", "RunFailed", "PlanInvalid: phase 0: no deliverables") in decision.events
     assert decision.launch is None
+
+
+def test_a_failed_run_keeps_its_reason_on_later_passes() -> None:
+    report = RunnerReport(state="Failed", reason="BudgetExceeded", message="run has 0 tokens left")
+    first = decide_for(
+        run_in(RunPhase.RUNNING),
+        jobs=[a_job(state="failed")],
+        pods=[a_pod(exit_code=1, reason="Error", report=report)],
+    )
+    failed = run_in()
+    failed.status = first.status
+    later = decide_for(
+        failed,
+        jobs=[a_job(state="failed")],
+        pods=[a_pod(exit_code=1, reason="Error", report=report)],
+    )
+    assert condition(later, "Succeeded") == "False/BudgetExceeded"
+    assert later.status.message == "run has 0 tokens left"
 
 
 def test_deadline_ends_the_run_without_relaunch() -> None:

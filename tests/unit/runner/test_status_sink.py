@@ -2,98 +2,117 @@ from datetime import UTC, datetime
 from typing import Any
 
 from autopack import events
+from autopack.agents.auditing import AuditResult
+from autopack.api import FailureCategory, PhaseState
+from autopack.edits import ApplyOutcome
+from autopack.events import AttemptOutcome, AttemptResult, Failure, PhaseResult
+from autopack.gates import GateOutcome
+from autopack.llm.types import CallRecord, RawUsage
 from autopack.runner.status_sink import KubernetesStatusSink
 
 AT = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
+Patches = list[tuple[str, str, dict[str, Any]]]
 
 
-def sink() -> tuple[KubernetesStatusSink, list[tuple[str, str, dict[str, Any]]]]:
-    patches: list[tuple[str, str, dict[str, Any]]] = []
+class Clock:
+    def __init__(self) -> None:
+        self.now = 0.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def sink(clock: Clock) -> tuple[KubernetesStatusSink, Patches]:
+    patches: Patches = []
     return (
         KubernetesStatusSink(
-            namespace="team", run_name="demo", patch=lambda ns, n, s: patches.append((ns, n, s))
+            namespace="team",
+            run_name="demo",
+            patch=lambda ns, n, s: patches.append((ns, n, s)),
+            interval=5.0,
+            clock=clock,
         ),
         patches,
     )
 
 
-def test_phase_lifecycle_becomes_status_patches_of_the_right_phase() -> None:
-    status_sink, patches = sink()
+def a_call(tokens: int, *, index: int | None = 0) -> events.ModelCalled:
+    call = CallRecord(
+        role="builder",
+        provider="anthropic",
+        model="m",
+        outcome="ok",
+        usage=RawUsage(input_tokens=tokens, output_tokens=10, cache_read_tokens=1000),
+        cost_usd=0.01,
+        phase_index=index,
+        attempt=1,
+    )
+    return events.ModelCalled(run="demo", at=AT, call=call)
+
+
+def test_a_phase_is_a_few_coalesced_patches_of_the_right_phase() -> None:
+    clock = Clock()
+    status_sink, patches = sink(clock)
     status_sink.emit(events.PhaseStarted(run="demo", at=AT, index=1, title="CLI"))
     status_sink.emit(events.AttemptStarted(run="demo", at=AT, index=1, attempt=1, model="m1"))
-    status_sink.emit(
-        events.EditsApplied(
-            run="demo", at=AT, index=1, attempt=1, files=("a.py",), additions=5, deletions=1
-        )
-    )
-    status_sink.emit(
-        events.TestsRan(run="demo", at=AT, index=1, attempt=1, command="pytest", passed=4, failed=0)
-    )
-    status_sink.emit(
-        events.AuditDone(run="demo", at=AT, index=1, attempt=1, verdict="approved", summary="ok")
-    )
-    status_sink.emit(
-        events.PhaseFinished(
-            run="demo", at=AT, index=1, title="CLI", state="Complete", attempts=1, commit="abc"
-        )
-    )
+    status_sink.emit(a_call(100, index=1))
+    applied = ApplyOutcome(("a.py",), 5, 1)
+    status_sink.emit(events.EditsApplied(run="demo", at=AT, index=1, attempt=1, outcome=applied))
+    tests = GateOutcome(command="pytest", passed=4, failed=0)
+    status_sink.emit(events.TestsRan(run="demo", at=AT, index=1, attempt=1, outcome=tests))
+    review = AuditResult("approved", ("fine",))
+    status_sink.emit(events.AuditDone(run="demo", at=AT, index=1, attempt=1, result=review))
+    done = PhaseResult(PhaseState.COMPLETE, 1, commit="abc")
+    status_sink.emit(events.PhaseFinished(run="demo", at=AT, index=1, title="CLI", result=done))
+
     assert {name for _, name, _ in patches} == {"demo-p01"}
-    assert [p[2].get("state") for p in patches] == [
-        "Building",
-        "Building",
-        "Validating",
-        "Auditing",
-        None,
-        "Complete",
-    ]
-    assert patches[1][2] == {"state": "Building", "attempts": 1, "model": "m1"}
-    assert patches[2][2]["diff"] == {"files": 1, "additions": 5, "deletions": 1}
-    assert patches[-1][2] == {
-        "state": "Complete",
-        "commit": "abc",
-        "finishedAt": "2026-01-01T12:00:00Z",
-    }
+    assert len(patches) == 2  # started, then everything else merged into the finish
+    assert patches[0][2]["state"] == "Building"
+    final = patches[1][2]
+    assert final["state"] == "Complete"
+    assert final["commit"] == "abc"
+    assert final["attempts"] == 1
+    assert final["diff"] == {"files": 1, "additions": 5, "deletions": 1}
+    assert final["ci"]["passed"] == 4
+    assert final["audit"]["verdict"] == "approved"
+    assert final["finishedAt"] == "2026-01-01T12:00:00Z"
 
 
-def test_usage_accumulates_per_phase() -> None:
-    status_sink, patches = sink()
-    for tokens in (100, 50):
-        status_sink.emit(
-            events.ModelCalled(
-                run="demo",
-                at=AT,
-                role="builder",
-                model="m",
-                outcome="ok",
-                input_tokens=tokens,
-                output_tokens=10,
-                cost_usd=0.01,
-                index=0,
-                attempt=1,
-            )
-        )
+def test_progress_is_written_at_most_once_per_interval() -> None:
+    clock = Clock()
+    status_sink, patches = sink(clock)
+    status_sink.emit(events.PhaseStarted(run="demo", at=AT, index=0, title="x"))
+    for second in range(12):
+        clock.now = float(second)
+        status_sink.emit(a_call(100))
+    # one immediate write at the start, then progress at t=5 and t=10
+    assert len(patches) == 3
+    status_sink.flush()
     assert patches[-1][2]["usage"] == {
-        "inputTokens": 150,
-        "outputTokens": 20,
-        "costUSD": 0.02,
-        "llmCalls": 2,
+        "inputTokens": 1200,
+        "cacheReadTokens": 12000,
+        "cacheWriteTokens": 0,
+        "outputTokens": 120,
+        "costUSD": 0.12,
+        "llmCalls": 12,
     }
 
 
-def test_failures_and_run_level_events_are_handled() -> None:
-    status_sink, patches = sink()
+def test_run_level_events_write_nothing_and_failures_are_summarized() -> None:
+    clock = Clock()
+    status_sink, patches = sink(clock)
     status_sink.emit(
         events.RunStarted(run="demo", at=AT, run_id="u", repo_url="r", base_ref="main", branch="b")
     )
-    status_sink.emit(
-        events.TestsRan(
-            run="demo", at=AT, index=None, attempt=None, command="t", passed=1, failed=0
-        )
-    )
+    baseline = GateOutcome(command="t", passed=1, failed=0)
+    status_sink.emit(events.TestsRan(run="demo", at=AT, index=None, attempt=None, outcome=baseline))
+    status_sink.emit(a_call(5, index=None))
     assert patches == []
-    status_sink.emit(
-        events.AttemptFinished(
-            run="demo", at=AT, index=0, attempt=2, outcome="failed", signature="ImportError: <mod>"
-        )
+    failed = AttemptResult(
+        AttemptOutcome.FAILED, failure=Failure(FailureCategory.CI, "ImportError: no module x")
     )
-    assert patches[-1][2] == {"failure": {"signature": "ImportError: <mod>", "mitigation": ""}}
+    clock.now = 100.0
+    status_sink.emit(events.AttemptFinished(run="demo", at=AT, index=0, attempt=2, result=failed))
+    assert patches[-1][2] == {
+        "failure": {"signature": "ci: ImportError: no module x", "mitigation": ""}
+    }
