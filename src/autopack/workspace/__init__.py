@@ -1,13 +1,18 @@
 """The run's git workspace: clone, work branch, savepoints, commits of governed edits, push."""
 
+from autopack.workspace.credentials import (
+    credentials_from_environment,
+    display_url,
+    split_credentials,
+)
 from autopack.workspace.git import (
     MITIGATION_TRAILER,
     PENDING_TRAILER,
     PHASE_TRAILER,
     RUN_TRAILER,
+    SAFE_CONFIG,
     GitWorkspace,
     WorkspaceError,
-    credentials_from_environment,
     redact,
 )
 
@@ -16,8 +21,11 @@ __all__ = [
     "PENDING_TRAILER",
     "PHASE_TRAILER",
     "RUN_TRAILER",
+    "SAFE_CONFIG",
     "GitWorkspace",
     "WorkspaceError",
     "credentials_from_environment",
+    "display_url",
     "redact",
+    "split_credentials",
 ]

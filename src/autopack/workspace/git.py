@@ -1,18 +1,25 @@
 """The run's git checkout: clone, work branch, savepoints, phase commits, push, resume.
 
-Uses the real git CLI with argument lists only (never a shell string). Credentials come from
-the environment (``AUTOPACK_GIT_TOKEN``, optional ``AUTOPACK_GIT_USERNAME``) or a mounted
-secret directory (``AUTOPACK_GIT_CREDENTIALS_DIR`` with ``token`` / ``username`` /
-``password`` files); they reach git as an HTTP header through ``GIT_CONFIG_*`` variables, so
-they are never written to ``.git/config``, remotes, logs or error messages.
+Uses the real git CLI with argument lists only (never a shell string), and ``--`` (or
+``--end-of-options``) between options and arguments. The repository is untrusted: every git
+command runs with hooks, fsmonitor, repository-defined filters, external diff and textconv
+drivers, askpass programs and submodule recursion disabled, and ``.git/config`` and
+``.git/hooks`` are put back as Autopack left them before each command (a test could have
+rewritten them). Credentials come from the environment, a mounted secret directory or the clone
+URL (see :mod:`autopack.workspace.credentials`) and reach git as an HTTP header scoped to the
+remote's URL through ``GIT_CONFIG_*`` variables, so they are never written to ``.git/config``,
+remotes, logs or error messages.
 """
 
 import base64
 import os
-import re
 import subprocess
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+
+from autopack import redaction
+from autopack.workspace import hygiene
+from autopack.workspace.credentials import Credentials, display_url, split_credentials
 
 # Commit trailers the engine writes and the workspace reads back (resume, approval, rollback).
 PHASE_TRAILER = "Autopack-Phase"
@@ -21,7 +28,24 @@ MITIGATION_TRAILER = "Autopack-Mitigation"
 RUN_TRAILER = "Autopack-Run"  # the run's identity (its uid), so no run mistakes another's work
 
 _AUTHOR = ("Autopack", "autopack@users.noreply.autopack.dev")
-_USERINFO = re.compile(r"(?<=://)[^/@\s]+@")
+
+# Configuration every git command gets, whatever the repository's own config says.
+SAFE_CONFIG = (
+    "core.hooksPath=/dev/null",
+    "core.fsmonitor=false",
+    "core.untrackedCache=false",
+    "core.sshCommand=ssh",
+    "core.askPass=",
+    "diff.external=",
+    "submodule.recurse=false",
+    "fetch.recurseSubmodules=false",
+    "push.recurseSubmodules=no",
+    "protocol.ext.allow=never",
+    "gc.auto=0",
+    "maintenance.auto=false",
+)
+
+_STATUS = ("status", "--porcelain=v1", "-z", "--no-renames", "--untracked-files=all")
 
 
 class WorkspaceError(RuntimeError):
@@ -29,32 +53,22 @@ class WorkspaceError(RuntimeError):
 
 
 def redact(text: str, secrets: Sequence[str] = ()) -> str:
-    """Remove URL userinfo and any known secret from ``text``."""
-    cleaned = _USERINFO.sub("***@", text)
+    """Remove URL userinfo, any known secret and credential-shaped strings from ``text``."""
+    cleaned = redaction.redact(text)
     for secret in secrets:
         if secret:
-            cleaned = cleaned.replace(secret, "***")
+            cleaned = cleaned.replace(secret, redaction.MASK)
     return cleaned
 
 
-def credentials_from_environment(env: Mapping[str, str] | None = None) -> tuple[str, str] | None:
-    """Return (username, secret) from the environment or a mounted secret, or None."""
-    source = os.environ if env is None else env
-    directory = source.get("AUTOPACK_GIT_CREDENTIALS_DIR")
-    if directory:
-        base = Path(directory)
-
-        def read(name: str) -> str:
-            path = base / name
-            return path.read_text(encoding="utf-8").strip() if path.is_file() else ""
-
-        secret = read("token") or read("password")
-        if secret:
-            return read("username") or "x-access-token", secret
-    token = source.get("AUTOPACK_GIT_TOKEN", "")
-    if token:
-        return source.get("AUTOPACK_GIT_USERNAME", "x-access-token"), token
-    return None
+def _safe_environment() -> dict[str, str]:
+    """The runner's environment without secrets and without injected git configuration."""
+    return {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("GIT_CONFIG_")
+        and (name == "SSH_AUTH_SOCK" or not redaction.is_secret_name(name))
+    }
 
 
 class GitWorkspace:
@@ -65,20 +79,38 @@ class GitWorkspace:
         root: Path,
         *,
         branch: str,
-        credentials: tuple[str, str] | None = None,
+        credentials: Credentials | None = None,
+        remote_url: str | None = None,
         run_id: str | None = None,
     ) -> None:
-        """Wrap an existing checkout; use :meth:`clone` to make one."""
+        """Wrap an existing checkout; use :meth:`clone` to make one.
+
+        ``remote_url`` (credentials removed) scopes the credentials header and is where pushes
+        go, whatever ``.git/config`` says by then.
+        """
         self.root = root
         self.branch = branch
-        self._credentials = credentials
         self.run_id = run_id
+        self._credentials = credentials
+        self.remote_url = remote_url
+        self._git_state: hygiene.GitState | None = None
+        self.restored: list[str] = []
+        """``.git`` paths put back since the last :meth:`discard_side_effects`."""
+        if credentials is not None:
+            redaction.register(credentials[1])
+            redaction.register(self._header_token())
+
+    def _header_token(self) -> str:
+        user, secret = self._credentials or ("", "")
+        return base64.b64encode(f"{user}:{secret}".encode()).decode()
 
     def _env(self) -> dict[str, str]:
-        env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_CONFIG_")}
+        env = _safe_environment()
         env.update(
             {
                 "GIT_TERMINAL_PROMPT": "0",
+                "GIT_ATTR_NOSYSTEM": "1",
+                "GIT_LITERAL_PATHSPECS": "1",
                 "GIT_AUTHOR_NAME": _AUTHOR[0],
                 "GIT_AUTHOR_EMAIL": _AUTHOR[1],
                 "GIT_COMMITTER_NAME": _AUTHOR[0],
@@ -86,13 +118,12 @@ class GitWorkspace:
             }
         )
         if self._credentials is not None:
-            user, secret = self._credentials
-            token = base64.b64encode(f"{user}:{secret}".encode()).decode()
+            scope = f"http.{self.remote_url}.extraHeader" if self.remote_url else "http.extraHeader"
             env.update(
                 {
                     "GIT_CONFIG_COUNT": "1",
-                    "GIT_CONFIG_KEY_0": "http.extraHeader",
-                    "GIT_CONFIG_VALUE_0": f"Authorization: Basic {token}",
+                    "GIT_CONFIG_KEY_0": scope,
+                    "GIT_CONFIG_VALUE_0": f"Authorization: Basic {self._header_token()}",
                 }
             )
         return env
@@ -100,13 +131,28 @@ class GitWorkspace:
     def _secrets(self) -> list[str]:
         if self._credentials is None:
             return []
-        user, secret = self._credentials
-        return [secret, base64.b64encode(f"{user}:{secret}".encode()).decode()]
+        return [self._credentials[1], self._header_token()]
+
+    def _git_dir(self) -> Path:
+        return self.root / ".git"
+
+    def _guard(self) -> None:
+        """Put ``.git/config``, hooks and attributes back as Autopack left them."""
+        if self._git_state is not None and self._git_dir().is_dir():
+            self.restored += hygiene.restore_git(self._git_dir(), self._git_state)
+
+    def _remember(self) -> None:
+        git_dir = self._git_dir()
+        if git_dir.is_dir() and not git_dir.is_symlink():
+            hygiene.protect(git_dir)
+            self._git_state = hygiene.capture(git_dir)
 
     def git(self, *args: str, cwd: Path | None = None, check: bool = True) -> str:
-        """Run git with ``args`` in the workspace; return stdout."""
+        """Run git with ``args`` in the workspace (hooks, filters, fsmonitor off); return stdout."""
+        self._guard()
+        options = [item for setting in SAFE_CONFIG for item in ("-c", setting)]
         done = subprocess.run(
-            ["git", *args],
+            ["git", *options, *args],
             cwd=cwd or self.root,
             env=self._env(),
             capture_output=True,
@@ -114,7 +160,9 @@ class GitWorkspace:
             errors="replace",
             check=False,
             timeout=600,
+            stdin=subprocess.DEVNULL,
         )
+        self._remember()
         if check and done.returncode != 0:
             detail = [line for line in (done.stderr or done.stdout).splitlines() if line.strip()]
             # git's first "fatal:" / "error:" line says what went wrong; later lines are advice.
@@ -131,33 +179,54 @@ class GitWorkspace:
         ref: str,
         dest: Path,
         branch: str,
-        credentials: tuple[str, str] | None = None,
+        credentials: Credentials | None = None,
         run_id: str | None = None,
     ) -> "GitWorkspace":
         """Clone ``url`` into ``dest`` and check out ``branch``.
 
         The remote branch is continued when it holds this run's commits (``run_id``); a branch
         left by another run of the same name is not this run's work, so it starts from ``ref``.
+        Credentials in ``url`` are taken out of it and used like ``AUTOPACK_GIT_TOKEN``
+        (``credentials``, when given, win). Submodules are never cloned or updated.
         """
+        clean_url, from_url = split_credentials(url)
         dest.parent.mkdir(parents=True, exist_ok=True)
-        workspace = cls(dest, branch=branch, credentials=credentials, run_id=run_id)
+        workspace = cls(
+            dest,
+            branch=branch,
+            credentials=credentials or from_url,
+            remote_url=clean_url,
+            run_id=run_id,
+        )
         if (dest / ".git").is_dir():
-            workspace.git("fetch", "--quiet", "origin")
+            workspace._remember()
+            workspace.git("remote", "set-url", "origin", clean_url)
+            workspace.git("fetch", "--quiet", "--no-recurse-submodules", "origin")
         else:
             try:
-                workspace.git("clone", "--quiet", "--no-checkout", url, str(dest), cwd=dest.parent)
+                workspace.git(
+                    "clone",
+                    "--quiet",
+                    "--no-checkout",
+                    "--no-recurse-submodules",
+                    "--",
+                    clean_url,
+                    str(dest),
+                    cwd=dest.parent,
+                )
             except WorkspaceError as exc:
                 raise WorkspaceError(
-                    f"cannot clone repository {redact(url)}: {str(exc).split(': ', 1)[-1]}"
+                    f"cannot clone repository {display_url(url)}: {str(exc).split(': ', 1)[-1]}"
                 ) from None
+        workspace._remember()
         remote_branch = workspace.git(
-            "ls-remote", "--heads", "origin", f"refs/heads/{branch}"
+            "ls-remote", "--heads", "--", "origin", f"refs/heads/{branch}"
         ).strip()
         if remote_branch and workspace._holds_this_run(f"origin/{branch}"):
-            workspace.git("checkout", "--quiet", "-B", branch, f"origin/{branch}")
+            workspace.git("checkout", "--quiet", "-B", branch, f"origin/{branch}", "--")
         else:
             base = workspace._resolve(ref)
-            workspace.git("checkout", "--quiet", "-B", branch, base)
+            workspace.git("checkout", "--quiet", "-B", branch, base, "--")
         workspace.git("reset", "--quiet", "--hard")
         workspace.git("clean", "-fdq")
         return workspace
@@ -166,13 +235,24 @@ class GitWorkspace:
         """Whether ``rev``'s history has a commit of this run (any, without a run identity)."""
         if self.run_id is None:
             return True
-        runs = self.git("log", f"--format=%(trailers:key={RUN_TRAILER},valueonly)", rev, "--")
+        runs = self.git(
+            "log",
+            f"--format=%(trailers:key={RUN_TRAILER},valueonly)",
+            "--end-of-options",
+            rev,
+            "--",
+        )
         return self.run_id in {line.strip() for line in runs.splitlines()}
 
     def _resolve(self, ref: str) -> str:
         for candidate in (f"origin/{ref}", ref):
             done = self.git(
-                "rev-parse", "--verify", "--quiet", f"{candidate}^{{commit}}", check=False
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                "--end-of-options",
+                f"{candidate}^{{commit}}",
+                check=False,
             ).strip()
             if done:
                 return done
@@ -184,26 +264,87 @@ class GitWorkspace:
 
     def rollback(self, to: str) -> None:
         """Discard every change since ``to`` (tracked and untracked)."""
-        self.git("reset", "--quiet", "--hard", to)
+        self.git("reset", "--quiet", "--hard", "--end-of-options", to, "--")
         self.git("clean", "-fdq")
 
     def diff(self, since: str) -> str:
         """Return the diff of the working tree (new files included) against ``since``."""
         self.git("add", "--all", "--intent-to-add")
-        return self.git("diff", since, "--")
+        return self.git("diff", "--no-ext-diff", "--no-textconv", "--end-of-options", since, "--")
 
-    def commit(self, message: str) -> str:
-        """Commit every change, signed with the run's identity trailer; return the new commit."""
+    def snapshot(self, paths: Iterable[str]) -> dict[str, bytes | None]:
+        """The current bytes of ``paths`` (None: absent), to pass to :meth:`discard_side_effects`.
+
+        Taken right after the governed apply, it lets the commit hold exactly what the apply
+        wrote even when a later command rewrote an accepted file.
+        """
+        return {path: hygiene.read_file(self.root, path) for path in paths}
+
+    def discard_side_effects(
+        self, accepted: Iterable[str] | Mapping[str, bytes | None]
+    ) -> list[str]:
+        """Take back every change since HEAD that is not an accepted edit; return what it was.
+
+        ``accepted`` are the paths the governed apply (and a successful mitigation) changed, or
+        a :meth:`snapshot` of them. Other modified or deleted tracked files are restored from
+        HEAD, new files and directories removed (ignored ones stay: they are never committed),
+        accepted files a command rewrote are put back to their snapshot, and ``.git`` changes
+        (hooks, config, attributes) are undone. The result names each path, for the report.
+        """
+        keep = hygiene.normalize_accepted(accepted)
+        self._guard()
+        discarded, self.restored = list(self.restored), []
+        self.git("reset", "--quiet")
+        changes = [c for c in hygiene.parse_status(self.git(*_STATUS)) if c.path not in keep]
+        tracked = [change.path for change in changes if change.tracked]
+        for start in range(0, len(tracked), 500):
+            self.git("checkout", "--quiet", "HEAD", "--", *tracked[start : start + 500])
+        discarded += tracked
+        # Untracked files after the tracked ones: a restored .gitignore may reveal more.
+        for change in hygiene.parse_status(self.git(*_STATUS)):
+            if change.path not in keep and not change.tracked:
+                hygiene.remove_new(self.root, change.path)
+                discarded.append(change.path)
+        for path, data in keep.items():
+            if data is ... or hygiene.read_file(self.root, path) == data:
+                continue
+            target = self.root / path
+            hygiene.remove(target)
+            if isinstance(data, bytes):
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+            discarded.append(f"{path} (changed after the governed apply)")
+        return sorted(dict.fromkeys(discarded))
+
+    def commit(self, message: str, *, paths: Iterable[str] | None = None) -> str:
+        """Commit the changes to ``paths`` (default: every change); return the new commit.
+
+        The message is signed with the run's identity trailer. Call
+        :meth:`discard_side_effects` first: then every change left is a governed one.
+        """
         if self.run_id is not None:
             message = f"{message.rstrip()}\n{RUN_TRAILER}: {self.run_id}"
-        self.git("add", "--all")
-        self.git("commit", "--quiet", "--allow-empty", "-m", message)
+        if paths is None:
+            self.git("add", "--all")
+        else:
+            chosen = sorted(hygiene.normalize_accepted(paths))
+            self.git("reset", "--quiet")
+            for start in range(0, len(chosen), 500):
+                self.git("add", "--all", "--", *chosen[start : start + 500])
+        self.git("commit", "--quiet", "--no-verify", "--allow-empty", "-m", message)
         return self.head()
 
     def push(self) -> None:
         """Push the work branch (the branch is Autopack's own, so a lease is enough)."""
         self.git(
-            "push", "--quiet", "--force-with-lease", "origin", f"HEAD:refs/heads/{self.branch}"
+            "push",
+            "--quiet",
+            "--no-verify",
+            "--no-recurse-submodules",
+            "--force-with-lease",
+            "--",
+            "origin",
+            f"HEAD:refs/heads/{self.branch}",
         )
 
     def _trailers(
@@ -219,6 +360,7 @@ class GitWorkspace:
             *(["-n", str(limit)] if limit else []),
             f"--format=%H%x00%(trailers:key={name},valueonly)%x00"
             f"%(trailers:key={RUN_TRAILER},valueonly)%x1e",
+            "--end-of-options",
             rev,
             "--",
         )
@@ -253,6 +395,7 @@ class GitWorkspace:
             f"%(trailers:key={PENDING_TRAILER},valueonly)"
             f"%(trailers:key={MITIGATION_TRAILER},valueonly)%x1e",
             "HEAD",
+            "--",
         )
         base = self.head()
         for entry in log.split("\x1e"):
@@ -276,7 +419,15 @@ class GitWorkspace:
         if base == head:
             return None
         backup = f"{self.branch}-rolled-back"
-        self.git("push", "--quiet", "--force", "origin", f"{head}:refs/heads/{backup}")
+        self.git(
+            "push",
+            "--quiet",
+            "--no-verify",
+            "--force",
+            "--",
+            "origin",
+            f"{head}:refs/heads/{backup}",
+        )
         self.rollback(base)
         self.push()
         return backup
@@ -293,5 +444,5 @@ class GitWorkspace:
 
     def restore_pending(self, commit: str) -> None:
         """Put a set-aside pending change back into the working tree, uncommitted."""
-        self.git("cherry-pick", "--no-commit", commit)
+        self.git("cherry-pick", "--no-commit", "--end-of-options", commit)
         self.git("reset", "--quiet")

@@ -66,8 +66,10 @@ def restore_git(git_dir: Path, state: GitState) -> list[str]:
                 remove(hook)
                 changed.append(f".git/hooks/{hook.name}")
     attributes = git_dir / "info" / "attributes"
-    if not attributes.is_file() or attributes.is_symlink() or (
-        attributes.read_text(encoding="utf-8", errors="replace") != ATTRIBUTES
+    if (
+        not attributes.is_file()
+        or attributes.is_symlink()
+        or (attributes.read_text(encoding="utf-8", errors="replace") != ATTRIBUTES)
     ):
         changed.append(".git/info/attributes")
         protect(git_dir)
@@ -80,6 +82,19 @@ def remove(path: Path) -> None:
         path.unlink(missing_ok=True)
     else:
         shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_new(root: Path, path: str) -> None:
+    """Delete the untracked ``root/path`` and the directories it leaves empty."""
+    target = root / path
+    remove(target)
+    parent = target.parent
+    while parent != root and parent.is_relative_to(root) and not parent.is_symlink():
+        try:
+            parent.rmdir()
+        except OSError:
+            break
+        parent = parent.parent
 
 
 @dataclass(frozen=True)
@@ -100,9 +115,7 @@ def parse_status(output: str) -> list[Change]:
         code, path = entry[:2], entry[3:]
         if code == "!!":
             continue
-        changes.append(
-            Change(path=path.rstrip("/"), tracked=code != "??", deleted="D" in code)
-        )
+        changes.append(Change(path=path.rstrip("/"), tracked=code != "??", deleted="D" in code))
     return changes
 
 
