@@ -21,7 +21,6 @@ so the Builder can continue from it. Parsing is pure: applying is :mod:`autopack
 import re
 from dataclasses import dataclass
 
-
 FORMAT_INSTRUCTIONS = """\
 Answer with edit blocks only, no other prose:
 
@@ -114,5 +113,3 @@ def parse_edits(text: str) -> ParsedEdits:
     if not edits and text.strip():
         return ParsedEdits((), error="no '=== FILE:', '=== EDIT:' or '=== DELETE:' block found")
     return ParsedEdits(tuple(edits))
-
-
