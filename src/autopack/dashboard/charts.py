@@ -35,7 +35,8 @@ def stacked_bars(
     plot_height = height - top - bottom
     plot_width = width - left - 8
     totals = [sum(s.values[i] for s in series) for i in range(len(categories))]
-    peak = max(totals, default=0.0) or 1.0
+    highest = max(totals, default=0.0)
+    peak = highest or 1.0
     slot = plot_width / max(len(categories), 1)
     bar = max(min(slot * 0.7, 48.0), 2.0)
     parts = [
@@ -46,7 +47,7 @@ def stacked_bars(
         f'<line x1="{left}" y1="{top + plot_height}" x2="{width - 8}" '
         f'y2="{top + plot_height}" class="axis"/>',
         f'<text x="{left - 6}" y="{top + 4}" text-anchor="end" class="tick">'
-        f"{escape(_short(peak, unit))}</text>",
+        f"{escape(_short(highest, unit))}</text>",
         f'<text x="{left - 6}" y="{top + plot_height}" text-anchor="end" class="tick">0</text>',
     ]
     step = max(1, len(categories) // 12)

@@ -24,7 +24,22 @@ function cell(row, text, className) {
   return td;
 }
 
+function refreshChoices(name, values) {
+  const select = document.querySelector('form.filters select[name="' + name + '"]');
+  if (!select) return;
+  const known = new Set(Array.from(select.options, (option) => option.value));
+  for (const value of values) {
+    if (known.has(value)) continue;
+    const option = document.createElement("option");
+    option.textContent = value;
+    select.appendChild(option);
+  }
+}
+
 function renderRuns(table, page) {
+  refreshChoices("state", page.states);
+  refreshChoices("namespace", page.namespaces);
+  refreshChoices("repository", page.repositories);
   const body = document.createElement("tbody");
   for (const run of page.items) {
     const row = document.createElement("tr");
