@@ -107,7 +107,8 @@ def test_usage_totals_equal_the_ledger(browser: Any, served: Served) -> None:
         int(totals.get_attribute("data-calls")),
         Decimal(totals.get_attribute("data-cost")),
     )
-    assert shown == (int(ledger[0]), int(ledger[1]), int(ledger[2]), Decimal(ledger[3]))
+    expected = (int(ledger[0] or 0), int(ledger[1] or 0), int(ledger[2]), Decimal(ledger[3] or 0))
+    assert shown == expected
     assert ledger[2] == 6  # the demo's Builder, Doctor and Auditor calls
     bars = browser.find_elements(By.CSS_SELECTOR, "svg.chart rect title")
     assert bars, "the token chart has no bars"
