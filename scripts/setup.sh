@@ -81,3 +81,21 @@ if [ -z "${AUTOPACK_NO_DOCKER:-}" ] && [ "$(id -u)" = "0" ] && command -v apt-ge
             || log "could not install docker.io; the container tests will be skipped"
     fi
 fi
+
+# The dashboard's browser tests: Debian's chromium driven headless through chromium-driver,
+# and axe-core (npm) for the accessibility checks. Without them those tests are skipped.
+if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
+    if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
+        log "installing chromium and chromium-driver (dashboard browser tests)"
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null \
+            || log "could not install chromium; the dashboard browser tests will be skipped"
+    else
+        log "chromium not found: apt-get install chromium chromium-driver to run the dashboard browser tests"
+    fi
+fi
+if [ ! -f "$ROOT/.tools/axe/node_modules/axe-core/axe.min.js" ] && command -v npm >/dev/null 2>&1; then
+    log "installing axe-core into .tools/axe (dashboard accessibility checks)"
+    mkdir -p "$ROOT/.tools/axe"
+    (cd "$ROOT/.tools/axe" && npm install --silent --no-audit --no-fund axe-core@4 >/dev/null) \
+        || log "could not install axe-core; the accessibility checks will be skipped"
+fi
