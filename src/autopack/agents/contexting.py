@@ -23,10 +23,11 @@ from pathlib import Path, PurePosixPath
 from autopack.agents import repomap
 from autopack.api import PhaseDefinition
 from autopack.llm.tokens import count_tokens
-from autopack.planning import scan_repository
+from autopack.planning import scan_repository, scanning
 
 MAX_RELEVANT = 4  # files chosen by shared words alone, after the structural neighbours
 MAX_PARSE_BYTES = 200_000
+MAX_WHOLE_FILE_BYTES = 200_000  # a longer file is shown cut, and says so
 _PACKAGE_ENTRIES = ("__init__.py", "index.ts", "index.js", "mod.rs", "lib.rs")
 _WORD = re.compile(r"[A-Za-z][a-z]+|[A-Z]+(?![a-z])")
 _COMMON = frozenset(
@@ -89,12 +90,12 @@ def _within(path: str, prefixes: Iterable[str]) -> bool:
 
 def _python_imports(root: Path, path: str, files: set[str]) -> set[str]:
     """Repository files that the Python file ``path`` imports."""
+    data = scanning.read_bytes(root, path, max_bytes=MAX_PARSE_BYTES)
+    if data is None or len(data) > MAX_PARSE_BYTES:
+        return set()
     try:
-        source = root / path
-        if source.stat().st_size > MAX_PARSE_BYTES:
-            return set()
-        tree = ast.parse(source.read_text(encoding="utf-8", errors="replace"))
-    except (OSError, SyntaxError, ValueError):
+        tree = ast.parse(data.decode("utf-8", errors="replace"))
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
         return set()
     modules: set[str] = set()
     for node in ast.walk(tree):
@@ -131,7 +132,9 @@ class ContextSelector:
         parts = ["## Repository map (path: symbols)", map_text, ""]
         used = self.measure(map_text)
         for path in self.whole_files(phase, files, feedback):
-            text = (self.root / path).read_text(encoding="utf-8", errors="replace")
+            text = scanning.read_text(self.root, path, max_bytes=MAX_WHOLE_FILE_BYTES)
+            if text is None:
+                continue  # a special file or a symlink out of the repository: never shown
             block = f"--- {path}\n{text}"
             size = self.measure(block)
             if used + size > budget_tokens:
@@ -205,7 +208,11 @@ class ContextSelector:
             return []
         # A file's own name and symbols describe it; its directories are shared by its siblings.
         described = {
-            f: terms(PurePosixPath(f).stem + " " + " ".join(repomap.file_symbols(self.root / f)))
+            f: terms(
+                PurePosixPath(f).stem
+                + " "
+                + " ".join(repomap.file_symbols(self.root / f, root=self.root))
+            )
             for f in candidates
         }
         frequency: dict[str, int] = {}

@@ -10,13 +10,17 @@ same repository always gives the same map (provider prompt caches keep hitting).
 """
 
 import ast
+import os
 import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
 from autopack.agents import syntax
+from autopack.planning import scanning
 
 MAX_FILE_BYTES = 200_000
+# Bytes read for one map: beyond this, files are listed by name only.
+MAX_MAP_BYTES = 20_000_000
 
 _DECLARATION = re.compile(
     r"^\s*(?:export\s+)?(?:default\s+)?(?:pub(?:\([^)]*\))?\s+)?(?:async\s+)?"
@@ -35,7 +39,7 @@ _CODE = syntax.SUFFIXES | {".kt", ".rb", ".cs"}
 def _python_symbols(text: str) -> list[str]:
     try:
         tree = ast.parse(text)
-    except SyntaxError:
+    except (SyntaxError, ValueError, RecursionError, MemoryError):  # NUL bytes, deep nesting
         return ["<syntax error>"]
     symbols: list[str] = []
     for node in tree.body:
@@ -52,22 +56,35 @@ def _python_symbols(text: str) -> list[str]:
     return symbols
 
 
-def file_symbols(path: Path) -> list[str]:
-    """Return the symbols ``path`` declares (empty for files that are not code)."""
+def file_symbols(path: Path, *, root: Path | None = None) -> list[str]:
+    """Return the symbols ``path`` declares (empty for files that are not code).
+
+    The file is read only when it is a regular file inside ``root`` (default: its directory),
+    never through a symlink that leaves the repository and never a device or FIFO.
+    """
     if path.suffix not in _CODE | {".py"}:
         return []
-    try:
-        if path.stat().st_size > MAX_FILE_BYTES:
-            return ["<large file>"]
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError:
+    base = root if root is not None else path.parent
+    data = scanning.read_bytes(base, str(path.relative_to(base)), max_bytes=MAX_FILE_BYTES)
+    if data is None:
         return []
+    if len(data) > MAX_FILE_BYTES:
+        return ["<large file>"]
+    text = data.decode("utf-8", errors="replace")
     if path.suffix == ".py":
         return _python_symbols(text)
     parsed = syntax.declarations(path.suffix, text)
     if parsed is not None:
         return parsed
     return fallback_symbols(path.suffix, text)
+
+
+def _size(path: Path) -> int:
+    """Bytes a map reads of ``path`` at most (its own size, without following symlinks)."""
+    try:
+        return min(os.lstat(path).st_size, MAX_FILE_BYTES)
+    except OSError:
+        return 0
 
 
 def fallback_symbols(suffix: str, text: str) -> list[str]:
@@ -87,8 +104,12 @@ def repository_map(
     """
     lines: list[str] = []
     used = 0
+    read = 0
     for relative in sorted(files):
-        symbols = file_symbols(root / relative)
+        symbols: list[str] = []
+        if read < MAX_MAP_BYTES:
+            symbols = file_symbols(root / relative, root=root)
+            read += _size(root / relative)
         line = f"{relative}: {'; '.join(symbols)}" if symbols else relative
         size = measure(line) + 1
         if used + size > budget:

@@ -4,9 +4,15 @@ Scope inference and preflight need to know which files and directories exist, wi
 descending into ignored trees (``node_modules``, build output) and without hanging on a huge
 monorepo. Inside a git work tree ``git ls-files`` answers exactly and fast; elsewhere the
 root ``.gitignore`` is honoured through pathspec's gitignore semantics.
+
+The repository is untrusted, so a scan lists only regular files (and symlinks to regular files
+inside the repository): a symlink to ``/proc/self/environ`` or ``/dev/zero``, a FIFO or a device
+is left out, and :func:`read_text` is how every reader opens a listed file (bounded bytes,
+never through a symlink that leaves the repository, never a special file).
 """
 
 import os
+import stat
 import subprocess
 import time
 from dataclasses import dataclass, field
@@ -60,11 +66,79 @@ class RepoScan:
         return [path for path in self.files if path.startswith(prefix)]
 
 
+# Bytes one reader takes from one file; a longer file is cut (and says so).
+MAX_READ_BYTES = 200_000
+
+
+def _regular_inside(root: Path, path: Path) -> Path | None:
+    """``path`` resolved, when it is a regular file inside ``root``; None otherwise."""
+    try:
+        resolved = path.resolve(strict=True)
+        if not resolved.is_relative_to(root.resolve()):
+            return None
+        if not stat.S_ISREG(os.stat(resolved).st_mode):
+            return None
+    except (OSError, RuntimeError):  # missing, unreadable, or a symlink loop
+        return None
+    return resolved
+
+
+def is_readable_file(root: Path, relative: str) -> bool:
+    """Whether ``root/relative`` is a regular file inside ``root`` (symlinks resolved)."""
+    return _regular_inside(root, root / relative) is not None
+
+
+def read_bytes(root: Path, relative: str, *, max_bytes: int = MAX_READ_BYTES) -> bytes | None:
+    """At most ``max_bytes + 1`` bytes of a regular file inside ``root``, or None.
+
+    None for a missing file, a special file (device, FIFO, socket, directory) and a symlink that
+    leads out of the repository. Opening does not block on a FIFO swapped in meanwhile.
+    """
+    resolved = _regular_inside(root, root / relative)
+    if resolved is None:
+        return None
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0)
+    try:
+        descriptor = os.open(resolved, flags)
+    except OSError:
+        return None
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return None
+        return handle.read(max_bytes + 1)
+
+
+def read_text(root: Path, relative: str, *, max_bytes: int = MAX_READ_BYTES) -> str | None:
+    """The text of ``root/relative`` as :func:`read_bytes` allows, cut at ``max_bytes``."""
+    data = read_bytes(root, relative, max_bytes=max_bytes)
+    if data is None:
+        return None
+    text = data[:max_bytes].decode("utf-8", errors="replace")
+    if len(data) > max_bytes:
+        text += f"\n... (cut: the file is longer than {max_bytes:,} bytes)"
+    return text
+
+
+def _listable(root: Path, relative: str) -> bool:
+    """Regular files and symlinks to regular files inside the repository; nothing else."""
+    try:
+        mode = os.lstat(root / relative).st_mode
+    except OSError:
+        return False
+    if stat.S_ISREG(mode):
+        return True
+    return stat.S_ISLNK(mode) and is_readable_file(root, relative)
+
+
 def _git_files(root: Path, *, max_files: int, deadline: float) -> tuple[list[str], bool] | None:
     try:
         process = subprocess.Popen(
             [
                 "git",
+                "-c",
+                "core.fsmonitor=false",
+                "-c",
+                "core.hooksPath=/dev/null",
                 "-C",
                 str(root),
                 "ls-files",
@@ -98,8 +172,7 @@ def _git_files(root: Path, *, max_files: int, deadline: float) -> tuple[list[str
 
 
 def _walk_files(root: Path, *, max_files: int, deadline: float) -> tuple[list[str], bool]:
-    ignore_file = root / ".gitignore"
-    lines = ignore_file.read_text(errors="replace").splitlines() if ignore_file.is_file() else []
+    lines = (read_text(root, ".gitignore") or "").splitlines()
     spec = pathspec.GitIgnoreSpec.from_lines(lines)
     files: list[str] = []
     for current, dirnames, filenames in os.walk(root):
@@ -126,6 +199,8 @@ def scan_repository(
     listed = _git_files(root, max_files=max_files, deadline=deadline)
     if listed is not None:
         files, truncated = listed
-        return RepoScan.of(root, files, truncated=truncated, started=started, method="git")
-    files, truncated = _walk_files(root, max_files=max_files, deadline=deadline)
-    return RepoScan.of(root, files, truncated=truncated, started=started, method="walk")
+    else:
+        files, truncated = _walk_files(root, max_files=max_files, deadline=deadline)
+    files = [path for path in files if _listable(root, path)]
+    method = "git" if listed is not None else "walk"
+    return RepoScan.of(root, files, truncated=truncated, started=started, method=method)
