@@ -7,7 +7,7 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
-scripts/setup.sh
+scripts/setup.sh --demo
 BIN="$ROOT/.venv/bin"
 
 DEMO="${AUTOPACK_DEMO_DIR:-$ROOT/.cache/demo}"

@@ -34,12 +34,31 @@ if [ ! -f "$STAMP" ] || [ "$(cat "$STAMP")" != "$WANT" ]; then
     echo "$WANT" > "$STAMP"
 fi
 
+# The demo needs only the virtualenv: it uses SQLite and runs the project's tests without
+# the system pieces below (which the test suite needs).
+if [ "${1:-}" = "--demo" ]; then
+    exit 0
+fi
+
+# Debian packages are installed with one `apt-get update` first (a fresh machine's package
+# lists may be empty or stale).
+APT_UPDATED=""
+apt_install() {
+    if [ "$(id -u)" != "0" ] || ! command -v apt-get >/dev/null 2>&1; then
+        return 1
+    fi
+    if [ -z "$APT_UPDATED" ]; then
+        apt-get update -qq || true
+        APT_UPDATED=1
+    fi
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@" >/dev/null
+}
+
 # PostgreSQL server binaries for the store tests (pytest-postgresql starts a throwaway server).
 if ! ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 && ! command -v pg_ctl >/dev/null 2>&1; then
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
         log "installing the PostgreSQL server (apt-get install postgresql)"
-        apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+        apt_install postgresql
     else
         log "PostgreSQL server binaries not found: install PostgreSQL 15+ (e.g. apt-get install postgresql)"
         exit 1
@@ -56,7 +75,7 @@ chmod +x scripts/pg_ctl_as_postgres.sh
 if ! command -v bwrap >/dev/null 2>&1; then
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
         log "installing bubblewrap (the local command sandbox)"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null \
+        apt_install bubblewrap \
             || log "could not install bubblewrap; commands will run without a sandbox"
     else
         log "bubblewrap not found: install it (apt-get install bubblewrap) to sandbox test commands"
@@ -77,7 +96,7 @@ fi
 if [ -z "${AUTOPACK_NO_DOCKER:-}" ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
     if ! command -v dockerd >/dev/null 2>&1 || ! command -v debootstrap >/dev/null 2>&1; then
         log "installing docker.io and debootstrap (container image tests)"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io debootstrap >/dev/null \
+        apt_install docker.io debootstrap \
             || log "could not install docker.io; the container tests will be skipped"
     fi
 fi
@@ -87,7 +106,7 @@ fi
 if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
     if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
         log "installing chromium and chromium-driver (dashboard browser tests)"
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null \
+        apt_install chromium chromium-driver \
             || log "could not install chromium; the dashboard browser tests will be skipped"
     else
         log "chromium not found: apt-get install chromium chromium-driver to run the dashboard browser tests"
