@@ -19,6 +19,7 @@ an earlier request, in 128-token steps from 1,024 tokens, is reported as ``cache
 ``prompt_tokens``. Tokens are counted with the offline cl100k tokenizer.
 """
 
+import contextlib
 import hashlib
 import itertools
 import json
@@ -205,10 +206,9 @@ class _Handler(BaseHTTPRequestHandler):
         del args
 
     def handle(self) -> None:
-        try:
+        # the client dropping a kept-alive connection is normal after timeouts and cuts
+        with contextlib.suppress(ConnectionResetError, BrokenPipeError):
             super().handle()
-        except (ConnectionResetError, BrokenPipeError):
-            pass  # the client dropped a kept-alive connection: normal for timeouts and cuts
 
     # -- plumbing ---------------------------------------------------------------------------
 
@@ -260,7 +260,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     # -- requests ---------------------------------------------------------------------------
 
-    def do_POST(self) -> None:  # noqa: N802 - the http.server API
+    def do_POST(self) -> None:
         state = self.server_state
         length = int(self.headers.get("content-length", 0))
         body = json.loads(self.rfile.read(length) or b"{}")
@@ -272,7 +272,9 @@ class _Handler(BaseHTTPRequestHandler):
             if isinstance(step, Fault):
                 self._wait(step.hang_seconds)
                 if step.status != 200:
-                    self._json(step.status, state.error_body(step.status, step.message), step.headers)
+                    self._json(
+                        step.status, state.error_body(step.status, step.message), step.headers
+                    )
                     return
             if state.provider == "anthropic":
                 self._anthropic(body, step)
@@ -348,21 +350,28 @@ class _Handler(BaseHTTPRequestHandler):
             ),
             _sse(
                 "content_block_start",
-                {"type": "content_block_start", "index": 0, "content_block": {"type": "text", "text": ""}},
+                {
+                    "type": "content_block_start",
+                    "index": 0,
+                    "content_block": {"type": "text", "text": ""},
+                },
             ),
             _sse("ping", {"type": "ping"}),
         ]
         events += [
             _sse(
                 "content_block_delta",
-                {"type": "content_block_delta", "index": 0, "delta": {"type": "text_delta", "text": piece}},
+                {
+                    "type": "content_block_delta",
+                    "index": 0,
+                    "delta": {"type": "text_delta", "text": piece},
+                },
             )
             for piece in _chunks(text)
         ]
         if isinstance(step, Fault) and step.error_event:
-            events = events[:3] + [
-                _sse("error", {"type": "error", "error": {"type": step.error_event, "message": step.message}})
-            ]
+            error = {"type": "error", "error": {"type": step.error_event, "message": step.message}}
+            events = [*events[:3], _sse("error", error)]
         else:
             events += [
                 _sse("content_block_stop", {"type": "content_block_stop", "index": 0}),
@@ -432,7 +441,11 @@ class _Handler(BaseHTTPRequestHandler):
                 {
                     **chunk,
                     "choices": [
-                        {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
+                        {
+                            "index": 0,
+                            "delta": {"role": "assistant", "content": ""},
+                            "finish_reason": None,
+                        }
                     ],
                 },
             )
@@ -440,7 +453,10 @@ class _Handler(BaseHTTPRequestHandler):
         events += [
             _sse(
                 None,
-                {**chunk, "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}]},
+                {
+                    **chunk,
+                    "choices": [{"index": 0, "delta": {"content": piece}, "finish_reason": None}],
+                },
             )
             for piece in _chunks(text)
         ]
@@ -457,6 +473,7 @@ class _Handler(BaseHTTPRequestHandler):
 def llm_server(provider: Provider, **options: Any) -> Iterator[FakeLlmServer]:
     """Serve a fake ``provider`` on a free 127.0.0.1 port until the block ends."""
     state = FakeLlmServer(provider=provider, **options)
+    token_ids("load the tokenizer before the first request: tests use sub-second idle timeouts")
     handler = type("Handler", (_Handler,), {"server_state": state})
     server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     server.daemon_threads = True

@@ -106,6 +106,10 @@ class AnthropicModel:
             ),
         )
 
+    def close(self) -> None:
+        """Close the client's connections."""
+        self._client.close()
+
     def complete(self, *, prompt: Prompt, max_tokens: int) -> Completion:
         """Make one call (streamed unless the model's quirks say otherwise)."""
         started = time.perf_counter()

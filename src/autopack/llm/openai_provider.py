@@ -88,6 +88,10 @@ class OpenAIModel:
             ),
         )
 
+    def close(self) -> None:
+        """Close the client's connections."""
+        self._client.close()
+
     def complete(self, *, prompt: Prompt, max_tokens: int) -> Completion:
         """Make one call (streamed unless the model's quirks say otherwise)."""
         started = time.perf_counter()
@@ -150,7 +154,7 @@ class OpenAIModel:
         except (openai.OpenAIError, httpx2.HTTPError) as exc:
             partial = normalized_usage(usage) if usage is not None else None
             if model and type(exc) is openai.APIConnectionError:
-                # the SDK reports a stream that broke off after its first chunk as a connection error
+                # the SDK reports a stream broken off after its first chunk as a connection error
                 raise errors.StreamCutError(
                     f"{self.provider}: the stream broke off ({exc.__cause__ or exc})",
                     partial_usage=partial,

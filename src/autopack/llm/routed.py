@@ -157,6 +157,14 @@ class RoutedModels:
             clock=self.clock,
         )
 
+    def close(self) -> None:
+        """Close the models' HTTP connections (call when the session ends)."""
+        for model in self._models.values():
+            closer = getattr(model, "close", None)
+            if callable(closer):
+                closer()
+        self._models.clear()
+
     def _route(self, role: str, phase: PhaseDefinition | None, failures: int) -> list[str]:
         return route(
             self.config,

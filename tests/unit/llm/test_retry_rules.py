@@ -8,7 +8,7 @@ from autopack.llm import errors
 from autopack.llm.retrying import RetryPolicy, backoff, next_wait
 
 POLICY = RetryPolicy(max_attempts=6, max_seconds=600, max_retry_after_seconds=120)
-RNG = random.Random(7)
+RNG = random.Random(7)  # noqa: S311 - jitter, not security
 
 
 def wait(error: errors.LlmError, tries: int = 1, elapsed: float = 0.0) -> float | None:
@@ -52,7 +52,7 @@ def test_request_and_key_errors_are_never_retried(error: errors.LlmError) -> Non
 
 
 def test_backoff_is_jittered_and_grows() -> None:
-    rng = random.Random(1)
+    rng = random.Random(1)  # noqa: S311 - jitter, not security
     policy = RetryPolicy(base_delay_seconds=1, max_delay_seconds=30)
     draws = {tries: [backoff(tries, policy, rng) for _ in range(200)] for tries in (1, 3, 9)}
     assert all(0.5 <= d <= 1 for d in draws[1])
