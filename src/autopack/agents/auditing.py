@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 from autopack.api import PhaseDefinition
+from autopack.llm.types import Message, Prompt, PromptBlock
 
 Verdict = Literal["approved", "changes_requested"]
 
@@ -79,6 +80,31 @@ def build_audit_prompt(
         f"Diff:\n```diff\n{shown}\n```\n"
     )
     return SYSTEM_PROMPT, user
+
+
+def build_audit_layout(
+    *,
+    phase: PhaseDefinition,
+    diff: str,
+    test_summary: str,
+    intention: str = "",
+) -> Prompt:
+    """The Auditor's request laid out for caching: instructions and phase, then tests and diff."""
+    criteria = "\n".join(f"- {item}" for item in phase.acceptance_criteria) or "- (none given)"
+    shown = diff if len(diff) <= MAX_DIFF_CHARS else diff[:MAX_DIFF_CHARS] + "\n[diff truncated]"
+    memory = f"Project intention:\n{intention}\n\n" if intention else ""
+    stable = (
+        f"{memory}Phase: {phase.title}\nGoal: {phase.goal}\n"
+        f"Deliverables: {', '.join(phase.deliverables)}\n"
+        f"Acceptance criteria:\n{criteria}\n\n"
+    )
+    changing = f"Tests: {test_summary}\n\nDiff:\n```diff\n{shown}\n```\n"
+    return Prompt(
+        system=(PromptBlock(SYSTEM_PROMPT, cache=True),),
+        messages=(
+            Message(role="user", blocks=(PromptBlock(stable, cache=True), PromptBlock(changing))),
+        ),
+    )
 
 
 def parse_audit(text: str) -> AuditResult:

@@ -1,10 +1,15 @@
 """The Builder's prompts: what to build, where it may write, what went wrong last time.
 
-The stable parts (role, edit format, phase, repository context) come first and the attempt's
-feedback last, so a provider's prompt cache keeps hitting across attempts of a phase.
+:func:`build_prompt` lays the request out for provider caches: the role and edit format (the
+same for the whole run), then the repository context (the same between attempts of a phase),
+then the phase, each ending with a cache breakpoint; only the last failure and the files it
+touched come after the last breakpoint. The second attempt of a phase thus reads nearly all its
+input from cache (Anthropic ``cache_control``; OpenAI's prefix cache gains from the same
+order). The string functions remain for callers that send plain text.
 """
 
 from autopack.api import PhaseDefinition
+from autopack.llm.types import Message, Prompt, PromptBlock
 
 ROLE = """\
 You are the Builder of an autonomous coding system. You change a git repository to complete
@@ -49,6 +54,44 @@ def build_user_prompt(
         parts += [f"- {item}" for item in feedback]
     parts += ["", "Reply with edit blocks only."]
     return "\n".join(parts)
+
+
+def build_prompt(
+    *,
+    edit_format: str,
+    phase: PhaseDefinition,
+    context: str,
+    feedback: list[str],
+    intention: str = "",
+    extra_context: str = "",
+) -> Prompt:
+    """The Builder's request laid out for caching.
+
+    ``context`` must not depend on the attempt (render it without the failure feedback) or the
+    cached prefix changes each attempt; files chosen because of the last failure go in
+    ``extra_context``, after the last breakpoint.
+    """
+    tail: list[str] = []
+    if extra_context:
+        tail += ["# Files related to the previous attempt's failure", extra_context, ""]
+    if feedback:
+        tail += ["# What went wrong in the previous attempt (fix all of it)"]
+        tail += [f"- {item}" for item in feedback]
+        tail += [""]
+    tail += ["Reply with edit blocks only."]
+    return Prompt(
+        system=(PromptBlock(build_system_prompt(edit_format=edit_format), cache=True),),
+        messages=(
+            Message(
+                role="user",
+                blocks=(
+                    PromptBlock(f"# Repository\n{context}\n\n", cache=True),
+                    PromptBlock(f"{describe_phase(phase, intention=intention)}\n\n", cache=True),
+                    PromptBlock("\n".join(tail)),
+                ),
+            ),
+        ),
+    )
 
 
 def continuation_prompt(path: str) -> str:

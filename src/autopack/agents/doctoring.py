@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Literal, cast
 
 from autopack.api import PhaseDefinition
+from autopack.llm.types import Prompt, PromptBlock
 
 Decision = Literal["retry_with_hint", "replan", "skip_phase", "mark_fatal", "rollback_run"]
 DECISIONS: tuple[Decision, ...] = (
@@ -56,6 +57,18 @@ def doctor_prompt(
         f"Phase: {phase.title}\nGoal: {phase.goal}\nAllowed paths: "
         f"{', '.join(phase.scope.allowed_paths)}\nAttempts so far: {attempts}\n"
         f"Failure ({category}): {signature}\n\nDetails:\n{detail[-4000:]}\n"
+    )
+
+
+def doctor_layout(
+    *, phase: PhaseDefinition, category: str, signature: str, detail: str, attempts: int
+) -> Prompt:
+    """The Doctor's request as a structured prompt (its instructions are the cached prefix)."""
+    user = doctor_prompt(
+        phase=phase, category=category, signature=signature, detail=detail, attempts=attempts
+    )
+    return Prompt(system=(PromptBlock(DOCTOR_SYSTEM, cache=True),), messages=()).then(
+        [("user", user)]
     )
 
 

@@ -12,6 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from autopack.llm.types import Message, Prompt, PromptBlock
+
 SYSTEM_PROMPT = """\
 You are the Planner of an autonomous coding system. Turn the user's notes into a short list
 of phases that can each be built, tested and reviewed on their own, in a sensible order.
@@ -55,6 +57,23 @@ def build_planner_prompt(*, plan_text: str, repository_files: list[str]) -> str:
     """Return the Planner's request: the notes and a listing of the repository."""
     listing = "\n".join(repository_files[:400])
     return f"Notes:\n{plan_text}\n\nRepository files:\n{listing}\n"
+
+
+def build_planner_layout(*, plan_text: str, repository_files: list[str]) -> Prompt:
+    """The Planner's request as a structured prompt: a re-ask reuses the cached listing."""
+    listing = "\n".join(repository_files[:400])
+    return Prompt(
+        system=(PromptBlock(SYSTEM_PROMPT, cache=True),),
+        messages=(
+            Message(
+                role="user",
+                blocks=(
+                    PromptBlock(f"Repository files:\n{listing}\n\n", cache=True),
+                    PromptBlock(f"Notes:\n{plan_text}\n"),
+                ),
+            ),
+        ),
+    )
 
 
 def _json_part(text: str) -> str:

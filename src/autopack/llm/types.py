@@ -55,6 +55,13 @@ class Prompt:
             ),
         )
 
+    def then(self, turns: Sequence[tuple[str, str]]) -> "Prompt":
+        """This prompt followed by plain turns (a continuation, a re-ask): the prefix stays."""
+        added = tuple(
+            Message(role=_role(role), blocks=(PromptBlock(text),)) for role, text in turns
+        )
+        return Prompt(system=self.system, messages=self.messages + added)
+
     @property
     def system_text(self) -> str:
         """All system blocks joined."""
