@@ -6,6 +6,7 @@ here upserts by natural key so repeating it changes nothing.
 
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
@@ -166,6 +167,25 @@ def refresh_usage_totals(session: Session, *, run_id: str) -> Run:
         totals = session.execute(select(*columns).where(LlmCall.phase_id == phase.id)).one()
         _apply_totals(phase, totals)
     return run
+
+
+def run_spend(session: Session, *, run_id: str) -> tuple[int, Decimal]:
+    """What a run has spent so far, from its ledger: (tokens, dollars).
+
+    Tokens are every billed token (input, cache read, cache write, output) of every recorded
+    call, failed tries included; a session's budget starts from here.
+    """
+    tokens = (
+        func.coalesce(func.sum(LlmCall.input_tokens), 0)
+        + func.coalesce(func.sum(LlmCall.output_tokens), 0)
+        + func.coalesce(func.sum(LlmCall.cache_read_tokens), 0)
+        + func.coalesce(func.sum(LlmCall.cache_write_tokens), 0)
+    )
+    cost = func.coalesce(func.sum(LlmCall.cost_usd), 0)
+    spent_tokens, spent_cost = session.execute(
+        select(tokens, cost).where(LlmCall.run_id == run_id)
+    ).one()
+    return int(spent_tokens or 0), Decimal(str(spent_cost))
 
 
 def _apply_totals(target: Run | PhaseRecord, totals: Sequence[Any]) -> None:

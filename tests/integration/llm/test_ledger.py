@@ -1,0 +1,68 @@
+"""The run's ledger in the store: what a run spent is where its next session's budget starts."""
+
+from decimal import Decimal
+from pathlib import Path
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+
+from autopack.store import Store, models, records
+
+
+def a_store(tmp_path: Path) -> Store:
+    store = Store.open(f"sqlite:///{tmp_path / 'ledger.db'}")
+    with store.session() as session:
+        records.upsert_run(
+            session,
+            run_id="r1",
+            name="demo",
+            repo_url="https://example.com/a.git",
+            base_ref="main",
+            push_branch="autopack/demo",
+            spec={},
+        )
+    return store
+
+
+def call(**fields: object) -> models.LlmCall:
+    return models.LlmCall(
+        run_id="r1", role="builder", provider="anthropic", model="claude-sonnet-4-6", **fields
+    )
+
+
+def test_llm_calls_keep_the_http_status_and_the_migration_matches_the_models(
+    tmp_path: Path,
+) -> None:
+    store = a_store(tmp_path)
+    with store.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, models.Base.metadata) == []
+    with store.session() as session:
+        session.add(call(outcome="error", status_code=529, error_type="OverloadedError"))
+    with store.session() as session:
+        row = session.query(models.LlmCall).one()
+        assert (row.status_code, row.error_type) == (529, "OverloadedError")
+
+
+def test_run_spend_counts_every_billed_token_once_and_failed_tries_too(tmp_path: Path) -> None:
+    store = a_store(tmp_path)
+    with store.session() as session:
+        session.add(
+            call(
+                outcome="ok",
+                input_tokens=100,
+                cache_read_tokens=900,
+                cache_write_tokens=50,
+                output_tokens=20,
+                cost_usd=Decimal("0.001058"),
+            )
+        )
+        session.add(
+            call(
+                outcome="error", input_tokens=10, cache_read_tokens=900, cost_usd=Decimal("0.0003")
+            )
+        )
+        session.add(call(outcome="error", status_code=529, cost_usd=Decimal(0)))
+    with store.session() as session:
+        assert records.run_spend(session, run_id="r1") == (1980, Decimal("0.001358"))
+        assert records.run_spend(session, run_id="other") == (0, Decimal(0))
