@@ -75,21 +75,27 @@ class PhaseLoop:
                     budget += 1  # an outage is not the phase's fault: it costs no attempt
                 else:
                     steps.failures += 1
-                recovered = self._recover(steps, number, last)
+                try:  # recovery talks to models and git too: it may stop the run as well
+                    recovered = self._recover(steps, number, last)
+                except Exception as exc:
+                    return self._stopped(steps, number, savepoint, self._stop_of(exc))
                 if isinstance(recovered, PhaseResult):
                     return recovered
                 feedback = recovered
-            except RunStopped as stopped:
-                return self._stopped(steps, number, savepoint, stopped.stop)
-            except Exception as exc:  # unexpected: end the attempt, the phase and the run cleanly
-                log.exception("phase %d attempt %d failed unexpectedly", self.index, number)
-                stop = Stop(Reason.INTERNAL_ERROR, one_line(exc))
-                return self._stopped(steps, number, savepoint, stop)
+            except Exception as exc:
+                return self._stopped(steps, number, savepoint, self._stop_of(exc))
             finally:
                 pending = None
         failure = str(last.signature) if last else "no attempt was made"
         result = PhaseResult(PhaseState.FAILED, number, failure=failure[:1024])
         return self._phase_finished(steps, result)
+
+    def _stop_of(self, exc: Exception) -> Stop:
+        """The stop a RunStopped carries; any other exception is an ``InternalError``."""
+        if isinstance(exc, RunStopped):
+            return exc.stop
+        log.exception("phase %d failed unexpectedly", self.index, exc_info=exc)
+        return Stop(Reason.INTERNAL_ERROR, one_line(exc))
 
     def _attempt_started(
         self, steps: AttemptSteps, number: int, *, previous_model: str | None
