@@ -1,4 +1,7 @@
-"""``autopack models``: the routing table of a profile, with prices, before any call is made."""
+"""``autopack models``: a profile's routing, quirks, fallbacks and prices, before any call.
+
+Also the retry, timeout and circuit-breaker settings every call of a run follows.
+"""
 
 from typing import Annotated
 
@@ -31,7 +34,8 @@ def models(
         chains = getattr(chosen, role)
         table.add_row(role, *(" → ".join(getattr(chains, level)) for level in LEVELS))
     console.print(table)
-    console.print(f"fallback: {', '.join(chosen.fallback) or 'none'}")
+    if chosen.fallback:
+        console.print(f"profile fallback (models without their own): {', '.join(chosen.fallback)}")
     priced = Table(
         "MODEL",
         "PROVIDER",
@@ -50,6 +54,27 @@ def models(
         }
         | set(chosen.fallback)
     )
+    used = sorted(set(used) | {f for alias in used for f in config.models[alias].fallbacks})
+    quirks = Table(
+        "MODEL",
+        "MAX OUT",
+        "OUTPUT PARAM",
+        "MIN CACHE",
+        "STREAM",
+        "FALLBACKS (same tier, outages only)",
+        title="models.yaml quirks",
+    )
+    for alias in used:
+        entry = config.models[alias]
+        quirks.add_row(
+            alias,
+            f"{entry.max_output_tokens:,}",
+            entry.max_tokens_param,
+            f"{entry.min_cache_tokens:,}",
+            "yes" if entry.streaming else "no",
+            ", ".join(entry.fallbacks) or "-",
+        )
+    console.print(quirks)
     for alias in used:
         entry = config.models[alias]
         price = prices.price(entry.name)
@@ -62,3 +87,15 @@ def models(
             str(price.cache_write),
         )
     console.print(priced)
+    retries, timeouts, breaker = config.retries, config.timeouts, config.breaker
+    console.print(
+        f"retries: {retries.max_attempts} tries (overload {retries.overload_attempts}, timeouts "
+        f"{retries.timeout_attempts}), backoff {retries.base_delay_seconds:g}-"
+        f"{retries.max_delay_seconds:g} s jittered, retry-after honoured up to "
+        f"{retries.max_retry_after_seconds:g} s (longer: fail over)"
+    )
+    console.print(
+        f"timeouts: connect {timeouts.connect_seconds:g} s, idle between chunks "
+        f"{timeouts.idle_seconds:g} s, whole answer {timeouts.total_seconds:g} s; circuit "
+        f"breaker opens after {breaker.failures} failures for {breaker.cooldown_seconds:g} s"
+    )

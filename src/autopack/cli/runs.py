@@ -1,11 +1,18 @@
-"""``autopack runs``: read past and current runs from the store."""
+"""``autopack runs``: read past and current runs from the store.
 
-from typing import Annotated
+Usage is shown the same way for every provider: input (never including cached input), cache
+read, cache write, output and cost, and what the run spent against its budget.
+"""
 
+from decimal import Decimal
+from typing import Annotated, Any
+
+import pydantic
 import typer
 from rich.markup import escape
 from rich.table import Table
 
+from autopack.api import RunBudgets
 from autopack.cli.database import UrlOption, open_store
 from autopack.cli.output import console, fail
 from autopack.store import StoreUnavailableError, models, records
@@ -25,6 +32,7 @@ def list_runs(
         with store.session() as session:
             rows = records.list_runs(session, limit=limit)
             table = Table("NAME", "NAMESPACE", "STATE", "PHASES", "TOKENS", "COST", "STARTED")
+            # TOKENS: every billed token (input, cache read, cache write, output)
             for run in rows:
                 complete = sum(1 for phase in run.phases if phase.state == "Complete")
                 table.add_row(
@@ -32,7 +40,7 @@ def list_runs(
                     escape(run.namespace or "-"),
                     run.state,
                     f"{complete}/{len(run.phases)}",
-                    f"{run.input_tokens + run.output_tokens:,}",
+                    f"{_billed_tokens(run):,}",
                     f"${run.cost_usd:.4f}",
                     run.started_at.strftime("%Y-%m-%d %H:%M") if run.started_at else "-",
                 )
@@ -64,10 +72,8 @@ def show_run(
                 fail(f"no run named {name!r} in {store.redacted_url}; see `autopack runs list`")
             console.print(f"[bold]{escape(run.name)}[/] {run.state} {escape(run.message or '')}")
             console.print(f"repo {escape(run.repo_url)}@{run.base_ref} -> {run.push_branch}")
-            console.print(
-                f"usage: {run.input_tokens:,} in / {run.output_tokens:,} out tokens, "
-                f"{run.llm_calls} calls, ${run.cost_usd:.4f}"
-            )
+            console.print(f"usage: {describe_usage(run)}, {run.llm_calls} calls")
+            console.print(f"spent: {describe_budget(run)}")
             table = Table("#", "PHASE", "STATE", "ATTEMPTS", "COST", "FAILURE")
             for phase in run.phases:
                 table.add_row(
@@ -94,6 +100,43 @@ def show_run(
         fail(str(exc))
     finally:
         store.dispose()
+
+
+def _billed_tokens(usage: models.Run | models.PhaseRecord) -> int:
+    return (
+        usage.input_tokens
+        + usage.cache_read_tokens
+        + usage.cache_write_tokens
+        + usage.output_tokens
+    )
+
+
+def describe_usage(usage: models.Run | models.PhaseRecord) -> str:
+    """Input, cache read, cache write, output and cost on one line."""
+    return (
+        f"{usage.input_tokens:,} in · {usage.cache_read_tokens:,} cache read · "
+        f"{usage.cache_write_tokens:,} cache write · {usage.output_tokens:,} out · "
+        f"${usage.cost_usd:.4f}"
+    )
+
+
+def _budgets(spec: dict[str, Any]) -> RunBudgets:
+    try:
+        return RunBudgets.model_validate(spec.get("budgets") or {})
+    except pydantic.ValidationError:
+        return RunBudgets()
+
+
+def describe_budget(run: models.Run) -> str:
+    """What the run spent against its budget, in tokens and dollars."""
+    budgets = _budgets(run.spec or {})
+    tokens = _billed_tokens(run)
+    cost = Decimal(run.cost_usd)
+    share = max(tokens / budgets.tokens, float(cost) / budgets.cost_usd) if budgets.tokens else 0
+    return (
+        f"{tokens:,} of {budgets.tokens:,} tokens, ${cost:.4f} of ${budgets.cost_usd:.2f} "
+        f"({share:.0%} of the budget)"
+    )
 
 
 def _print_failed_attempts(run: models.Run) -> None:

@@ -5,7 +5,9 @@ from pathlib import Path
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from typer.testing import CliRunner
 
+from autopack import cli
 from autopack.store import Store, models, records
 
 
@@ -66,3 +68,29 @@ def test_run_spend_counts_every_billed_token_once_and_failed_tries_too(tmp_path:
     with store.session() as session:
         assert records.run_spend(session, run_id="r1") == (1980, Decimal("0.001358"))
         assert records.run_spend(session, run_id="other") == (0, Decimal(0))
+
+
+def test_runs_show_prints_cache_tokens_and_spend_against_the_budget(tmp_path: Path) -> None:
+    store = a_store(tmp_path)
+    with store.session() as session:
+        run = session.get_one(models.Run, "r1")
+        run.spec = {"budgets": {"tokens": 20_000, "costUSD": 2.0}}
+        session.add(
+            call(
+                outcome="ok",
+                input_tokens=100,
+                cache_read_tokens=900,
+                cache_write_tokens=50,
+                output_tokens=20,
+                cost_usd=Decimal("0.001058"),
+            )
+        )
+        session.flush()
+        records.refresh_usage_totals(session, run_id="r1")
+    store.dispose()
+    result = CliRunner().invoke(
+        cli.app, ["runs", "show", "demo", "--url", f"sqlite:///{tmp_path / 'ledger.db'}"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "100 in · 900 cache read · 50 cache write · 20 out · $0.0011" in result.output
+    assert "1,070 of 20,000 tokens, $0.0011 of $2.00" in result.output
