@@ -73,8 +73,81 @@ class ResourceInvalidError(ValueError):
         self.errors = errors
 
 
+# Bounds on a run file: nesting depth, nodes after alias expansion (a "billion laughs" file is
+# a few lines that expand to billions of nodes), and size.
+MAX_DEPTH = 64
+MAX_EXPANDED_NODES = 200_000
+MAX_FILE_BYTES = 4_000_000
+
+
+class YamlLimitError(yaml.YAMLError):
+    """A run file exceeds a bound; says which one, and where."""
+
+    def __init__(self, problem: str, mark: yaml.Mark | None) -> None:
+        """Keep ``problem`` and the position, as PyYAML's own errors do."""
+        super().__init__(problem)
+        self.problem = problem
+        self.problem_mark = mark
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """Nodes in ``root`` with every alias expanded (each anchored node counted per use)."""
+    sizes: dict[int, int] = {}
+    in_progress: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in in_progress:
+            raise YamlLimitError("an alias refers to a node that contains it", node.start_mark)
+        in_progress.add(key)
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            total += sum(size(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        in_progress.discard(key)
+        sizes[key] = total
+        if total > MAX_EXPANDED_NODES:
+            raise YamlLimitError(
+                f"aliases expand to more than {MAX_EXPANDED_NODES:,} values (a YAML bomb?); "
+                "write the values out or use fewer aliases",
+                node.start_mark,
+            )
+        return total
+
+    return size(root)
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
-    """A safe loader that rejects duplicate mapping keys, as kubectl does."""
+    """A safe loader that rejects duplicate mapping keys, as kubectl does, and bounds the file.
+
+    Nesting deeper than :data:`MAX_DEPTH` and aliases expanding to more than
+    :data:`MAX_EXPANDED_NODES` values are refused before anything is constructed.
+    """
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                raise YamlLimitError(
+                    f"nested deeper than {MAX_DEPTH} levels; run files are shallow",
+                    self.peek_event().start_mark,  # type: ignore[no-untyped-call]
+                )
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+    def compose_document(self) -> yaml.Node | None:
+        node = super().compose_document()
+        if node is not None:
+            _expanded_size(node)
+        return node
 
 
 def _construct_unique_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
@@ -251,6 +324,9 @@ def load_documents(
     content: str | bytes, *, source: str
 ) -> tuple[list[LoadedDocument], list[DocumentError]]:
     """Parse every YAML document in ``content``; return the valid ones and all errors."""
+    if len(content) > MAX_FILE_BYTES:
+        reason = f"is {len(content):,} bytes; run files are at most {MAX_FILE_BYTES:,} bytes"
+        return [], [DocumentError(source, 0, "", reason)]
     try:
         text = _decode(content, source)
     except ResourceInvalidError as exc:
@@ -268,8 +344,19 @@ def load_documents(
             except ResourceInvalidError as exc:
                 errors.extend(exc.errors)
             else:
+                if isinstance(resource, AutopackRun) and not resource.metadata.name:
+                    errors.append(
+                        DocumentError(
+                            source,
+                            index,
+                            "metadata.name",
+                            "required: a run file names its run (metadata.generateName alone "
+                            "works only with kubectl create, and `autopack run` needs a name)",
+                        )
+                    )
+                    continue
                 loaded.append(LoadedDocument(source=source, document=index, resource=resource))
-    except yaml.YAMLError as exc:
+    except (yaml.YAMLError, RecursionError) as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
         problem = getattr(exc, "problem", None) or str(exc)

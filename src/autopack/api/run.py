@@ -4,11 +4,12 @@ These models are the source of truth for the CRD schema (see :mod:`autopack.api.
 for ``autopack validate``; the operator, the runner and local runs all parse run files with them.
 """
 
+import re
 from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Literal, Self
 
-from pydantic import Field, model_validator
+from pydantic import AfterValidator, Field, model_validator
 
 from autopack.api import constants
 from autopack.api.common import (
@@ -23,14 +24,79 @@ from autopack.api.common import (
 )
 from autopack.api.phase import PhaseDefinition
 
-GitRef = Annotated[str, Field(min_length=1, max_length=255, pattern=r"^[^\s~^:?*\[\\]+$")]
+# No leading "-" (git would read an option), no whitespace or control characters, none of the
+# characters git forbids in ref names. RE2-compatible: the CRD schema uses the same pattern.
+GIT_REF_PATTERN = r"^[^\s\x00-\x1f\x7f~^:?*\[\\-][^\s\x00-\x1f\x7f~^:?*\[\\]*$"
+
+# The transports a run may use: https://, ssh:// (also git+ssh://, ssh+git://), git://, file://,
+# scp-like [user@]host:path, and local paths. Never "-..." (an option), never a remote helper
+# ("ext::", "fd::", "<helper>://"), never http:// (credentials in clear text). RE2-compatible.
+_URL_CHAR = r"[^\s\x00-\x1f\x7f]"
+REPO_URL_PATTERN = (
+    r"^(?:"
+    rf"(?:https|ssh|git|file|git\+ssh|ssh\+git)://[^\s\x00-\x1f\x7f-]{_URL_CHAR}*"
+    r"|(?:[A-Za-z0-9._~][A-Za-z0-9._~-]*@)?[A-Za-z0-9][A-Za-z0-9.-]*:"
+    rf"(?:[^\s\x00-\x1f\x7f:/]|/[^\s\x00-\x1f\x7f/]){_URL_CHAR}*"
+    r"|[A-Za-z0-9._/~][^\s\x00-\x1f\x7f:]*"
+    r")$"
+)
+_SCHEME = re.compile(r"^([A-Za-z][A-Za-z0-9+.-]*)://")
+
+
+def check_repo_url(url: str) -> str:
+    """Refuse option-like URLs and transports other than https, ssh, git and local paths."""
+    if url.startswith("-"):
+        raise ValueError(
+            "must not begin with '-' (git would read it as an option); give a repository URL"
+        )
+    scheme = _SCHEME.match(url)
+    if scheme and scheme.group(1).lower() == "http":
+        raise ValueError("http:// would send credentials in clear text; use https://")
+    if "::" in url.split("/", 1)[0] or (
+        scheme
+        and scheme.group(1).lower() not in ("https", "ssh", "git", "file", "git+ssh", "ssh+git")
+    ):
+        raise ValueError(
+            "unsupported transport; use https://, ssh://, git://, file://, git@host:path or a "
+            "local path"
+        )
+    if not re.match(REPO_URL_PATTERN, url):
+        raise ValueError(
+            "is not a repository URL: use https://, ssh://, git://, file://, git@host:path or a "
+            "local path, without spaces or control characters"
+        )
+    return url
+
+
+def check_git_ref(ref: str) -> str:
+    """Refuse ref names git would read as an option or that git forbids."""
+    if ref.startswith("-"):
+        raise ValueError("must not begin with '-' (git would read it as an option)")
+    if not re.match(GIT_REF_PATTERN, ref):
+        raise ValueError(
+            "is not a valid git ref name (no spaces, control characters or any of ~ ^ : ? * [ \\)"
+        )
+    return ref
+
+
+GitRef = Annotated[
+    str,
+    Field(min_length=1, max_length=255, json_schema_extra={"pattern": GIT_REF_PATTERN}),
+    AfterValidator(check_git_ref),
+]
+
+RepoUrl = Annotated[
+    str,
+    Field(min_length=1, max_length=2048, json_schema_extra={"pattern": REPO_URL_PATTERN}),
+    AfterValidator(check_repo_url),
+]
 
 
 class RepoSpec(ApiModel):
     """The git repository a run works on and where it pushes the result."""
 
-    url: Annotated[str, Field(min_length=1, max_length=2048)]
-    """Clone URL (https://, ssh://, git@host:path, file:// or a local path for local runs)."""
+    url: RepoUrl
+    """Clone URL: https://, ssh://, git://, file://, git@host:path or a local path (local runs)."""
 
     ref: GitRef = "main"
     """Branch, tag or commit the run starts from."""
@@ -41,6 +107,40 @@ class RepoSpec(ApiModel):
     credentials_secret: K8sName | None = None
     """Secret with git credentials (keys: token, or username and password, or ssh-privatekey)."""
 
+
+def path_problem(path: str) -> str | None:
+    """Why a repository-relative path from a run file is unusable, or None."""
+    if any(ord(char) < 32 or ord(char) == 127 for char in path):
+        return "contains a control character"
+    if path.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", path):
+        return "is absolute; use a path relative to the repository root"
+    if ".." in path.replace("\\", "/").split("/"):
+        return "contains '..'; paths must stay inside the repository"
+    return None
+
+
+# Variables never passed to untrusted commands, whatever a run names (the sandbox enforces it).
+FORBIDDEN_ENV_PATTERN = (
+    r"^(?:AUTOPACK_.*|KUBERNETES_.*|GIT_.*|SSH_AUTH_SOCK|.*_API_KEY|ANTHROPIC_.*|OPENAI_.*"
+    r"|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|LD_PRELOAD|LD_LIBRARY_PATH|BASH_ENV|ENV)$"
+)
+
+
+def check_env_name(name: str) -> str:
+    """Refuse variables that must never reach build and test commands."""
+    if re.match(FORBIDDEN_ENV_PATTERN, name):
+        raise ValueError(
+            f"{name} is never passed to build and test commands (Autopack's settings, "
+            "credentials and the cluster's variables stay with Autopack)"
+        )
+    return name
+
+
+EnvName = Annotated[
+    str,
+    Field(min_length=1, max_length=128, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$"),
+    AfterValidator(check_env_name),
+]
 
 ToolchainName = Literal["python", "node", "go", "rust", "java"]
 
@@ -62,6 +162,12 @@ class ToolchainSpec(ApiModel):
 
     test: Command | None = None
     """Command that runs the project's tests."""
+
+    env: Annotated[list[EnvName], Field(max_length=50)] = Field(default_factory=list)
+    """Runner variables the build and test commands also get (never Autopack's or secrets)."""
+
+    network: bool = False
+    """Let build and test commands use the network (default: no network in the sandbox)."""
 
 
 class RunBudgets(ApiModel):
@@ -228,13 +334,28 @@ class AutopackRunSpec(ApiModel):
         duplicates = sorted({i for i in ids if ids.count(i) > 1})
         if duplicates:
             raise ValueError(f"phase ids must be unique; repeated: {', '.join(duplicates)}")
-        known = set(ids) | {str(index) for index in range(len(self.phases))}
+        positions = {str(index): index for index in range(len(self.phases))}
+        positions.update({phase.id: index for index, phase in enumerate(self.phases) if phase.id})
         for index, phase in enumerate(self.phases):
-            unknown = [dep for dep in phase.depends_on if dep not in known]
+            unknown = [dep for dep in phase.depends_on if dep not in positions]
             if unknown:
                 raise ValueError(
                     f"phases[{index}].dependsOn names unknown phase ids: {', '.join(unknown)}"
                 )
+            later = [dep for dep in phase.depends_on if positions[dep] >= index]
+            if later:
+                raise ValueError(
+                    f"phases[{index}].dependsOn names {', '.join(later)}, which does not come "
+                    "before it; phases run in order, so a phase can depend only on earlier ones"
+                )
+            for field, entries in (
+                ("allowedPaths", phase.scope.allowed_paths),
+                ("readOnlyContext", phase.scope.read_only_context),
+            ):
+                for entry in entries:
+                    problem = path_problem(entry)
+                    if problem:
+                        raise ValueError(f"phases[{index}].scope.{field}: {entry!r} {problem}")
         if self.repo.push_branch is not None and self.repo.push_branch == self.repo.ref:
             raise ValueError(
                 "spec.repo.pushBranch must differ from spec.repo.ref "

@@ -12,6 +12,7 @@ import re
 from collections.abc import Iterable, Mapping
 
 from autopack import redaction
+from autopack.api import run
 
 DEFAULT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
@@ -58,10 +59,7 @@ HOME_TOOLCHAINS = {"RUSTUP_HOME": ".rustup", "CARGO_HOME": ".cargo", "GOPATH": "
 FIXED = {"CI": "true", "PYTHONDONTWRITEBYTECODE": "1"}
 
 # Never passed, whatever a run names: Autopack's settings, its credentials, the cluster's token.
-_FORBIDDEN = re.compile(
-    r"^(?:AUTOPACK_.*|KUBERNETES_.*|GIT_.*|SSH_AUTH_SOCK|.*_API_KEY|ANTHROPIC_.*|OPENAI_.*"
-    r"|AWS_SECRET_ACCESS_KEY|AWS_SESSION_TOKEN|LD_PRELOAD|LD_LIBRARY_PATH|BASH_ENV|ENV)$"
-)
+_FORBIDDEN = re.compile(run.FORBIDDEN_ENV_PATTERN)
 _URL_USERINFO = re.compile(r"://[^/@\s]*:[^/@\s]*@|://[^/@\s:]{16,}@")
 
 

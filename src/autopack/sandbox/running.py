@@ -96,8 +96,8 @@ class Sandbox:
         removed by :meth:`close`).
         """
         self.workspace = workspace.resolve()
-        self.env_names = tuple(env_names)
-        environment.check_names(self.env_names)
+        # Forbidden names (the run file's validation refuses them) are skipped, never passed.
+        self.env_names = tuple(name for name in env_names if not environment.is_forbidden(name))
         self.network = network
         self._own_scratch = scratch is None
         base = Path(tempfile.mkdtemp(prefix="autopack-sandbox-")) if scratch is None else scratch
