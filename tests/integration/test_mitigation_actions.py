@@ -51,10 +51,18 @@ def test_missing_module_is_declared_and_installed(
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     monkeypatch.setenv("PIP_FIND_LINKS", str(wheels))
     result = add_python_dependency(
-        {"module": "tinydep"}, context(root, test_command=f"{python} -m pytest -q")
+        {"module": "tinydep"},
+        context(
+            root,
+            test_command=f"{python} -m pytest -q",
+            allowed_installs={"python": ["tinydep"]},
+        ),
     )
     assert result.applied, result.description
     assert result.changed_files == ["requirements.txt"]
+    assert result.installs == [
+        f"{python} -m pip install --quiet tinydep (allowed by allowed_installs): installed"
+    ]
     assert (root / "requirements.txt").read_text() == "requests\ntinydep\n"
     check = subprocess.run(
         [str(python), "-c", "import tinydep; print(tinydep.VALUE)"],
@@ -69,7 +77,12 @@ def test_dependency_is_added_to_pyproject_once(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(
         '[project]\nname = "x"\ndependencies = [\n    "rich",\n]\n'
     )
-    ctx = context(tmp_path, run=lambda argv: (0, ""), python_distributions={"yaml": "pyyaml"})
+    ctx = context(
+        tmp_path,
+        run=lambda argv: (0, ""),
+        python_distributions={"yaml": "pyyaml"},
+        allowed_installs={"python": ["PyYAML"]},
+    )
     assert add_python_dependency({"module": "yaml"}, ctx).applied
     assert add_python_dependency({"module": "yaml"}, ctx).applied
     text = (tmp_path / "pyproject.toml").read_text()
@@ -125,7 +138,7 @@ def test_a_project_without_a_dependency_list_gets_one(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text(
         '[project]\nname = "x"\n\n[tool.pytest.ini_options]\ntestpaths = ["tests"]\n'
     )
-    ctx = context(tmp_path, run=lambda argv: (0, ""))
+    ctx = context(tmp_path, run=lambda argv: (0, ""), allowed_installs={"python": ["tinydep"]})
     result = add_python_dependency({"module": "tinydep"}, ctx)
     assert result.changed_files == ["pyproject.toml"]
     document = tomllib.loads((tmp_path / "pyproject.toml").read_text())
@@ -139,7 +152,10 @@ def test_poetry_dependencies_and_spelling_variants_are_recognised(tmp_path: Path
         'Python_Dateutil = "^2.9"\n'
     )
     ctx = context(
-        tmp_path, run=lambda argv: (0, ""), python_distributions={"dateutil": "python-dateutil"}
+        tmp_path,
+        run=lambda argv: (0, ""),
+        python_distributions={"dateutil": "python-dateutil"},
+        allowed_installs={"python": ["attr"]},
     )
     assert add_python_dependency({"module": "dateutil"}, ctx).applied
     assert add_python_dependency({"module": "attr"}, ctx).applied
@@ -171,6 +187,7 @@ def test_the_dependency_is_installed_with_the_interpreter_the_tests_use(tmp_path
         calls.append(list(argv))  # type: ignore[call-overload]
         return 0, ""
 
+    (tmp_path / "requirements.txt").write_text("tinydep==1.0\n")
     ctx = context(tmp_path, run=run, test_command=".venv/bin/python -m pytest")
     assert add_python_dependency({"module": "tinydep"}, ctx).applied
     assert calls == [[python, "-m", "pip", "install", "--quiet", "tinydep"]]

@@ -3,17 +3,25 @@
 An action gets the captured groups of its pattern and a context (workspace root, a way to run
 a command there, the phase's allowed paths and the current test command) and returns what it
 did. It never calls a model. Actions are looked up by the name used in ``hardening.yaml``.
+
+The failure text they read is the output of untrusted tests, so an install never takes a name
+from it alone: a package is installed only when the project declares it (its dependency files
+or lockfile) or ``hardening.yaml``'s ``allowed_installs`` names it; otherwise the failure goes
+back to the Builder. Installs run through the sandbox (with network) and each is recorded.
 """
 
+import json
 import re
 import shlex
 import shutil
 import stat
 import subprocess
 import sys
-from collections.abc import Callable, Sequence
+import tomllib
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import tomlkit
 import tomlkit.exceptions
@@ -21,19 +29,39 @@ from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 from tomlkit.items import Array, Table
 
+from autopack import sandbox as sandboxing
+
 CommandRunner = Callable[[Sequence[str]], tuple[int, str]]
 
 
-def run_command(root: Path) -> CommandRunner:
-    """Return a runner of argument lists in ``root`` (no shell), with a timeout."""
+INSTALL_TIMEOUT = 600.0
+
+
+def run_command(root: Path, sandbox: sandboxing.Sandbox | None = None) -> CommandRunner:
+    """Return a runner of argument lists in ``root`` (no shell), with a timeout.
+
+    With ``sandbox`` the command runs there, with network (installs reach the registries);
+    without one it still gets the allowlisted environment, never Autopack's secrets.
+    """
 
     def run(argv: Sequence[str]) -> tuple[int, str]:
-        try:
-            done = subprocess.run(
-                list(argv), cwd=root, capture_output=True, text=True, timeout=600, check=False
-            )
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            return 1, str(exc)
+        if sandbox is not None:
+            result = sandbox.run(list(argv), cwd=root, timeout=INSTALL_TIMEOUT, network=True)
+            return (1 if result.exit_code is None else result.exit_code), result.tail[-4000:]
+        with sandboxing.Unsandboxed(root) as own:
+            environment = own.environment(tmpdir=own.scratch)
+            try:
+                done = subprocess.run(
+                    list(argv),
+                    cwd=root,
+                    capture_output=True,
+                    text=True,
+                    timeout=INSTALL_TIMEOUT,
+                    check=False,
+                    env=environment,
+                )
+            except (OSError, subprocess.TimeoutExpired) as exc:
+                return 1, str(exc)
         return done.returncode, (done.stdout + done.stderr)[-4000:]
 
     return run
@@ -48,6 +76,8 @@ class MitigationContext:
     allowed_paths: Sequence[str]
     test_command: str
     python_distributions: dict[str, str] = field(default_factory=dict)
+    allowed_installs: dict[str, list[str]] = field(default_factory=dict)
+    """Packages installable although the project does not declare them: ecosystem -> names."""
 
 
 @dataclass
@@ -59,6 +89,8 @@ class ActionResult:
     feedback: list[str] = field(default_factory=list)
     changed_files: list[str] = field(default_factory=list)
     test_command: str | None = None
+    installs: list[str] = field(default_factory=list)
+    """Each install tried: the command, why it was allowed, and how it ended."""
 
 
 def _requirement_name(line: str) -> str | None:
@@ -143,8 +175,81 @@ def project_python(test_command: str, root: Path) -> str:
     return sys.executable
 
 
+def _names(values: Iterable[Any]) -> set[str]:
+    return {
+        name for value in values if isinstance(value, str) and (name := _requirement_name(value))
+    }
+
+
+def _toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return {}
+
+
+def declared_python(root: Path) -> dict[str, str]:
+    """Distributions the project declares (canonical name -> the file that declares it).
+
+    Read: requirements*.txt (also under requirements/), pyproject.toml (PEP 621 dependencies and
+    optional dependencies, dependency groups, Poetry's tables), Pipfile, and the names locked in
+    poetry.lock, uv.lock and pdm.lock.
+    """
+    found: dict[str, str] = {}
+
+    def add(names: Iterable[str], source: str) -> None:
+        for name in names:
+            found.setdefault(canonicalize_name(name), source)
+
+    requirement_files = sorted(root.glob("requirements*.txt")) + sorted(
+        root.glob("requirements/*.txt")
+    )
+    for path in requirement_files:
+        if path.is_file() and not path.is_symlink():
+            lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+            add(_names(line.split(" #")[0].strip() for line in lines), path.name)
+    pyproject = _toml(root / "pyproject.toml")
+    project = pyproject.get("project", {})
+    add(_names(project.get("dependencies", [])), "pyproject.toml")
+    for extra in project.get("optional-dependencies", {}).values():
+        add(_names(extra), "pyproject.toml")
+    for group in pyproject.get("dependency-groups", {}).values():
+        add(_names(group), "pyproject.toml")
+    poetry = pyproject.get("tool", {}).get("poetry", {})
+    tables = [poetry.get("dependencies", {}), poetry.get("dev-dependencies", {})]
+    tables += [group.get("dependencies", {}) for group in poetry.get("group", {}).values()]
+    for table in tables:
+        add((name for name in table if name != "python"), "pyproject.toml")
+    pipfile = _toml(root / "Pipfile")
+    for section in ("packages", "dev-packages"):
+        add(pipfile.get(section, {}), "Pipfile")
+    for lock in ("poetry.lock", "uv.lock", "pdm.lock"):
+        packages = _toml(root / lock).get("package", [])
+        add((p["name"] for p in packages if isinstance(p, dict) and "name" in p), lock)
+    return found
+
+
+def _allowed(ctx: MitigationContext, ecosystem: str, name: str) -> bool:
+    wanted = canonicalize_name(name) if ecosystem == "python" else name
+    names = ctx.allowed_installs.get(ecosystem, [])
+    return any((canonicalize_name(n) if ecosystem == "python" else n) == wanted for n in names)
+
+
+def _restore(root: Path, saved: dict[str, bytes | None]) -> None:
+    for name, data in saved.items():
+        path = root / name
+        if data is None:
+            path.unlink(missing_ok=True)
+        else:
+            path.write_bytes(data)
+
+
 def add_python_dependency(groups: dict[str, str], ctx: MitigationContext) -> ActionResult:
-    """Declare the missing module's distribution and install it where the tests run."""
+    """Install the missing module's distribution when the project declares it (or config allows).
+
+    A declared distribution is only installed. One ``allowed_installs`` names is also declared
+    in the project's dependency file; when its install fails that file is put back.
+    """
     module = groups.get("module", "").split(".")[0]
     if not module:
         return ActionResult(False, "no module name captured")
@@ -152,10 +257,27 @@ def add_python_dependency(groups: dict[str, str], ctx: MitigationContext) -> Act
         if (base / module).is_dir() or (base / f"{module}.py").is_file():
             return ActionResult(False, f"{module} is part of the repository, not a dependency")
     distribution = ctx.python_distributions.get(module, module)
-    declared = _add_requirement(ctx.root, distribution)
+    declared_in = declared_python(ctx.root).get(canonicalize_name(distribution))
+    if declared_in is None and not _allowed(ctx, "python", distribution):
+        return ActionResult(
+            False,
+            f"{distribution} is not declared by the project; not installed",
+            [
+                f"Module {module!r} is missing, and the project does not declare the "
+                f"distribution {distribution!r} in its dependency files. Use the standard "
+                "library or a declared dependency, or declare it yourself in the project's "
+                "dependency file if it is in scope."
+            ],
+        )
+    saved = {name: _read_bytes(ctx.root / name) for name in ("requirements.txt", "pyproject.toml")}
+    declared = None if declared_in else _add_requirement(ctx.root, distribution)
     python = project_python(ctx.test_command, ctx.root)
-    code, output = ctx.run([python, "-m", "pip", "install", "--quiet", distribution])
+    argv = [python, "-m", "pip", "install", "--quiet", distribution]
+    why = f"declared in {declared_in}" if declared_in else "allowed by allowed_installs"
+    code, output = ctx.run(argv)
+    record = f"{' '.join(argv)} ({why}): {'installed' if code == 0 else f'failed, exit {code}'}"
     if code != 0:
+        _restore(ctx.root, saved)
         return ActionResult(
             False,
             f"pip install {distribution} failed",
@@ -163,33 +285,82 @@ def add_python_dependency(groups: dict[str, str], ctx: MitigationContext) -> Act
                 f"Module {module!r} is missing and could not be installed: {output[-500:]}. "
                 "Avoid this dependency or use the standard library."
             ],
+            installs=[record],
         )
     return ActionResult(
         True,
         f"installed {distribution}" + (f" and declared it in {declared}" if declared else ""),
         changed_files=[declared] if declared else [],
+        installs=[record],
     )
 
 
+def _read_bytes(path: Path) -> bytes | None:
+    return path.read_bytes() if path.is_file() and not path.is_symlink() else None
+
+
+_NODE_SECTIONS = ("dependencies", "devDependencies", "optionalDependencies", "peerDependencies")
+NODE_FILES = (
+    "package.json",
+    "package-lock.json",
+    "npm-shrinkwrap.json",
+    "yarn.lock",
+    "pnpm-lock.yaml",
+)
+
+
+def declared_node(root: Path) -> set[str]:
+    """Packages ``package.json`` declares (every dependency section)."""
+    try:
+        manifest = json.loads((root / "package.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return set()
+    if not isinstance(manifest, dict):
+        return set()
+    found: set[str] = set()
+    for section in _NODE_SECTIONS:
+        table = manifest.get(section)
+        if isinstance(table, dict):
+            found.update(str(name) for name in table)
+    return found
+
+
 def add_node_dependency(groups: dict[str, str], ctx: MitigationContext) -> ActionResult:
-    """Install the missing Node module with the project's package manager."""
+    """Install the missing Node module when ``package.json`` declares it (or config allows)."""
     module = groups.get("module", "")
     if not module or not (ctx.root / "package.json").is_file():
         return ActionResult(False, "not a Node project or no module captured")
+    declared = module in declared_node(ctx.root)
+    if not declared and not _allowed(ctx, "node", module):
+        return ActionResult(
+            False,
+            f"{module} is not declared in package.json; not installed",
+            [
+                f"Node module {module!r} is missing and package.json does not declare it. Use "
+                "a declared dependency or Node's standard library, or declare it in "
+                "package.json yourself if it is in scope."
+            ],
+        )
     if (ctx.root / "pnpm-lock.yaml").is_file():
-        argv = ["pnpm", "add", module]
+        argv = ["pnpm", "install"] if declared else ["pnpm", "add", module]
     elif (ctx.root / "yarn.lock").is_file():
-        argv = ["yarn", "add", module]
+        argv = ["yarn", "install"] if declared else ["yarn", "add", module]
     else:
-        argv = ["npm", "install", "--save", module]
+        argv = ["npm", "install"] if declared else ["npm", "install", "--save", module]
+    saved = {name: _read_bytes(ctx.root / name) for name in NODE_FILES}
     code, output = ctx.run(argv)
+    why = "declared in package.json" if declared else "allowed by allowed_installs"
+    record = f"{' '.join(argv)} ({why}): {'installed' if code == 0 else f'failed, exit {code}'}"
     if code != 0:
+        _restore(ctx.root, saved)
         return ActionResult(
             False,
             f"{' '.join(argv)} failed",
             [f"Node module {module!r} could not be installed: {output[-500:]}"],
+            installs=[record],
         )
-    return ActionResult(True, f"ran {' '.join(argv)}", changed_files=["package.json"])
+    changed = [name for name, data in saved.items() if _read_bytes(ctx.root / name) != data]
+    return ActionResult(True, f"ran {' '.join(argv)}", changed_files=changed, installs=[record])
 
 
 def fix_working_directory(groups: dict[str, str], ctx: MitigationContext) -> ActionResult:

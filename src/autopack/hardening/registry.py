@@ -9,7 +9,7 @@ and whether the failure went away — all before any Doctor call is considered.
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -73,6 +73,7 @@ class HardeningConfig(_Strict):
     health: HealthSettings = Field(default_factory=HealthSettings)
     doctor: DoctorSettings = Field(default_factory=DoctorSettings)
     python_distributions: dict[str, str] = Field(default_factory=dict)
+    allowed_installs: dict[Literal["python", "node"], list[str]] = Field(default_factory=dict)
     mitigations: list[MitigationRule] = Field(default_factory=list)
 
 
