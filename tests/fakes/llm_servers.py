@@ -79,6 +79,9 @@ class Fault:
     stall_seconds: float = 30.0
     cut_after_events: int | None = None
     """Send this many stream events, then drop the connection without ending the stream."""
+    keepalive_after_events: int | None = None
+    """Send this many stream events, then only keep-alives (pings or SSE comments), forever."""
+    keepalive_every: float = 0.05
     error_event: str | None = None
     """Send the stream's first events, then an SSE ``error`` event of this type (Anthropic)."""
     text: str = "a partial answer that never finishes " * 4
@@ -239,6 +242,18 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
         self.wfile.flush()
 
+    def _keep_alive(self, every: float) -> None:
+        """Send keep-alives until the client hangs up or the server stops, then drop the line."""
+        alive = (
+            _sse("ping", {"type": "ping"})
+            if self.server_state.provider == "anthropic"
+            else b": keep-alive\n\n"
+        )
+        while not self.server_state.stopping.is_set():
+            self._send_chunk(alive)
+            self._wait(every)
+        raise _Cut
+
     def _end_stream(self) -> None:
         self.wfile.write(b"0\r\n\r\n")
         self.wfile.flush()
@@ -254,6 +269,11 @@ class _Handler(BaseHTTPRequestHandler):
                 if step.stall_after_events is not None and number == step.stall_after_events:
                     self._wait(step.stall_seconds)
                     raise _Cut
+                if (
+                    step.keepalive_after_events is not None
+                    and number == step.keepalive_after_events
+                ):
+                    self._keep_alive(step.keepalive_every)
             self._send_chunk(event)
             self._wait(delay)
         self._end_stream()

@@ -1,21 +1,21 @@
 """Anthropic's Messages API through the official SDK's streaming helper, with cache breakpoints.
 
 Every call streams (``client.messages.stream``): the read timeout is the idle timeout between
-chunks and a deadline caps the whole call, so a slow but live answer is never cut short by a
-fixed timeout and a hung server is noticed quickly. Usage comes from the final message; when a
-stream breaks off, the usage it reported so far travels with the error so the ledger records
-what the provider bills. Prompt blocks flagged ``cache=True`` get ``cache_control`` (at most
-four, the last four: later breakpoints cover longer prefixes).
+chunks and a watchdog caps the whole call, even a stream kept alive by pings, so a slow but
+live answer is never cut short by a fixed timeout and a hung server is noticed quickly. Usage
+comes from the final message; when a stream breaks off, the usage it reported so far travels
+with the error so the ledger records what the provider bills. Prompt blocks flagged
+``cache=True`` get ``cache_control`` (at most four, the last four: later breakpoints cover
+longer prefixes).
 """
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import anthropic
 import httpx2
 
-from autopack.llm import errors
+from autopack.llm import deadlines, errors
 from autopack.llm.types import Completion, Prompt, PromptBlock, RawUsage, StreamTimeouts
 
 MAX_BREAKPOINTS = 4
@@ -77,7 +77,6 @@ class AnthropicModel:
         timeouts: StreamTimeouts | None = None,
         timeout: float | None = None,
         streaming: bool = True,
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Create a client that never retries on its own (our layer owns retries).
 
@@ -92,7 +91,6 @@ class AnthropicModel:
             )
         self.timeouts = timeouts
         self.streaming = streaming
-        self._clock = clock
         self._client = anthropic.Anthropic(
             api_key=api_key,
             base_url=base_url,
@@ -140,26 +138,34 @@ class AnthropicModel:
             raise errors.classify(exc, provider=self.provider) from None
 
     def _stream(self, request: dict[str, Any]) -> Any:
-        deadline = self._clock() + self.timeouts.total_seconds
         snapshot: Any = None
+        watchdog = deadlines.Watchdog()
+        cap = self.timeouts.total_seconds
         try:
-            with self._client.messages.stream(**request) as stream:
+            with (
+                self._client.messages.stream(**request) as stream,
+                deadlines.capped(cap, stream.close) as watchdog,
+            ):
                 for event in stream:
                     if event.type == "message_start":
                         snapshot = stream.current_message_snapshot
-                    if self._clock() > deadline:
-                        raise errors.CallTimeoutError(
-                            f"{self.provider}: the answer took longer than the "
-                            f"{self.timeouts.total_seconds:.0f} s cap",
-                            partial_usage=normalized_usage(snapshot.usage) if snapshot else None,
-                        )
                 message = stream.get_final_message()
         except (anthropic.AnthropicError, httpx2.HTTPError) as exc:
             partial = normalized_usage(snapshot.usage) if snapshot is not None else None
+            if watchdog.fired:
+                raise _capped(self.provider, cap, partial) from None
             raise errors.classify(exc, provider=self.provider, partial_usage=partial) from None
+        if watchdog.fired:
+            raise _capped(self.provider, cap, normalized_usage(message.usage))
         if message.stop_reason is None:
             raise errors.StreamCutError(
                 f"{self.provider}: the stream ended before the final message",
                 partial_usage=normalized_usage(message.usage),
             )
         return message
+
+
+def _capped(provider: str, cap: float, partial: RawUsage | None) -> errors.CallTimeoutError:
+    return errors.CallTimeoutError(
+        f"{provider}: the answer took longer than the {cap:g} s cap", partial_usage=partial
+    )

@@ -2,20 +2,19 @@
 
 vLLM, Ollama and llama.cpp's server speak the same API. Every call streams with
 ``stream_options={"include_usage": True}`` so usage arrives in the final chunk; the read timeout
-is the idle timeout between chunks and a deadline caps the whole call. Usage is normalized:
+is the idle timeout between chunks and a watchdog caps the whole call. Usage is normalized:
 ``prompt_tokens`` include ``cached_tokens``, so input is prompt minus cached, and cached tokens
 are cache reads (never counted twice). Servers that report no cached tokens leave them null.
 Prompt blocks are sent in order as plain text: OpenAI caches prefixes automatically.
 """
 
 import time
-from collections.abc import Callable
 from typing import Any
 
 import httpx2
 import openai
 
-from autopack.llm import errors
+from autopack.llm import deadlines, errors
 from autopack.llm.types import Completion, Prompt, RawUsage, StreamTimeouts
 
 
@@ -61,7 +60,6 @@ class OpenAIModel:
         timeout: float | None = None,
         streaming: bool = True,
         max_tokens_param: str = "max_tokens",
-        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """Create a client that never retries on its own (our layer owns retries)."""
         self.name = name
@@ -74,7 +72,6 @@ class OpenAIModel:
         self.timeouts = timeouts
         self.streaming = streaming
         self.max_tokens_param = max_tokens_param
-        self._clock = clock
         self._client = openai.OpenAI(
             api_key=api_key,
             base_url=base_url,
@@ -126,16 +123,17 @@ class OpenAIModel:
         )
 
     def _stream(self, request: dict[str, Any]) -> tuple[str, str, Any, str]:
-        deadline = self._clock() + self.timeouts.total_seconds
         parts: list[str] = []
         finish: str | None = None
         usage: Any = None
         model = ""
+        watchdog = deadlines.Watchdog()
+        cap = self.timeouts.total_seconds
         try:
             stream = self._client.chat.completions.create(
                 **request, stream=True, stream_options={"include_usage": True}
             )
-            with stream:
+            with stream, deadlines.capped(cap, stream.close) as watchdog:
                 for chunk in stream:
                     model = chunk.model or model
                     if chunk.usage is not None:
@@ -145,14 +143,10 @@ class OpenAIModel:
                             parts.append(choice.delta.content)
                         if choice.finish_reason is not None:
                             finish = str(choice.finish_reason)
-                    if self._clock() > deadline:
-                        raise errors.CallTimeoutError(
-                            f"{self.provider}: the answer took longer than the "
-                            f"{self.timeouts.total_seconds:.0f} s cap",
-                            partial_usage=normalized_usage(usage) if usage else None,
-                        )
         except (openai.OpenAIError, httpx2.HTTPError) as exc:
             partial = normalized_usage(usage) if usage is not None else None
+            if watchdog.fired:
+                raise _capped(self.provider, cap, partial) from None
             if model and type(exc) is openai.APIConnectionError:
                 # the SDK reports a stream broken off after its first chunk as a connection error
                 raise errors.StreamCutError(
@@ -160,9 +154,18 @@ class OpenAIModel:
                     partial_usage=partial,
                 ) from None
             raise errors.classify(exc, provider=self.provider, partial_usage=partial) from None
+        partial = normalized_usage(usage) if usage is not None else None
+        if watchdog.fired:
+            raise _capped(self.provider, cap, partial)
         if finish is None:
             raise errors.StreamCutError(
                 f"{self.provider}: the stream ended before its finish reason",
-                partial_usage=normalized_usage(usage) if usage is not None else None,
+                partial_usage=partial,
             )
         return "".join(parts), finish, usage, model
+
+
+def _capped(provider: str, cap: float, partial: RawUsage | None) -> errors.CallTimeoutError:
+    return errors.CallTimeoutError(
+        f"{provider}: the answer took longer than the {cap:g} s cap", partial_usage=partial
+    )

@@ -1,5 +1,7 @@
 """The official SDKs stream from local servers speaking the Anthropic and OpenAI wire formats."""
 
+import time
+
 import pytest
 
 from autopack.llm import errors
@@ -185,3 +187,15 @@ def _model(provider: str, url: str, timeouts: StreamTimeouts) -> AnthropicModel 
     if provider == "anthropic":
         return AnthropicModel("claude-sonnet-4-6", api_key=KEY, base_url=url, timeouts=timeouts)
     return OpenAIModel("gpt-4.1", api_key=KEY, base_url=url, timeouts=timeouts)
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "openai"])
+def test_a_stream_kept_alive_forever_is_still_capped(provider: str) -> None:
+    timeouts = StreamTimeouts(idle_seconds=5, total_seconds=0.8)
+    with llm_server(provider) as server:  # type: ignore[arg-type]
+        server.script.append(Fault(keepalive_after_events=4))
+        model = _model(provider, server.base_url, timeouts)
+        started = time.monotonic()
+        with pytest.raises(errors.CallTimeoutError, match="cap"):
+            model.complete(prompt=layout("x"), max_tokens=64)
+    assert time.monotonic() - started < 4
