@@ -9,11 +9,10 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
-from autopack.api import AutopackRun
 from autopack import events
-from autopack.engine.wiring import open_local_session
-from autopack.llm.routed import RoutedModels
-from autopack.engine.running import RunOutcome
+from autopack.api import AutopackRun
+from autopack.engine.wiring import RoutedCalls, SessionOptions, open_session
+from autopack.events import RunOutcome
 from autopack.llm.scripted import Cassette
 from tests.builders.api import RunBuilder
 
@@ -50,7 +49,9 @@ class Scenario:
             .set("spec.toolchain", {"test": "python -m pytest -q -p no:asyncio -p no:kmock"})
             .set("spec.approval", {"policy": "auto"})
         )
-        self.events: list[events.Event] = []
+        self.events: list[events.RunEvent] = []
+        self.previous_attempts: dict[int, int] = {}
+        self.run_id = "scenario"
         self.cassettes: list[Cassette] = []
         self.executions = 0
         self.waits: list[float] = []
@@ -79,20 +80,24 @@ class Scenario:
         tape = Cassette.from_data({"model": "test", **cassette}) if cassette is not None else None
         if tape is not None:
             self.cassettes.append(tape)
-        session = open_local_session(
-            self.run_object,
-            run_id="scenario",
+        options = SessionOptions(
             repo_url=str(self.origin),
             workdir=self.tmp / "work",
             cassette=tape,
-            emit=self.events.append,
             profile=None if tape is not None else "default",
+            previous_attempts=self.previous_attempts,
         )
-        models = session.ports.models
-        if isinstance(models, RoutedModels):
-            models.sleep = self.waits.append  # retry back-offs are recorded, not waited for
+        session = open_session(
+            self.run_object, run_id=self.run_id, options=options, emit=self.events.append
+        )
+        models = session.ctx.models
+        if isinstance(models, RoutedCalls):
+            models.routed.sleep = self.waits.append  # retry back-offs are recorded, not waited
         session.start()
-        return session.execute(approved=approved or set())
+        outcome = session.execute(approved=approved or set())
+        for index, result in outcome.results.items():
+            self.previous_attempts[index] = result.attempts
+        return outcome
 
     def prompts(self, role: str = "builder") -> list[str]:
         """The last message of every call made for ``role``, over all executions."""

@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 
 from autopack.agents import doctoring as doctor_agent
 from autopack.api import PhaseDefinition
-from autopack.engine.ports import AttemptFailed, Models
+from autopack.api.conditions import Reason
+from autopack.engine.ports import AttemptFailed, Models, RunStopped
 from autopack.hardening.registry import HardeningConfig, load_hardening_config
 from autopack.hardening.signatures import FailureSignature, similarity
 
@@ -126,9 +127,14 @@ class Doctor:
 
     @staticmethod
     def _advisory(call: Callable[[], str]) -> str | None:
-        """Make an advisory call: a provider outage means no advice; budgets still stop the run."""
+        """Make an advisory call: a provider that fails means no advice; budgets still stop."""
         try:
             return call()
         except AttemptFailed as failed:
             log.warning("advisory model call unavailable: %s", failed.failure.summary)
+            return None
+        except RunStopped as stopped:
+            if stopped.stop.reason != Reason.PROVIDER_ERROR:
+                raise
+            log.warning("advisory model call failed: %s", stopped.stop.message)
             return None

@@ -264,7 +264,10 @@ class GitWorkspace:
 
     def rollback(self, to: str) -> None:
         """Discard every change since ``to`` (tracked and untracked)."""
-        self.git("reset", "--quiet", "--hard", "--end-of-options", to, "--")
+        if to.startswith("-"):
+            raise WorkspaceError(f"refusing to reset to {to!r}: not a commit")
+        # git reset (2.39) rejects --end-of-options; the check above keeps `to` an argument.
+        self.git("reset", "--quiet", "--hard", to, "--")
         self.git("clean", "-fdq")
 
     def diff(self, since: str) -> str:
