@@ -4,6 +4,8 @@ import re
 from decimal import Decimal
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
@@ -278,3 +280,49 @@ def test_unknown_run_is_a_404_page_and_json(store: Store) -> None:
     page = api.get("/runs/nope", headers={"accept": "text/html"})
     assert page.status_code == 404
     assert "no run with id or name &#39;nope&#39;" in page.text
+
+
+def test_daily_rollup_follows_inserts_updates_and_deletes(store: Store) -> None:
+    with store.session() as session:
+        add_run(session, "r")
+        add_run(session, "gone")
+        add_call(session, "r", tokens=(10, 1, 2, 3), cost="0.100000")
+        changed = add_call(session, "r", at=T0 + days(1), role="doctor")
+        add_call(session, "gone", cost="5.000000")
+    with store.session() as session:
+        changed.input_tokens = 7
+        session.merge(changed)
+    with store.session() as session:
+        gone = session.get_one(models.Run, "gone")
+        session.delete(gone)
+    with store.session() as session:
+        ledger = session.execute(
+            select(
+                models.LlmCall.provider,
+                models.LlmCall.model,
+                models.LlmCall.role,
+                func.sum(models.LlmCall.input_tokens),
+                func.sum(models.LlmCall.cost_usd),
+                func.count(),
+            ).group_by(models.LlmCall.provider, models.LlmCall.model, models.LlmCall.role)
+        ).all()
+        rollup = session.execute(
+            select(
+                models.UsageDaily.provider,
+                models.UsageDaily.model,
+                models.UsageDaily.role,
+                func.sum(models.UsageDaily.input_tokens),
+                func.sum(models.UsageDaily.cost_usd),
+                func.sum(models.UsageDaily.llm_calls),
+            )
+            .where(models.UsageDaily.llm_calls != 0)
+            .group_by(models.UsageDaily.provider, models.UsageDaily.model, models.UsageDaily.role)
+        ).all()
+    assert sorted(map(tuple, rollup)) == sorted(map(tuple, ledger))
+    assert {row[2]: row[3] for row in rollup} == {"builder": 10, "doctor": 7}
+
+
+def test_schema_matches_the_models_after_the_dashboard_migrations(store: Store) -> None:
+    with store.engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        assert compare_metadata(context, models.Base.metadata) == []

@@ -1,8 +1,9 @@
 """Spend over time: tokens and cost by period, provider, model and role, aggregated in SQL.
 
-The ledger may hold millions of calls, so the database does one GROUP BY over (period,
-provider, model, role) — ``date_trunc`` on PostgreSQL, ``strftime`` on SQLite — and the few
-resulting rows are folded here into the four views the page shows.
+The ledger may hold millions of calls, so this reads the daily rollup ``usage_daily`` (kept
+equal to ``llm_calls`` by triggers) with one GROUP BY over (period, provider, model, role) —
+``date_trunc`` on PostgreSQL, ``strftime`` on SQLite — and folds the few resulting rows into
+the four views the page shows. Windows therefore start on a whole UTC day.
 """
 
 from collections import defaultdict
@@ -12,27 +13,28 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, cast, func, literal, select
+from sqlalchemy import ColumnElement, DateTime, String, cast, func, select
 from sqlalchemy.orm import Session
 
 from autopack.dashboard import schemas
 from autopack.store import models
 
-Call = models.LlmCall
+Daily = models.UsageDaily
 
 
 def period_bucket(period: schemas.Period, dialect: str) -> ColumnElement[Any]:
-    """The SQL expression naming a call's period as text (``2026-11-23``, ``2026-11``)."""
+    """The SQL expression naming a day's period as text (``2026-11-23``, ``2026-11``)."""
     if dialect == "postgresql":
-        utc = func.timezone("UTC", Call.created_at)
+        if period == "day":
+            return func.to_char(Daily.day, "YYYY-MM-DD")
         fmt = "YYYY-MM" if period == "month" else "YYYY-MM-DD"
-        return func.to_char(func.date_trunc(period, utc), fmt)
+        return func.to_char(func.date_trunc(period, cast(Daily.day, DateTime)), fmt)
     if period == "day":
-        return func.strftime("%Y-%m-%d", Call.created_at)
+        return cast(Daily.day, String)
     if period == "month":
-        return func.strftime("%Y-%m", Call.created_at)
+        return func.strftime("%Y-%m", Daily.day)
     # SQLite weeks start on Monday, like date_trunc('week'): step back to the last Monday.
-    return cast(func.date(Call.created_at, "-6 days", "weekday 1"), String)
+    return cast(func.date(Daily.day, "-6 days", "weekday 1"), String)
 
 
 @dataclass
@@ -89,27 +91,31 @@ def usage_report(
     since: datetime | None,
     cached_in_input: set[str],
 ) -> schemas.UsageReport:
-    """Usage of every call since ``since`` (all calls when None).
+    """Usage of every call since the UTC day of ``since`` (all calls when None).
 
     ``cached_in_input`` names the models whose provider counts cache reads inside
     ``input_tokens`` (OpenAI does, Anthropic does not); it makes the cache share exact.
     """
     dialect = session.get_bind().dialect.name
     bucket = period_bucket(period, dialect).label("bucket")
-    query = select(
-        bucket,
-        Call.provider,
-        Call.model,
-        Call.role,
-        func.sum(Call.input_tokens).label("input"),
-        func.sum(Call.cache_read_tokens).label("cache_read"),
-        func.sum(Call.cache_write_tokens).label("cache_write"),
-        func.sum(Call.output_tokens).label("output"),
-        func.sum(Call.cost_usd).label("cost"),
-        func.count(literal(1)).label("calls"),
-    ).group_by(bucket, Call.provider, Call.model, Call.role)
+    query = (
+        select(
+            bucket,
+            Daily.provider,
+            Daily.model,
+            Daily.role,
+            func.sum(Daily.input_tokens).label("input"),
+            func.sum(Daily.cache_read_tokens).label("cache_read"),
+            func.sum(Daily.cache_write_tokens).label("cache_write"),
+            func.sum(Daily.output_tokens).label("output"),
+            func.sum(Daily.cost_usd).label("cost"),
+            func.sum(Daily.llm_calls).label("calls"),
+        )
+        .where(Daily.llm_calls != 0)
+        .group_by(bucket, Daily.provider, Daily.model, Daily.role)
+    )
     if since is not None:
-        query = query.where(Call.created_at >= since)
+        query = query.where(Daily.day >= since.date())
     total = _Sum()
     views: dict[str, dict[str, _Sum]] = {
         name: defaultdict(_Sum) for name in ("period", "provider", "model", "role")

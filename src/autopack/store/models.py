@@ -5,12 +5,14 @@ that writers can upsert idempotently: a run by its id (the AutopackRun uid, or a
 uuid for local runs), a phase by (run, index), an attempt by (phase, number).
 """
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
+    Date,
     DateTime,
     ForeignKey,
     Index,
@@ -248,3 +250,24 @@ class Note(Base):
         UniqueConstraint("run_id", "key", name="uq_notes_run_id_key"),
         Index("ix_notes_run_id_id", "run_id", "id"),
     )
+
+
+class UsageDaily(Base):
+    """Model calls summed per UTC day, provider, model and role: the dashboard's usage source.
+
+    Kept equal to ``llm_calls`` by database triggers (migration 0004) on insert, update and
+    delete, so spend over months reads a few thousand rows instead of millions of calls.
+    """
+
+    __tablename__ = "usage_daily"
+
+    day: Mapped[date] = mapped_column(Date, primary_key=True)
+    provider: Mapped[str] = mapped_column(String(64), primary_key=True)
+    model: Mapped[str] = mapped_column(String(256), primary_key=True)
+    role: Mapped[str] = mapped_column(String(32), primary_key=True)
+    input_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cache_read_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cache_write_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    output_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
+    cost_usd: Mapped[Decimal] = mapped_column(Numeric(20, 6), default=Decimal(0))
+    llm_calls: Mapped[int] = mapped_column(BigInteger, default=0)
