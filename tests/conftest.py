@@ -1,5 +1,7 @@
 """Shared fixtures: a fresh run store on SQLite and on a real PostgreSQL 15 server.
 
+The fixtures of the real Kubernetes control plane live in ``tests/controlplane/fixtures.py``.
+
 The PostgreSQL server is started once per session by pytest-postgresql through
 ``scripts/pg_ctl_as_postgres.sh`` (PostgreSQL refuses to run as root); each test gets its own
 database, dropped afterwards.
@@ -13,6 +15,9 @@ from pytest_postgresql import factories
 from pytest_postgresql.janitor import DatabaseJanitor
 
 from autopack.store import Store
+
+# control_plane, kubectl, helm, crds, release, runner_namespace: the real Kubernetes control plane.
+pytest_plugins = ["tests.controlplane.fixtures"]
 
 postgresql_proc = factories.postgresql_proc()
 
