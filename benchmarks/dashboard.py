@@ -43,7 +43,7 @@ STATES = ("Succeeded", "Failed", "Running", "Queued", "AwaitingApproval")
 
 def fill_runs(store: Store) -> None:
     """10,000 runs over 100 days in 5 namespaces and 20 repositories, 3 phases each."""
-    runs = [
+    runs: list[dict[str, Any]] = [
         {
             "id": f"run-{n}",
             "name": f"run-{n}",
@@ -65,7 +65,7 @@ def fill_runs(store: Store) -> None:
         }
         for n in range(RUNS)
     ]
-    phases = [
+    phases: list[dict[str, Any]] = [
         {
             "run_id": f"run-{n}",
             "index": index,
