@@ -15,6 +15,7 @@ from typing import Any
 import anthropic
 import httpx2
 
+from autopack import redaction
 from autopack.llm import deadlines, errors
 from autopack.llm.types import Completion, Prompt, PromptBlock, RawUsage, StreamTimeouts
 
@@ -83,6 +84,7 @@ class AnthropicModel:
         ``timeout`` (seconds) is a shorthand for an idle timeout and cap of that length.
         """
         self.name = name
+        redaction.register(api_key)  # an error body that echoes the key is masked
         if timeouts is None:
             timeouts = (
                 StreamTimeouts(idle_seconds=timeout, total_seconds=timeout)

@@ -12,8 +12,8 @@ import anthropic
 import httpx2
 import openai
 
-from autopack.llm.redacting import redact
 from autopack.llm.types import RawUsage
+from autopack.redaction import redact
 
 
 class LlmError(Exception):

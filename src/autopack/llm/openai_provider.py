@@ -14,6 +14,7 @@ from typing import Any
 import httpx2
 import openai
 
+from autopack import redaction
 from autopack.llm import deadlines, errors
 from autopack.llm.types import Completion, Prompt, RawUsage, StreamTimeouts
 
@@ -63,6 +64,7 @@ class OpenAIModel:
     ) -> None:
         """Create a client that never retries on its own (our layer owns retries)."""
         self.name = name
+        redaction.register(api_key)  # an error body that echoes the key is masked
         if timeouts is None:
             timeouts = (
                 StreamTimeouts(idle_seconds=timeout, total_seconds=timeout)

@@ -30,7 +30,6 @@ from autopack.llm.budgets import input_upper_bound
 from autopack.llm.health import CircuitBreakers
 from autopack.llm.openai_provider import OpenAIModel
 from autopack.llm.pricing import PriceTable
-from autopack.llm.redacting import redact, register
 from autopack.llm.retrying import next_wait
 from autopack.llm.routing import ModelEntry, ModelsConfig, Timeouts, route
 from autopack.llm.types import (
@@ -43,6 +42,7 @@ from autopack.llm.types import (
     RouteNote,
     StreamTimeouts,
 )
+from autopack.redaction import redact, register
 
 _KEYS = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
 ModelFactory = Callable[[ModelEntry, str], Model]
