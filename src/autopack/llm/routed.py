@@ -128,7 +128,7 @@ class RoutedModels:
     record: Callable[[CallRecord], None]
     overrides: ModelChains | None = None
     factory: ModelFactory | None = None
-    """None: the SDK-backed models with the configured timeouts."""
+    """None (or ``default_factory``): SDK-backed models with models.yaml's timeouts."""
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
     rng: random.Random = field(default_factory=random.Random)
@@ -277,7 +277,9 @@ class RoutedModels:
     def _model(self, entry: ModelEntry, role: str) -> Model:
         key = (entry.name, role)
         if key not in self._models:
-            factory = self.factory or sdk_factory(self.config.timeouts)
+            factory = self.factory
+            if factory is None or factory is default_factory:
+                factory = sdk_factory(self.config.timeouts)  # honour models.yaml's timeouts
             self._models[key] = factory(entry, role)
         return self._models[key]
 
