@@ -89,6 +89,13 @@ class ConsoleSink:
                 return f"  [yellow]{escape(event.message)}[/]"
             case events.EditsApplied():
                 return _edits(event)
+            case events.ChangesDiscarded():
+                shown = ", ".join(event.paths[:5]) + (" …" if len(event.paths) > 5 else "")
+                return (
+                    f"  [yellow]warning:[/] attempt {event.attempt}: the commands changed "
+                    f"{len(event.paths)} path(s) outside the governed edits, not committed: "
+                    f"{escape(shown)}"
+                )
             case events.TestsRan():
                 self.state = "audit" if not event.outcome.blocked else "tests failed"
                 return _tests(event)

@@ -9,6 +9,7 @@ becomes ``InternalError``), after which the attempt is rolled back and the phase
 """
 
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import assert_never
 
@@ -131,14 +132,18 @@ class PhaseLoop:
         pending: str | None,
     ) -> PhaseResult:
         """One attempt from ``savepoint``; raises AttemptFailed or RunStopped."""
+        workspace = self.ctx.workspace
         if pending is not None:
-            self.ctx.workspace.restore_pending(pending)
-            return self._check_and_commit(steps, number, savepoint)
+            workspace.restore_pending(pending)
+            accepted = workspace.snapshot(workspace.changed_files())
+            return self._check_and_commit(steps, number, savepoint, accepted)
         parsed = steps.build(number, feedback)
         applied = steps.apply(number, parsed, approved=approved)
         if applied.approval_reason and not approved:
             return self._await_approval(steps, number, applied.approval_reason)
-        return self._check_and_commit(steps, number, savepoint)
+        # What the apply wrote, byte for byte: the commit holds exactly this.
+        accepted = workspace.snapshot(applied.files)
+        return self._check_and_commit(steps, number, savepoint, accepted)
 
     def _recover(
         self, steps: AttemptSteps, number: int, failure: Failure
@@ -172,13 +177,21 @@ class PhaseLoop:
             case _:
                 assert_never(outcome)
 
-    def _check_and_commit(self, steps: AttemptSteps, number: int, savepoint: str) -> PhaseResult:
-        """Gates, review and drift on the change in the working tree; then commit the phase."""
+    def _check_and_commit(
+        self,
+        steps: AttemptSteps,
+        number: int,
+        savepoint: str,
+        accepted: Mapping[str, bytes | None],
+    ) -> PhaseResult:
+        """Gate the governed change, drop what the commands changed besides it, review, commit."""
         tests = steps.gate(number)
+        discarded = steps.keep_only(number, accepted)
+        steps.deliverables()
         steps.audit(number, savepoint=savepoint, tests=tests)
         steps.drift(number, savepoint=savepoint)
         commit = steps.commit(pending=False)
-        self._attempt_finished(number, AttemptOutcome.PASSED)
+        self._attempt_finished(number, AttemptOutcome.PASSED, discarded=discarded)
         return self._phase_finished(steps, PhaseResult(PhaseState.COMPLETE, number, commit=commit))
 
     def _await_approval(self, steps: AttemptSteps, number: int, reason: str) -> PhaseResult:
@@ -217,6 +230,7 @@ class PhaseLoop:
         *,
         recovered: Retry | SkipPhase | StopRun | None = None,
         stop: Stop | None = None,
+        discarded: tuple[str, ...] = (),
     ) -> None:
         result = AttemptResult(
             outcome,
@@ -224,6 +238,7 @@ class PhaseLoop:
             mitigation=recovered.mitigation if recovered else None,
             doctor_decision=recovered.decision if recovered else None,
             stop=recovered.stop if isinstance(recovered, StopRun) else stop,
+            discarded=discarded,
         )
         ctx = self.ctx
         self._emit(

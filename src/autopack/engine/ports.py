@@ -7,6 +7,7 @@ attempt failed, the loop goes on) and :class:`RunStopped` (the run stops). Nothi
 about Kubernetes, SQL or terminals.
 """
 
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Protocol
 
@@ -114,6 +115,15 @@ class Workspace(Protocol):
 
     def commit(self, message: str) -> str:
         """Commit everything; return the commit."""
+
+    def changed_files(self) -> list[str]:
+        """Paths changed in the working tree since HEAD."""
+
+    def snapshot(self, paths: Iterable[str]) -> dict[str, bytes | None]:
+        """The current bytes of ``paths``, taken right after the governed apply."""
+
+    def discard_side_effects(self, accepted: Mapping[str, bytes | None]) -> list[str]:
+        """Take back every change that is not an accepted edit; return the paths."""
 
     def push(self) -> None:
         """Push the work branch."""

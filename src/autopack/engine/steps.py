@@ -6,7 +6,7 @@ and the retries are the loop's (:mod:`autopack.engine.attempts`); nothing here l
 attempts or decides recovery.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -138,7 +138,7 @@ class AttemptSteps:
         return outcome
 
     def gate(self, attempt: int) -> str:
-        """Tests against the baseline, then validation commands, then deliverables."""
+        """Tests against the baseline, then the phase's validation commands."""
         gates = self.ctx.gates
         outcome = gates.tests()
         self.ctx.emit(
@@ -162,10 +162,28 @@ class AttemptSteps:
         failed_commands = gates.validation(list(self.phase.validation))
         if failed_commands:
             raise AttemptFailed.of(FailureCategory.VALIDATION, failed_commands[0], *failed_commands)
-        missing = gates.deliverables(list(self.phase.deliverables))
+        return outcome.summary or f"{outcome.passed} passed, {outcome.failed} failed"
+
+    def deliverables(self) -> None:
+        """Every deliverable exists (checked on the governed change alone)."""
+        missing = self.ctx.gates.deliverables(list(self.phase.deliverables))
         if missing:
             raise AttemptFailed.of(FailureCategory.DELIVERABLES, missing[0], *missing)
-        return outcome.summary or f"{outcome.passed} passed, {outcome.failed} failed"
+
+    def keep_only(self, attempt: int, accepted: Mapping[str, bytes | None]) -> tuple[str, ...]:
+        """Take back whatever the commands changed besides the governed edits; report it."""
+        discarded = tuple(self.ctx.workspace.discard_side_effects(accepted))
+        if discarded:
+            self.ctx.emit(
+                events.ChangesDiscarded(
+                    run=self.ctx.run,
+                    at=self.ctx.now(),
+                    index=self.index,
+                    attempt=attempt,
+                    paths=discarded,
+                )
+            )
+        return discarded
 
     def audit(self, attempt: int, *, savepoint: str, tests: str) -> None:
         """The Auditor reviews the diff; one re-ask when its answer has no readable verdict."""

@@ -105,6 +105,15 @@ class EditsApplied(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class ChangesDiscarded(Event):
+    """Files the build or test commands changed outside the governed edits, taken back."""
+
+    index: int
+    attempt: int
+    paths: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
 class TestsRan(Event):
     """The project's tests ran; ``attempt`` is None for the baseline."""
 
@@ -186,6 +195,7 @@ RunEvent = (
     | ModelCalled
     | ProviderNotice
     | EditsApplied
+    | ChangesDiscarded
     | TestsRan
     | AuditDone
     | DriftChecked

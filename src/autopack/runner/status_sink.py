@@ -155,6 +155,7 @@ class KubernetesStatusSink:
                 events.RunStarted()
                 | events.PlanReady()
                 | events.ProviderNotice()
+                | events.ChangesDiscarded()
                 | events.ApprovalNeeded()
                 | events.PhaseReplanned()
             ):

@@ -190,6 +190,7 @@ class StoreSink:
                 return None if event.index is None else self._phase(session, event.index).id
             case (
                 events.AuditDone()
+                | events.ChangesDiscarded()
                 | events.DriftChecked()
                 | events.ApprovalNeeded()
                 | events.PhaseReplanned()

@@ -275,6 +275,10 @@ class GitWorkspace:
         self.git("add", "--all", "--intent-to-add")
         return self.git("diff", "--no-ext-diff", "--no-textconv", "--end-of-options", since, "--")
 
+    def changed_files(self) -> list[str]:
+        """Paths changed in the working tree since HEAD (tracked or new)."""
+        return [change.path for change in hygiene.parse_status(self.git(*_STATUS))]
+
     def snapshot(self, paths: Iterable[str]) -> dict[str, bytes | None]:
         """The current bytes of ``paths`` (None: absent), to pass to :meth:`discard_side_effects`.
 

@@ -2,7 +2,7 @@
 
 import json
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +16,7 @@ class FakeWorkspace:
     commits: list[str] = field(default_factory=list)
     rollbacks: list[str] = field(default_factory=list)
     rolled_back_run: bool = False
+    kept: list[list[str]] = field(default_factory=list)
 
     def head(self) -> str:
         return f"c{len(self.commits)}"
@@ -32,6 +33,16 @@ class FakeWorkspace:
 
     def push(self) -> None:
         pass
+
+    def changed_files(self) -> list[str]:
+        return []
+
+    def snapshot(self, paths: Iterable[str]) -> dict[str, bytes | None]:
+        return dict.fromkeys(paths)
+
+    def discard_side_effects(self, accepted: Mapping[str, bytes | None]) -> list[str]:
+        self.kept.append(sorted(accepted))
+        return []
 
     def completed_phases(self) -> dict[int, str]:
         return {}

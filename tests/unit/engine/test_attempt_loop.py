@@ -149,6 +149,7 @@ def test_attempt_numbers_continue_after_earlier_processes(tmp_path: Path) -> Non
     assert result.attempts == 4
     assert result.state == PhaseState.COMPLETE
     assert "Autopack-Phase: 0" in workspace.commits[-1]
+    assert workspace.kept == [["pkg/new.py"]]  # only the governed edit survives the commands
 
 
 def test_a_fully_refused_answer_applies_nothing_and_is_retried(tmp_path: Path) -> None:
