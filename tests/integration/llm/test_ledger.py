@@ -8,6 +8,12 @@ from alembic.runtime.migration import MigrationContext
 from typer.testing import CliRunner
 
 from autopack import cli
+from autopack.llm import errors
+from autopack.llm.pricing import load_prices
+from autopack.llm.routed import RoutedModels
+from autopack.llm.routing import load_models_config
+from autopack.llm.scripted import Cassette, ScriptedModel
+from autopack.llm.types import CallRecord
 from autopack.store import Store, models, records
 
 
@@ -94,3 +100,62 @@ def test_runs_show_prints_cache_tokens_and_spend_against_the_budget(tmp_path: Pa
     assert result.exit_code == 0, result.output
     assert "100 in · 900 cache read · 50 cache write · 20 out · $0.0011" in result.output
     assert "1,070 of 20,000 tokens, $0.0011 of $2.00" in result.output
+
+
+def test_re_runs_continue_from_the_runs_ledger_and_never_pass_its_budget(tmp_path: Path) -> None:
+    store = a_store(tmp_path)
+    answers = [{"text": "ok", "usage": {"input_tokens": 2_500, "output_tokens": 500}}] * 30
+    tape = Cassette.from_data({"responses": {"builder": answers}})
+
+    def record(call: CallRecord) -> None:
+        usage = call.usage
+        with store.session() as session:
+            session.add(
+                models.LlmCall(
+                    run_id="r1",
+                    role=call.role,
+                    provider=call.provider,
+                    model=call.model,
+                    outcome=call.outcome,
+                    input_tokens=usage.input_tokens if usage else None,
+                    output_tokens=usage.output_tokens if usage else None,
+                    cost_usd=Decimal(str(call.cost_usd)),
+                    status_code=call.status_code,
+                )
+            )
+
+    stops = 0
+    for _ in range(3):  # the first run, a re-run after BudgetExceeded, a runner restart
+        with store.session() as session:
+            spent_tokens, spent_cost = records.run_spend(session, run_id="r1")
+        routed = RoutedModels(
+            config=load_models_config(),
+            prices=load_prices(),
+            profile="scripted",
+            run="demo",
+            run_tokens=20_000,
+            run_cost=Decimal(1),
+            record=record,
+            factory=lambda entry, role: ScriptedModel(tape, role=role),
+            spent_tokens=spent_tokens,
+            spent_cost=spent_cost,
+        )
+        try:
+            for _ in range(10):
+                routed.complete(
+                    role="builder",
+                    phase=None,
+                    phase_index=None,
+                    attempt=1,
+                    failures=0,
+                    system="s" * 3_000,
+                    messages=[("user", "u" * 200)],
+                    max_tokens=1_000,
+                )
+        except errors.BudgetExceededError:
+            stops += 1
+    with store.session() as session:
+        spent, _ = records.run_spend(session, run_id="r1")
+    assert stops == 3
+    assert spent <= 20_000
+    assert spent == 18_000  # six calls in the first run; the re-runs could make none
