@@ -3,6 +3,7 @@
 ``detect`` reads a table of marker files and weights; each detection carries its evidence,
 install / build / test commands and how machine-readable results are obtained.
 ``choose_suite_command`` turns a detection (or the run's overrides) into a runnable test command.
+``find_tool`` finds a toolchain's program where its installer put it, on ``PATH`` or not.
 """
 
 from autopack.api import ToolchainSpec
@@ -13,6 +14,7 @@ from autopack.toolchains.adapters import (
     detect,
     report_kind,
 )
+from autopack.toolchains.locating import find_tool
 
 
 def choose_suite_command(
@@ -34,4 +36,12 @@ def choose_suite_command(
     return SuiteCommand(best.test, working_dir=best.working_dir, report=report_kind(best))
 
 
-__all__ = ["MARKERS", "Detection", "SuiteCommand", "choose_suite_command", "detect", "report_kind"]
+__all__ = [
+    "MARKERS",
+    "Detection",
+    "SuiteCommand",
+    "choose_suite_command",
+    "detect",
+    "find_tool",
+    "report_kind",
+]

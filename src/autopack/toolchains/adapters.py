@@ -9,11 +9,11 @@ holds them becomes the working directory. The run spec's ``toolchain`` overrides
 import fnmatch
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from autopack.toolchains import reports
+from autopack.toolchains import locating, reports
 
 # (glob relative to the project directory, weight, what it shows)
 MARKERS: dict[str, tuple[tuple[str, float, str], ...]] = {
@@ -65,6 +65,18 @@ class Detection:
     notes: tuple[str, ...] = ()
 
 
+# Reports read from the command's own output: saved whole beside the scratch reports.
+STREAMED = {"go-json": "go-test.json", "libtest": "cargo-test.txt"}
+
+
+def _streamed(report_dir: Path, report: str, output: str) -> str:
+    """The whole saved output of a streamed report, else the tail the gate kept."""
+    try:
+        return (report_dir / STREAMED[report]).read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return output
+
+
 @dataclass(frozen=True)
 class SuiteCommand:
     """How to run one toolchain's tests and read the results."""
@@ -74,9 +86,15 @@ class SuiteCommand:
     report: str = "exit-code"  # junit | go-json | libtest | surefire | gradle | exit-code
     extra_args: str = ""
 
-    def command_with_report(self, report_dir: Path) -> str:
-        """The command line that also writes machine-readable results under ``report_dir``."""
+    def command_with_report(self, report_dir: Path, *, env: Mapping[str, str] | None = None) -> str:
+        """The command line that also writes machine-readable results under ``report_dir``.
+
+        When the command's program is installed off ``PATH`` (Go in ``/usr/local/go/bin``,
+        rustup's ``~/.cargo/bin``), its directory is appended to ``PATH`` first; ``env`` is the
+        environment the command will see (default: this process's).
+        """
         base = f"cd {self.working_dir} && {self.command}" if self.working_dir else self.command
+        base = locating.path_prefix(self.command, env) + base
         if self.report == "junit" and "pytest" in self.command:
             return f"{base} --junitxml={report_dir}/junit.xml -p no:cacheprovider"
         if self.report == "jest-json":
@@ -90,6 +108,9 @@ class SuiteCommand:
             return (
                 f"{base} --test-reporter=junit --test-reporter-destination={report_dir}/junit.xml"
             )
+        if self.report in STREAMED:
+            # The gate keeps only the tail of the output; the whole stream goes to a file.
+            return f"set -o pipefail; {base} 2>&1 | tee {report_dir}/{STREAMED[self.report]}"
         return base
 
     def parse(
@@ -102,14 +123,22 @@ class SuiteCommand:
             "node-junit": lambda: reports.parse_junit(sorted(report_dir.glob("*.xml"))),
             "vitest-junit": lambda: reports.parse_junit(sorted(report_dir.glob("*.xml"))),
             "jest-json": lambda: reports.parse_jest_json(report_dir / "jest.json"),
-            "surefire": lambda: reports.parse_junit(
-                sorted((project / "target" / "surefire-reports").glob("TEST-*.xml"))
+            "surefire": lambda: reports.parse_build_tool_reports(
+                reports.fresh_reports(
+                    project, "**/target/surefire-reports/TEST-*.xml", since=report_dir
+                ),
+                output=output,
+                exit_code=exit_code,
             ),
-            "gradle": lambda: reports.parse_junit(
-                sorted((project / "build" / "test-results").rglob("*.xml"))
+            "gradle": lambda: reports.parse_build_tool_reports(
+                reports.fresh_reports(project, "**/build/test-results/**/*.xml", since=report_dir),
+                output=output,
+                exit_code=exit_code,
             ),
-            "go-json": lambda: reports.parse_go_json(output),
-            "libtest": lambda: reports.parse_libtest(output, exit_code=exit_code),
+            "go-json": lambda: reports.parse_go_json(_streamed(report_dir, "go-json", output)),
+            "libtest": lambda: reports.parse_libtest(
+                _streamed(report_dir, "libtest", output), exit_code=exit_code
+            ),
         }
         reader = readers.get(self.report)
         return reader() if reader is not None else ({}, 0)
@@ -209,10 +238,12 @@ def _java(root: Path, files: set[str], prefix: str) -> dict[str, str | None]:
             "report": "surefire",
         }
     wrapper = "./gradlew" if f"{prefix}gradlew" in files else "gradle"
+    # No daemon: one would outlive the command and carry state from one untrusted run to the
+    # next (and hold a JVM's memory for hours on the machine running Autopack).
     return {
         "install": None,
-        "build": f"{wrapper} assemble",
-        "test": f"{wrapper} test",
+        "build": f"{wrapper} assemble --no-daemon",
+        "test": f"{wrapper} test --no-daemon",
         "report": "gradle",
     }
 

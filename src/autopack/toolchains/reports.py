@@ -4,6 +4,10 @@ JUnit XML (pytest, Maven Surefire, Gradle, node:test's and vitest's junit report
 ``--json`` results, ``go test -json`` lines, and libtest's plain output (``cargo test``).
 Each parser returns test id -> outcome (passed | failed | skipped) plus a count of
 collection or build errors.
+
+Maven and Gradle write their reports inside the project, where the previous run's files stay
+when a compile error stops the next run before any test: only reports written by the current
+run are read, or a broken build would look like the last good one.
 """
 
 import json
@@ -37,6 +41,38 @@ def parse_junit(paths: Iterable[Path]) -> tuple[Outcomes, int]:
                 outcomes[test_id] = "skipped"
             else:
                 outcomes[test_id] = "passed"
+    return outcomes, errors
+
+
+def fresh_reports(project: Path, pattern: str, *, since: Path) -> list[Path]:
+    """Report files under ``project`` matching ``pattern`` written after ``since`` was created.
+
+    ``since`` is the scratch directory made just before the test command started.
+    """
+    started = since.stat().st_mtime_ns
+    return sorted(
+        path
+        for path in project.glob(pattern)
+        if path.is_file() and path.stat().st_mtime_ns >= started
+    )
+
+
+# Maven (`[ERROR] COMPILATION ERROR`), javac through Gradle (`Compilation failed`), and a
+# dependency or plugin that could not be resolved: the tests never ran.
+_BUILD_FAILURE = re.compile(
+    r"COMPILATION ERROR|Compilation failed|compileJava FAILED|compileTestJava FAILED"
+    r"|Could not resolve dependencies|Could not resolve all|Non-resolvable|"
+    r"Failed to execute goal org\.apache\.maven\.plugins:maven-compiler-plugin"
+)
+
+
+def parse_build_tool_reports(
+    paths: Iterable[Path], *, output: str, exit_code: int | None
+) -> tuple[Outcomes, int]:
+    """Surefire or Gradle XML of this run; a failed build without reports is a build error."""
+    outcomes, errors = parse_junit(paths)
+    if exit_code not in (0, None) and (not outcomes or _BUILD_FAILURE.search(output)):
+        errors = max(errors, 1)
     return outcomes, errors
 
 

@@ -50,7 +50,7 @@ def project(tmp_path: Path, files: dict[str, str]) -> tuple[Path, list[str]]:
         ({"go.mod": "module x", "a_test.go": ""}, "go", "go mod download", "go test -json ./..."),
         ({"Cargo.toml": "", "Cargo.lock": ""}, "rust", "cargo fetch", "cargo test --no-fail-fast"),
         ({"pom.xml": ""}, "java", "mvn -q -B dependency:go-offline", "mvn -q -B test"),
-        ({"build.gradle.kts": "", "gradlew": ""}, "java", None, "./gradlew test"),
+        ({"build.gradle.kts": "", "gradlew": ""}, "java", None, "./gradlew test --no-daemon"),
     ],
 )
 def test_markers_choose_toolchain_and_commands(

@@ -1,4 +1,6 @@
 import json
+import os
+import time
 from pathlib import Path
 
 from autopack.gates.commands import missing_deliverable
@@ -15,12 +17,29 @@ SUREFIRE = """<?xml version="1.0" encoding="UTF-8"?>
 </testsuite>"""
 
 
+def write_report(path: Path, text: str = SUREFIRE, *, age: float = 0.0) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    if age:
+        written = time.time() - age
+        os.utime(path, (written, written))
+    return path
+
+
+def scratch_dir(tmp_path: Path) -> Path:
+    """The report directory the gate makes just before the command starts."""
+    scratch = tmp_path / "scratch"
+    scratch.mkdir()
+    started = time.time() - 60
+    os.utime(scratch, (started, started))
+    return scratch
+
+
 def test_surefire_and_gradle_style_junit_reports_are_read(tmp_path: Path) -> None:
-    report = tmp_path / "target" / "surefire-reports" / "TEST-x.CalcTest.xml"
-    report.parent.mkdir(parents=True)
-    report.write_text(SUREFIRE)
+    scratch = scratch_dir(tmp_path)
+    write_report(tmp_path / "target" / "surefire-reports" / "TEST-x.CalcTest.xml")
     suite = SuiteCommand("mvn -q -B test", report="surefire")
-    assert suite.parse(tmp_path, output="", exit_code=1, root=tmp_path) == (
+    assert suite.parse(scratch, output="", exit_code=1, root=tmp_path) == (
         {
             "x.CalcTest::adds": "passed",
             "x.CalcTest::subtracts": "failed",
@@ -28,13 +47,57 @@ def test_surefire_and_gradle_style_junit_reports_are_read(tmp_path: Path) -> Non
         },
         0,
     )
-    gradle = tmp_path / "build" / "test-results" / "test" / "TEST-x.CalcTest.xml"
-    gradle.parent.mkdir(parents=True)
-    gradle.write_text(SUREFIRE)
+    write_report(tmp_path / "build" / "test-results" / "test" / "TEST-x.CalcTest.xml")
     outcomes, _ = SuiteCommand("gradle test", report="gradle").parse(
-        tmp_path, output="", exit_code=1, root=tmp_path
+        scratch, output="", exit_code=1, root=tmp_path
     )
     assert outcomes["x.CalcTest::subtracts"] == "failed"
+
+
+def test_every_maven_modules_reports_are_read(tmp_path: Path) -> None:
+    scratch = scratch_dir(tmp_path)
+    write_report(tmp_path / "core" / "target" / "surefire-reports" / "TEST-x.CalcTest.xml")
+    write_report(
+        tmp_path / "web" / "target" / "surefire-reports" / "TEST-y.PageTest.xml",
+        SUREFIRE.replace("x.CalcTest", "y.PageTest"),
+    )
+    outcomes, errors = SuiteCommand("mvn -q -B test", report="surefire").parse(
+        scratch, output="", exit_code=1, root=tmp_path
+    )
+    assert (len(outcomes), errors) == (6, 0)
+    assert outcomes["y.PageTest::subtracts"] == "failed"
+
+
+def test_reports_left_by_an_earlier_run_are_not_read_after_a_compile_error(
+    tmp_path: Path,
+) -> None:
+    scratch = scratch_dir(tmp_path)
+    write_report(tmp_path / "target" / "surefire-reports" / "TEST-x.CalcTest.xml", age=3600)
+    output = "[ERROR] COMPILATION ERROR :\n[ERROR] Calc.java:[3,20] ';' expected\n"
+    suite = SuiteCommand("mvn -q -B test", report="surefire")
+    assert suite.parse(scratch, output=output, exit_code=1, root=tmp_path) == ({}, 1)
+
+
+def test_a_gradle_compile_error_after_some_tests_is_still_a_build_error(tmp_path: Path) -> None:
+    scratch = scratch_dir(tmp_path)
+    write_report(tmp_path / "lib" / "build" / "test-results" / "test" / "TEST-x.CalcTest.xml")
+    output = "> Task :app:compileJava FAILED\nCompilation failed; see the compiler error output"
+    outcomes, errors = SuiteCommand("gradle test", report="gradle").parse(
+        scratch, output=output, exit_code=1, root=tmp_path
+    )
+    assert (len(outcomes), errors) == (3, 1)
+
+
+def test_go_events_are_read_from_the_saved_stream_not_only_the_tail(tmp_path: Path) -> None:
+    events = [
+        {"Action": "pass", "Package": "example.com/p", "Test": f"Test{i}"} for i in range(2000)
+    ]
+    (tmp_path / "go-test.json").write_text("\n".join(json.dumps(e) for e in events))
+    tail = json.dumps(events[-1])  # what a 20,000-byte tail would still hold, roughly
+    outcomes, errors = SuiteCommand("go test -json ./...", report="go-json").parse(
+        tmp_path, output=tail, exit_code=0, root=tmp_path
+    )
+    assert (len(outcomes), errors) == (2000, 0)
 
 
 def test_broken_report_counts_as_an_error_not_a_crash(tmp_path: Path) -> None:
