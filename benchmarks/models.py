@@ -48,7 +48,9 @@ from tests.fakes.llm_servers import Answer, CacheModel, FakeLlmServer, llm_serve
 
 DEMO = ROOT / "examples" / "demo"
 CONTEXT_TOKENS = 24_000
-MODELS = {"anthropic": "claude-sonnet", "openai": "gpt-4.1"}
+# Label -> model alias. Haiku 4.5's minimum cacheable prefix (4,096 tokens) is longer than the
+# demo's whole stable prefix, so it shows what a too-short prefix gets: nothing cached.
+MODELS = {"anthropic": "claude-sonnet", "openai": "gpt-4.1", "anthropic-haiku": "claude-haiku"}
 
 
 @dataclass(frozen=True)
@@ -154,12 +156,13 @@ def input_cost(prices: PriceTable, model: str, usage: RawUsage) -> Decimal:
     )
 
 
-def replay(provider: str, layout: Any) -> list[dict[str, Any]]:
+def replay(label: str, layout: Any) -> list[dict[str, Any]]:
     """Send the demo's Builder calls with ``layout``; return per-call usage and cost."""
     config = load_models_config()
     prices = load_prices()
-    alias = MODELS[provider]
+    alias = MODELS[label]
     entry = config.models[alias]
+    provider = entry.provider
     overrides = ModelChains.model_validate({"builder": [alias]})
     calls = demo_calls()
     run = loading.parse_run(yaml.safe_load((DEMO / "run.yaml").read_text()), source="demo")
@@ -204,9 +207,9 @@ def replay(provider: str, layout: Any) -> list[dict[str, Any]]:
 
 def caching_figures() -> dict[str, Any]:
     figures: dict[str, Any] = {}
-    for provider in MODELS:
-        cached = replay(provider, cached_layout)
-        previous = replay(provider, previous_layout)
+    for label in MODELS:
+        cached = replay(label, cached_layout)
+        previous = replay(label, previous_layout)
 
         def later(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
             return [row for row in rows if row["attempt"] > 1]
@@ -216,8 +219,10 @@ def caching_figures() -> dict[str, Any]:
 
         later_cached, later_previous = later(cached), later(previous)
         later_input = sum(r["input"] + r["cache_read"] + r["cache_write"] for r in later_cached)
-        figures[provider] = {
-            "model": load_models_config().models[MODELS[provider]].name,
+        entry = load_models_config().models[MODELS[label]]
+        figures[label] = {
+            "model": entry.name,
+            "min_cache_tokens": entry.min_cache_tokens,
             "builder_calls": cached,
             "previous_layout_calls": previous,
             "input_cost_usd_later_attempts": {
