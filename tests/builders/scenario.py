@@ -27,6 +27,16 @@ def git(*args: str, cwd: Path) -> str:
     ).stdout
 
 
+class Collector:
+    """A sink that keeps every event (after the fan-out scrubbed it, as real sinks get it)."""
+
+    def __init__(self, into: list[events.RunEvent]) -> None:
+        self.into = into
+
+    def emit(self, event: events.RunEvent) -> None:
+        self.into.append(event)
+
+
 class Scenario:
     """One project, one run definition, any number of executions."""
 
@@ -88,7 +98,10 @@ class Scenario:
             previous_attempts=self.previous_attempts,
         )
         session = open_session(
-            self.run_object, run_id=self.run_id, options=options, emit=self.events.append
+            self.run_object,
+            run_id=self.run_id,
+            options=options,
+            emit=events.FanOut([Collector(self.events)]).emit,
         )
         models = session.ctx.models
         if isinstance(models, RoutedCalls):

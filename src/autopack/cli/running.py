@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from autopack import events, settings
+from autopack import events, redaction, settings
 from autopack.api import AutopackRun
 from autopack.cli.console import ConsoleSink
 from autopack.cli.output import console, err_console, fail
@@ -24,7 +24,7 @@ from autopack.events import RunOutcome, Spend
 from autopack.llm.scripted import CassetteError
 from autopack.store import Store, StoreUnavailableError, records
 from autopack.store.sink import StoreSink
-from autopack.workspace import WorkspaceError
+from autopack.workspace import WorkspaceError, display_url
 
 
 def _repo_url(run: AutopackRun, *, run_file: Path, override: str | None) -> str:
@@ -40,7 +40,8 @@ def _repo_url(run: AutopackRun, *, run_file: Path, override: str | None) -> str:
 def _summary(outcome: RunOutcome, *, run: AutopackRun, spend: Spend, seconds: float) -> None:
     colour = {"Succeeded": "green", "Failed": "red"}.get(outcome.state, "yellow")
     reason = f" ({outcome.reason})" if outcome.state == "Failed" else ""
-    console.print(f"\n[bold {colour}]{outcome.state}[/]{reason} {escape(outcome.message)}")
+    message = redaction.redact(outcome.message)
+    console.print(f"\n[bold {colour}]{outcome.state}[/]{reason} {escape(message)}")
     for index, result in sorted(outcome.results.items()):
         commit = f" {result.commit[:10]}" if result.commit else ""
         console.print(f"  phase {index}: {result.state} after {result.attempts} attempt(s){commit}")
@@ -64,7 +65,7 @@ def _open_store(
                 session,
                 run_id=run_id,
                 name=run.name,
-                repo_url=repo_url,
+                repo_url=display_url(repo_url),
                 base_ref=run.spec.repo.ref,
                 push_branch=run.push_branch,
                 spec=run.to_api()["spec"],
@@ -114,7 +115,7 @@ def run(
             "(e.g. examples/demo/cassette.yaml), or choose a real profile with --model-profile"
         )
     url = _repo_url(loaded, run_file=file, override=repo)
-    run_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"autopack:{url}#{loaded.name}"))
+    run_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"autopack:{display_url(url)}#{loaded.name}"))
     store_sink, attempts = _open_store(
         config.resolved_database_url,
         config.database_connect_timeout,

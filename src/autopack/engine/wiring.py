@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from autopack import events, toolchains
+from autopack import events, redaction, toolchains
 from autopack.agents import planning as planning_agent
 from autopack.agents.contexting import ContextSelector
 from autopack.api import AutopackRun, FailureCategory, PhaseDefinition
@@ -39,7 +39,7 @@ from autopack.llm.types import CallRecord, Model
 from autopack.memory.run import RunMemory
 from autopack.planning import NormalizedPlan, PlannerFn, PlanUnusableError, scan_repository
 from autopack.toolchains import SuiteCommand
-from autopack.workspace import GitWorkspace, credentials_from_environment
+from autopack.workspace import GitWorkspace, credentials_from_environment, display_url
 
 
 def utcnow() -> datetime:
@@ -85,7 +85,7 @@ class RoutedCalls:
         messages: list[tuple[str, str]],
         max_tokens: int,
     ) -> str:
-        """Make the call and return the answer's text."""
+        """Make the call (prompts scrubbed of secrets) and return the answer's text."""
         try:
             completion = self.routed.complete(
                 role=role,
@@ -93,8 +93,8 @@ class RoutedCalls:
                 phase_index=phase_index,
                 attempt=attempt,
                 failures=failures,
-                system=system,
-                messages=messages,
+                system=redaction.redact(system),
+                messages=[(speaker, redaction.redact(text)) for speaker, text in messages],
                 max_tokens=max_tokens,
             )
         except errors.BudgetExceededError as exc:
@@ -182,7 +182,7 @@ def open_session(
     return Session(
         run=run,
         run_id=run_id,
-        repo_url=options.repo_url,
+        repo_url=display_url(options.repo_url),
         ctx=ctx,
         recovery=Recovery(
             health=RunHealth(max_failures=max_failures, settings=doctor.config.health),

@@ -17,6 +17,7 @@ from autopack.agents.auditing import AuditResult
 from autopack.api import PhaseDefinition
 from autopack.edits.applying import ApplyOutcome
 from autopack.events.outcomes import AttemptResult, PhaseResult, RunOutcome
+from autopack.events.scrubbing import scrubbed
 from autopack.gates.outcome import GateOutcome
 from autopack.llm.types import CallRecord
 from autopack.memory.run import DriftOutcome
@@ -222,7 +223,8 @@ class FanOut:
     failures: list[str] = field(default_factory=list)
 
     def emit(self, event: RunEvent) -> None:
-        """Send ``event`` to every sink."""
+        """Send ``event``, scrubbed of secrets, to every sink."""
+        event = scrubbed(event)
         for sink in self.sinks:
             try:
                 sink.emit(event)

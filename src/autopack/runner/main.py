@@ -13,7 +13,7 @@ import logging
 import os
 from pathlib import Path
 
-from autopack import events, settings
+from autopack import events, redaction, settings
 from autopack.api import AutopackRun
 from autopack.api.conditions import Reason
 from autopack.api.report import TERMINATION_LOG, RunnerReport
@@ -25,7 +25,7 @@ from autopack.runner import kube
 from autopack.runner.status_sink import KubernetesStatusSink
 from autopack.store import Store, StoreUnavailableError
 from autopack.store.sink import StoreSink
-from autopack.workspace import WorkspaceError
+from autopack.workspace import WorkspaceError, display_url
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,7 @@ def report_of(outcome: RunOutcome, *, branch: str | None) -> RunnerReport:
     return RunnerReport(
         state=outcome.state.value,
         reason=outcome.reason,
-        message=outcome.message,
+        message=redaction.redact(outcome.message),
         branch=branch,
         commit=outcome.commit,
     )
@@ -59,7 +59,7 @@ def _store_sink(run: AutopackRun, *, run_id: str, namespace: str) -> StoreSink |
         "name": run.name,
         "namespace": namespace,
         "source": "kubernetes",
-        "repo_url": run.spec.repo.url,
+        "repo_url": display_url(run.spec.repo.url),
         "base_ref": run.spec.repo.ref,
         "push_branch": run.push_branch,
         "spec": run.to_api()["spec"],
@@ -86,7 +86,7 @@ def run_in_cluster(reference: str) -> int:
         return _execute(namespace, name)
     except Exception as exc:
         log.exception("the runner failed")
-        message = f"{type(exc).__name__}: {exc}"
+        message = redaction.redact(f"{type(exc).__name__}: {exc}")
         write_report(RunnerReport(state="Failed", reason=Reason.INTERNAL_ERROR, message=message))
         return 1
 
