@@ -1,21 +1,29 @@
-"""Operator benchmark against the emulated cluster: latency, throughput, API writes, memory.
+"""Operator benchmark on the emulated cluster, side by side with a bare kopf operator.
 
-    .venv/bin/python benchmarks/cluster.py [--sizes 10,100,500] [--tracked 1000]
+    .venv/bin/python benchmarks/cluster.py [--sizes 10,100,300] [--tracked 1000] [--idle 30]
+                                           [--demo]
 
-For each size N, N AutopackRuns are created at once; the test kubelet runs each runner Job
-with a stand-in runner (a shell command that writes a succeeded report and exits; the real
-runner's cost is measured by benchmarks/engine.py), and the script waits until all runs are
-Succeeded. It prints JSON with: create-to-Job latency p50 / p99 (from the API server's change
-log), reconcile passes per second (the operator's own Prometheus histogram), API writes per
-run lifecycle by writer (a machine-independent figure), and wall time. One real demo run (the
-runner executing two phases with the scripted model) gives API writes per phase. Finally the
-operator's resident memory is read with ``--tracked`` suspended runs in its indexes.
+For each size N and each operator (Autopack's, and ``benchmarks/bare_operator.py``: kopf with
+its defaults and one creation handler that creates one Job per run), a fresh emulated cluster
+gets N AutopackRuns at once. The test kubelet runs every Job with a stand-in runner (a shell
+command that writes a succeeded report and exits; the real runner's cost is measured by
+benchmarks/engine.py). Printed as JSON, per size and operator:
 
-Figures depend on this shared 2-core machine; the API-write counts do not.
+- create → Job latency p50 / p99, from the API server's change log;
+- API writes per run by writer (the operator's are kopf's client plus its own, with a
+  breakdown by resource and verb), counted by the API server until the cluster is quiet;
+- reconcile passes per second (Autopack's Prometheus histogram);
+- operator resident memory when every run has its Job, and after every run finished.
+
+``--tracked`` does the same with that many runs and then reads the operator's CPU while the
+finished runs sit idle for ``--idle`` seconds (target: under 2% of a core). ``--demo`` adds one
+real two-phase demo run (the runner with the scripted model) for writes per phase by writer.
+Timings depend on this shared 2-core machine; the write counts do not.
 """
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -31,23 +39,22 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # the emulated cluster lives with the tests
 
 from autopack.api.report import RunnerReport  # noqa: E402
-from tests.cluster.harness import Cluster, emulated_cluster  # noqa: E402
+from tests.cluster.harness import Cluster, emulated_cluster, free_port  # noqa: E402
 
 REPORT = RunnerReport(state="Succeeded", reason="RunSucceeded", message="stand-in runner").encode()
 STAND_IN = ["/bin/sh", "-c", f"printf '%s' '{REPORT}' > \"$AUTOPACK_TERMINATION_LOG\""]
+BARE = REPO / "benchmarks" / "bare_operator.py"
+OPERATOR_WRITERS = ("kopf", "operator", "client")  # stand-in runners write nothing
+TICKS = os.sysconf("SC_CLK_TCK")
 
 
-def a_run(name: str, *, suspend: bool = False) -> dict[str, Any]:
+def a_run(name: str) -> dict[str, Any]:
     """A minimal AutopackRun."""
     return {
         "apiVersion": "autopack.dev/v1alpha1",
         "kind": "AutopackRun",
         "metadata": {"name": name, "namespace": "default"},
-        "spec": {
-            "repo": {"url": "https://example.com/repo.git"},
-            "plan": "benchmark",
-            "suspend": suspend,
-        },
+        "spec": {"repo": {"url": "https://example.com/repo.git"}, "plan": "benchmark"},
     }
 
 
@@ -58,11 +65,55 @@ def percentile(values: list[float], fraction: float) -> float:
 
 
 def scrape(cluster: Cluster, metric: str) -> float:
-    """One sample of the operator's Prometheus endpoint."""
+    """One sample of the Autopack operator's Prometheus endpoint."""
     url = f"http://127.0.0.1:{cluster.metrics_port}/metrics"
     text = urllib.request.urlopen(url, timeout=5).read().decode()
     match = re.search(rf"^{re.escape(metric)} ([0-9.e+]+)$", text, re.MULTILINE)
     return float(match.group(1)) if match else 0.0
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process."""
+    status = Path(f"/proc/{pid}/status").read_text()
+    found = re.search(r"VmRSS:\s+(\d+)", status)
+    return round(int(found.group(1)) / 1024, 1) if found else 0.0
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / TICKS
+
+
+def start(cluster: Cluster, mode: str) -> int:
+    """Start the operator of ``mode`` against ``cluster``; return its pid."""
+    if mode == "autopack":
+        cluster.start_operator(verbose=False)
+    else:
+        liveness = f"http://127.0.0.1:{free_port()}/healthz"
+        env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig)}
+        with cluster.operator_log.open("ab") as log:
+            cluster.operator = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "kopf",
+                    "run",
+                    "--standalone",
+                    "--all-namespaces",
+                    f"--liveness={liveness}",
+                    str(BARE),
+                ],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+    assert cluster.operator is not None
+    # A warm-up run proves the operator watches before anything is timed.
+    create_all(cluster, [a_run("warm-up")])
+    cluster.wait_for("the warm-up Job", lambda: len(job_times(cluster)) == 1, timeout=120)
+    return cluster.operator.pid
 
 
 def create_all(cluster: Cluster, bodies: list[dict[str, Any]]) -> dict[str, float]:
@@ -79,54 +130,130 @@ def create_all(cluster: Cluster, bodies: list[dict[str, Any]]) -> dict[str, floa
     return cluster.call(create)
 
 
-def succeeded(cluster: Cluster) -> int:
-    """How many runs are Succeeded."""
-    kind = cluster.api.kind("autopack.dev", "v1alpha1", "autopackruns")
-    runs = cluster.call(lambda: cluster.api.store.list(kind, "default"))
-    return sum(1 for r in runs if (r.get("status") or {}).get("phase") == "Succeeded")
+def job_times(cluster: Cluster) -> dict[str, float]:
+    """When each run's first Job appeared (from the API server's change log)."""
+    key = cluster.api.kind("batch", "v1", "jobs").key
+
+    def read() -> dict[str, float]:
+        first: dict[str, float] = {}
+        for change in cluster.api.store.log:
+            if change.key == key and change.type == "ADDED":
+                run = change.obj["metadata"]["labels"]["autopack.dev/run"]
+                first.setdefault(run, change.at)
+        return first
+
+    return cluster.call(read)
 
 
-def writes_by_writer(cluster: Cluster) -> dict[str, int]:
-    """API writes (create / patch / update / delete requests) per writer."""
-    totals: Counter[str] = Counter()
-    for (source, _plural, _verb), count in cluster.api.store.writes.items():
-        totals[source] += count
-    return dict(totals)
+def finished(cluster: Cluster, mode: str) -> int:
+    """Runs that are done: Succeeded (Autopack) or whose Job completed (bare kopf)."""
+    store = cluster.api.store
+    if mode == "autopack":
+        kind = cluster.api.kind("autopack.dev", "v1alpha1", "autopackruns")
+        runs = cluster.call(lambda: store.list(kind, "default"))
+        return sum(1 for r in runs if (r.get("status") or {}).get("phase") == "Succeeded")
+    kind = cluster.api.kind("batch", "v1", "jobs")
+    jobs = cluster.call(lambda: store.list(kind, "default"))
+    return sum(1 for j in jobs if (j.get("status") or {}).get("succeeded"))
 
 
-def concurrent_runs(size: int, workdir: Path) -> dict[str, Any]:
-    """Create ``size`` runs at once and follow them to Succeeded."""
+def writes(cluster: Cluster) -> Counter[tuple[str, str, str]]:
+    """Every write so far by (writer, resource, verb)."""
+    return cluster.call(lambda: Counter(cluster.api.store.writes))
+
+
+def wait_quiet(cluster: Cluster, *, quiet: float = 3.0, limit: float = 60.0) -> None:
+    """Wait until nobody has written for ``quiet`` seconds (at most ``limit``)."""
+    deadline = time.monotonic() + limit
+    last, since = writes(cluster), time.monotonic()
+    while time.monotonic() < deadline and time.monotonic() - since < quiet:
+        time.sleep(0.5)
+        now = writes(cluster)
+        if now != last:
+            last, since = now, time.monotonic()
+
+
+def per_run(delta: Counter[tuple[str, str, str]], runs: int) -> dict[str, Any]:
+    """Writes per run by writer, the operator's broken down by resource and verb."""
+    by_writer: Counter[str] = Counter()
+    operator: Counter[str] = Counter()
+    for (source, plural, verb), count in delta.items():
+        writer = "operator" if source in OPERATOR_WRITERS else source
+        by_writer[writer] += count
+        if writer == "operator":
+            operator[f"{plural}/{verb}"] += count
+    return {
+        "by_writer": {k: round(v / runs, 2) for k, v in sorted(by_writer.items())},
+        "operator_breakdown": {k: round(v / runs, 2) for k, v in sorted(operator.items())},
+    }
+
+
+def measure(mode: str, size: int, workdir: Path, *, idle: float = 0.0) -> dict[str, Any]:
+    """Create ``size`` runs at once under the operator of ``mode`` and follow them."""
     with emulated_cluster(workdir, runner_command=STAND_IN) as cluster:
-        cluster.start_operator(verbose=False, reconcile_interval_seconds="2")
-        cluster.wait_for("the operator", lambda: scrape(cluster, "autopack_queue_depth") >= 0)
-        before = scrape(cluster, "autopack_reconcile_duration_seconds_count")
+        pid = start(cluster, mode)
+        wait_quiet(cluster)
+        before = writes(cluster)
+        reconciles = (
+            scrape(cluster, "autopack_reconcile_duration_seconds_count")
+            if (mode == "autopack")
+            else 0.0
+        )
         started = time.monotonic()
-        created = create_all(cluster, [a_run(f"bench-{i:04d}") for i in range(size)])
+        names = [f"bench-{i:04d}" for i in range(size)]
+        created = create_all(cluster, [a_run(name) for name in names])
         cluster.wait_for(
-            f"{size} runs Succeeded", lambda: succeeded(cluster) == size, timeout=60 + 2.0 * size
+            f"{size} Jobs",
+            lambda: len(job_times(cluster)) == size + 1,
+            timeout=120 + 2.0 * size,
+        )
+        first_job = job_times(cluster)
+        latencies = [first_job[name] - at for name, at in created.items() if name in first_job]
+        rss_tracked = rss_mib(pid)
+        cluster.wait_for(
+            f"{size} runs finished",
+            lambda: finished(cluster, mode) == size + 1,
+            timeout=120 + 2.0 * size,
         )
         elapsed = time.monotonic() - started
-        reconciles = scrape(cluster, "autopack_reconcile_duration_seconds_count") - before
-        job_key = cluster.api.kind("batch", "v1", "jobs").key
-        first_job: dict[str, float] = {}
-        for change in list(cluster.api.store.log):
-            if change.key == job_key and change.type == "ADDED":
-                run = change.obj["metadata"]["labels"]["autopack.dev/run"]
-                first_job.setdefault(run, change.at)
-        latencies = [first_job[name] - at for name, at in created.items() if name in first_job]
-        writes = writes_by_writer(cluster)
-        return {
-            "runs": size,
-            "wall_seconds": round(elapsed, 1),
+        wait_quiet(cluster)
+        result: dict[str, Any] = {
             "create_to_job_seconds_p50": round(percentile(latencies, 0.5), 3),
             "create_to_job_seconds_p99": round(percentile(latencies, 0.99), 3),
-            "reconciles_per_second": round(reconciles / elapsed, 1),
-            "api_writes_per_run": {k: round(v / size, 1) for k, v in sorted(writes.items())},
+            "wall_seconds_to_all_finished": round(elapsed, 1),
+            "api_writes_per_run": per_run(writes(cluster) - before, size),
+            "operator_rss_mib_all_jobs_created": rss_tracked,
+            "operator_rss_mib_all_finished": rss_mib(pid),
         }
+        if mode == "autopack":
+            done = scrape(cluster, "autopack_reconcile_duration_seconds_count") - reconciles
+            result["reconciles"] = int(done)
+            result["reconciles_per_second"] = round(done / elapsed, 1)
+        if idle:
+            cpu = cpu_seconds(pid)
+            time.sleep(idle)  # a measurement window, not a wait for a condition
+            result["idle_cpu_percent_of_a_core"] = round(100 * (cpu_seconds(pid) - cpu) / idle, 2)
+        return result
+
+
+def side_by_side(size: int, workdir: Path, *, idle: float = 0.0) -> dict[str, Any]:
+    """Both operators at one size, with Autopack / bare ratios."""
+    autopack = measure("autopack", size, workdir / f"autopack-{size}", idle=idle)
+    bare = measure("bare", size, workdir / f"bare-{size}", idle=idle)
+    ratios = {
+        key: round(autopack[key] / bare[key], 2) if bare[key] else None
+        for key in (
+            "create_to_job_seconds_p50",
+            "create_to_job_seconds_p99",
+            "operator_rss_mib_all_jobs_created",
+            "operator_rss_mib_all_finished",
+        )
+    }
+    return {"runs": size, "autopack": autopack, "bare_kopf": bare, "autopack_over_bare": ratios}
 
 
 def demo_run_writes(workdir: Path) -> dict[str, Any]:
-    """API writes of one real two-phase demo run, per phase."""
+    """API writes of one real two-phase demo run, per phase and by writer."""
     project = workdir / "project"
     shutil.copytree(REPO / "examples" / "demo" / "project", project)
     git = ["git", "-c", "user.name=Bench", "-c", "user.email=b@example.com"]
@@ -143,52 +270,38 @@ def demo_run_writes(workdir: Path) -> dict[str, Any]:
     ) as cluster:
         cluster.start_operator(verbose=False)
         cluster.kubectl("apply", "--validate=false", "-f", "-", input=manifest)
-        cluster.wait_for("the demo run", lambda: succeeded(cluster) == 1, timeout=180)
-        phase_writes = sum(
-            n for (_s, plural, _v), n in cluster.api.store.writes.items() if plural == "phases"
-        )
-        writes = writes_by_writer(cluster)
-        writes.pop("kubectl", None)
-        writes.pop("bootstrap", None)
+        cluster.wait_for("the demo run", lambda: finished(cluster, "autopack") == 1, timeout=600)
+        wait_quiet(cluster)
+        totals: Counter[str] = Counter()
+        for (source, _plural, _verb), count in writes(cluster).items():
+            writer = {"kopf": "operator", "client": "runner"}.get(source, source)
+            totals[writer] += count
+        for outsider in ("kubectl", "bootstrap"):
+            totals.pop(outsider, None)
         return {
             "phases": 2,
-            "api_writes_total": writes,
-            "api_writes_per_phase_on_phase_objects": phase_writes / 2,
-            "api_writes_per_phase_all": round(sum(writes.values()) / 2, 1),
+            "api_writes_by_writer": dict(sorted(totals.items())),
+            "api_writes_per_phase_by_writer": {k: v / 2 for k, v in sorted(totals.items())},
         }
-
-
-def tracked_memory(count: int, workdir: Path) -> dict[str, Any]:
-    """Operator resident memory with ``count`` (suspended) runs in its indexes."""
-    with emulated_cluster(workdir, runner_command=STAND_IN) as cluster:
-        cluster.start_operator(verbose=False, reconcile_interval_seconds="30")
-        create_all(cluster, [a_run(f"tracked-{i:04d}", suspend=True) for i in range(count)])
-        cluster.wait_for(
-            f"{count} runs Suspended",
-            lambda: scrape(cluster, 'autopack_runs{phase="Suspended"}') == count,
-            timeout=120 + count * 0.2,
-        )
-        assert cluster.operator is not None
-        status = Path(f"/proc/{cluster.operator.pid}/status").read_text()
-        rss_kib = int(re.search(r"VmRSS:\s+(\d+)", status).group(1))  # type: ignore[union-attr]
-        return {"runs_tracked": count, "operator_rss_mib": round(rss_kib / 1024, 1)}
 
 
 def main() -> None:
     """Run the benchmark and print JSON."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--sizes", default="10,100,500")
-    parser.add_argument("--tracked", type=int, default=1000)
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--sizes", default="10,100,300")
+    parser.add_argument("--tracked", type=int, default=1000, help="0 skips it")
+    parser.add_argument("--idle", type=float, default=30.0)
+    parser.add_argument("--demo", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="autopack-operator-bench-") as tmp:
         root = Path(tmp)
         report: dict[str, Any] = {
-            "concurrent": [
-                concurrent_runs(int(size), root / f"c{size}") for size in args.sizes.split(",")
-            ],
-            "demo_run": demo_run_writes(root / "demo"),
-            "memory": tracked_memory(args.tracked, root / "memory"),
+            "concurrent": [side_by_side(int(n), root) for n in args.sizes.split(",") if n]
         }
+        if args.tracked:
+            report["tracked"] = side_by_side(args.tracked, root / "tracked", idle=args.idle)
+        if args.demo:
+            report["demo_run"] = demo_run_writes(root / "demo")
     print(json.dumps(report, indent=2))
 
 

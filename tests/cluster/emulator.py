@@ -48,8 +48,15 @@ def _parse_path(path: str) -> tuple[Key, str | None, str | None, str | None] | N
 
 
 def _client(user_agent: str) -> str:
-    """Name the writer from its User-Agent: kopf (the operator), kubectl, or client (runner)."""
+    """Name the writer from its User-Agent: kopf, the operator's own client, kubectl, or client.
+
+    The operator writes through kopf (events) and its own client (User-Agent
+    ``autopack-operator``: Jobs, run status); ``client`` is anyone else's kubernetes client,
+    the runner's in particular.
+    """
     lowered = user_agent.lower()
+    if "autopack-operator" in lowered:
+        return "operator"
     return "kopf" if "kopf" in lowered else "kubectl" if "kubectl" in lowered else "client"
 
 
@@ -279,6 +286,16 @@ class FidelityEmulator(kmock.KubernetesEmulator):
             self._tick = asyncio.Event()
         return self._tick
 
+    def _after(self, last: int) -> list[Change]:
+        """Changes newer than ``last``, read from the log's end (cost: the new changes only)."""
+        fresh = []
+        for change in reversed(self.store.log):
+            if change.resource_version <= last:
+                break
+            fresh.append(change)
+        fresh.reverse()
+        return fresh
+
     async def changes(
         self, kind: Kind, since: int, *, timeout: float | None = None
     ) -> AsyncIterator[Change]:
@@ -288,7 +305,7 @@ class FidelityEmulator(kmock.KubernetesEmulator):
         last = since
         while True:
             tick = self._next_tick()
-            fresh = [c for c in list(self.store.log) if c.resource_version > last]
+            fresh = self._after(last)
             for change in fresh:
                 last = change.resource_version
                 if change.key == kind.key:

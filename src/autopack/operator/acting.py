@@ -6,6 +6,7 @@ patching a Job or Phase to the state it already has changes nothing.
 """
 
 import logging
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,19 +16,67 @@ from kubernetes.client.exceptions import ApiException
 
 from autopack.api import AutopackRun, constants
 from autopack.operator.config import OperatorConfig
-from autopack.operator.decisions import Decision
+from autopack.operator.decisions import Decision, truncate
 from autopack.operator.jobs import build_runner_job
+from autopack.operator.observing import plain
 
 logger = logging.getLogger(__name__)
 
+MAX_EVENT_MESSAGE = 1024
+"""Kubernetes keeps at most 1 KiB of an Event's message; longer ones are cut with a marker."""
 
-def plain(value: Any) -> Any:
-    """Return a deep plain-dict copy of a kopf body (or any mapping/list structure)."""
-    if isinstance(value, Mapping):
-        return {str(key): plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [plain(item) for item in value]
-    return value
+USER_AGENT = "autopack-operator"
+"""How the operator's own requests name their writer (API server audit logs show it)."""
+
+__all__ = ["api_client", "carry_out", "delete_run", "patch_run_status", "plain", "post_event"]
+
+_client: client.ApiClient | None = None
+_client_lock = threading.Lock()
+
+
+def api_client() -> client.ApiClient:
+    """One shared API client (its connection pool is thread-safe), made after credentials load."""
+    global _client  # noqa: PLW0603 - one client per process, created on first use
+    with _client_lock:
+        if _client is None:
+            _client = client.ApiClient()
+            _client.user_agent = USER_AGENT
+        return _client
+
+
+def patch_run_status(name: str, *, namespace: str, status: dict[str, Any]) -> dict[str, Any]:
+    """Merge-patch the run's status subresource; return the run as the API server stored it."""
+    stored = client.CustomObjectsApi(api_client()).patch_namespaced_custom_object_status(
+        group=constants.GROUP,
+        version=constants.VERSION,
+        namespace=namespace,
+        plural=constants.RUN_PLURAL,
+        name=name,
+        body={"status": status},
+    )
+    return stored if isinstance(stored, dict) else {}
+
+
+def annotate_run(name: str, *, namespace: str, annotations: dict[str, str]) -> None:
+    """Merge annotations into the run's metadata."""
+    client.CustomObjectsApi(api_client()).patch_namespaced_custom_object(
+        group=constants.GROUP,
+        version=constants.VERSION,
+        namespace=namespace,
+        plural=constants.RUN_PLURAL,
+        name=name,
+        body={"metadata": {"annotations": annotations}},
+    )
+
+
+def post_event(body: Mapping[str, Any], *, type: str, reason: str, message: str) -> None:
+    """Post a Kubernetes Event about ``body`` (reported by autopack-operator), cut to fit."""
+    kopf.event(
+        body,  # type: ignore[arg-type]
+        type=type,
+        reason=reason,
+        message=truncate(message, MAX_EVENT_MESSAGE),
+    )
 
 
 def create_runner_job(
@@ -43,7 +92,7 @@ def create_runner_job(
     job = build_runner_job(run, namespace=namespace, launch=launch, config=config, retry=retry)
     kopf.adopt(job, owner=body)  # type: ignore[arg-type]
     try:
-        client.BatchV1Api().create_namespaced_job(namespace=namespace, body=job)  # type: ignore[arg-type]
+        client.BatchV1Api(api_client()).create_namespaced_job(namespace=namespace, body=job)  # type: ignore[arg-type]
     except ApiException as exc:
         if exc.status != 409:
             raise
@@ -54,14 +103,14 @@ def create_runner_job(
 
 def set_job_suspended(name: str, *, namespace: str, suspended: bool) -> None:
     """Suspend (stops its pod) or resume a runner Job."""
-    client.BatchV1Api().patch_namespaced_job(
+    client.BatchV1Api(api_client()).patch_namespaced_job(
         name=name, namespace=namespace, body={"spec": {"suspend": suspended}}
     )
 
 
 def reset_phase(name: str, *, namespace: str) -> None:
     """Put a failed Phase back to Queued so the next runner works on it again."""
-    client.CustomObjectsApi().patch_namespaced_custom_object_status(
+    client.CustomObjectsApi(api_client()).patch_namespaced_custom_object_status(
         group=constants.GROUP,
         version=constants.VERSION,
         namespace=namespace,
@@ -74,7 +123,7 @@ def reset_phase(name: str, *, namespace: str) -> None:
 def delete_run(name: str, *, namespace: str) -> None:
     """Delete a finished run (its Jobs and Phases follow through ownerReferences)."""
     try:
-        client.CustomObjectsApi().delete_namespaced_custom_object(
+        client.CustomObjectsApi(api_client()).delete_namespaced_custom_object(
             group=constants.GROUP,
             version=constants.VERSION,
             namespace=namespace,
@@ -114,4 +163,4 @@ def carry_out(
     for event_type, reason, message in decision.events:
         if reason == "RunnerStarted" and not created:
             continue  # the Job was created by an earlier pass that the indexes had not seen
-        kopf.event(body, type=event_type, reason=reason, message=message)  # type: ignore[arg-type]
+        post_event(body, type=event_type, reason=reason, message=message)

@@ -68,9 +68,20 @@ def launch_number(job: dict[str, Any]) -> int:
     return int(suffix) if suffix.isdigit() else 0
 
 
+MAX_MESSAGE = 4096
+TRUNCATED = " … (truncated)"
+
+
+def truncate(message: str, limit: int = MAX_MESSAGE) -> str:
+    """Cut ``message`` to ``limit`` characters with a visible marker (never reject it)."""
+    if len(message) <= limit:
+        return message
+    return message[: limit - len(TRUNCATED)] + TRUNCATED
+
+
 def _set(status: AutopackRunStatus, phase: RunPhase, message: str) -> None:
     status.phase = phase
-    status.message = message[:4096]
+    status.message = truncate(message)
 
 
 def _launch(decision: Decision, observed: Observed, number: int, message: str) -> None:
@@ -105,19 +116,30 @@ def _finished(decision: Decision, observed: Observed, outcome: JobOutcome) -> No
             decision.events.append(("Warning", "BudgetExceeded", outcome.message))
 
 
+def _awaiting_approval(
+    decision: Decision, observed: Observed, outcome: JobOutcome, launches: int
+) -> bool:
+    """Handle a runner that ended waiting for approval (its Job succeeded, or exited 2).
+
+    The run waits until every waiting phase is approved, then the next runner starts.
+    """
+    report = outcome.report
+    if report is None or report.state != "AwaitingApproval":
+        return False
+    summary = summarize_phases(observed.phases)
+    waiting = summary.awaiting_approval
+    if waiting and len(summary.approved_waiting) == len(waiting):
+        _launch(decision, observed, launches + 1, f"approved: {', '.join(waiting)}")
+    else:
+        message = report.message or "a phase needs approval"
+        _set(decision.status, RunPhase.AWAITING_APPROVAL, message)
+    return True
+
+
 def _after_failure(
     decision: Decision, observed: Observed, outcome: JobOutcome, launches: int, max_launches: int
 ) -> None:
     status = decision.status
-    summary = summarize_phases(observed.phases)
-    report = outcome.report
-    if report is not None and report.state == "AwaitingApproval":
-        waiting = summary.awaiting_approval
-        if waiting and len(summary.approved_waiting) == len(waiting):
-            _launch(decision, observed, launches + 1, f"approved: {', '.join(waiting)}")
-        else:
-            _set(status, RunPhase.AWAITING_APPROVAL, report.message or "a phase needs approval")
-        return
     if outcome.infrastructure and launches < max_launches:
         status.runner_restarts = launches
         _launch(
@@ -216,13 +238,19 @@ def _observe_job(
             decision.resume_job = status.job_name
             _set(status, RunPhase.RUNNING, "resuming")
     elif outcome.state in ("pending", "running"):
-        if summary.awaiting_approval:
+        unapproved = set(summary.awaiting_approval) - set(summary.approved_waiting)
+        if unapproved:
             _set(status, RunPhase.AWAITING_APPROVAL, "a phase needs approval")
+        elif summary.awaiting_approval:
+            # Approved phases wait for this runner to pick them up: the run is not waiting.
+            _set(status, RunPhase.RUNNING, f"approved: {', '.join(summary.awaiting_approval)}")
         elif summary.counts.total:
             current = summary.current or "next phase"
             _set(status, RunPhase.RUNNING, f"phase {summary.progress} done, working on {current}")
         else:
             _set(status, RunPhase.PLANNING, "cloning the repository and normalizing the plan")
+    elif _awaiting_approval(decision, observed, outcome, launches):
+        return
     elif outcome.state == "succeeded":
         _finished(decision, observed, outcome)
     else:
@@ -235,7 +263,8 @@ def _reason(status: AutopackRunStatus, decision: Decision) -> str:
             return decision.failure_reason
         # Later passes keep the reason the run failed with (the Succeeded condition holds it).
         current = conditions.find_condition(status.conditions, conditions.SUCCEEDED)
-        return current.reason if current is not None and current.status == "False" else Reason.FAILED
+        failed = current is not None and current.status == "False"
+        return current.reason if current is not None and failed else Reason.FAILED
     if status.phase == RunPhase.SUCCEEDED:
         return "RunSucceeded"
     return str(status.phase.value)

@@ -1,42 +1,124 @@
-"""The kopf handlers: thin entry points that fetch from indexes, reconcile, and patch status.
+"""The kopf handlers: watch runs and their children, and ask for the run's reconcile.
 
-All ``@kopf`` decorators live here (and only here); each handler is a few lines calling into
-:mod:`autopack.operator.reconciling`. Progress and diff-base are kept in annotations so the
-status schema stays ours, and status is written only through ``patch.status``.
+All ``@kopf`` decorators live here (and only here). The operator is event-driven: indexes keep
+a small summary of every run, runner Job, runner pod and Phase (:mod:`.observing`), and each
+watch event only adds the owning run's key to a work queue (:mod:`.queueing`), whose workers
+reconcile it (:mod:`.reconciling`). Nothing runs periodically, and only watch-event and
+index handlers are registered: kopf then never writes to our objects (no finalizer, no
+``last-handled-configuration`` copy of the spec, no progress annotations), so deleting a run
+or its namespace never waits for the operator, and a run's size is bounded by the CRD alone.
 """
 
+import asyncio
 import logging
+import os
+import socket
+from collections.abc import Mapping
 from typing import Any
 
 import kopf
 from kubernetes import config as kube_config
 
 from autopack.api import constants
-from autopack.operator import metrics, reconciling
-from autopack.operator.acting import plain
+from autopack.operator import acting, metrics, observing, reconciling
 from autopack.operator.admission import RunSlot
 from autopack.operator.config import OperatorConfig
 from autopack.operator.history import RunHistory
+from autopack.operator.queueing import WorkQueue
 
 CONFIG = OperatorConfig()
 HISTORY = RunHistory(CONFIG.database_url)
+RECONCILER = reconciling.Reconciler(CONFIG, history=HISTORY)
 RUNS = (constants.GROUP, constants.VERSION, constants.RUN_PLURAL)
 PHASES = (constants.GROUP, constants.VERSION, constants.PHASE_PLURAL)
 RUNNER = {constants.LABEL_COMPONENT: "runner"}
+REPORTING_COMPONENT = "autopack-operator"
 
 logger = logging.getLogger(__name__)
+
+# kopf's indexes, as handed to the handlers (they are live and updated on kopf's loop).
+_indexes: dict[str, Mapping[Any, Any]] = {}
+# The last state seen of each Phase, to post an event when it changes.
+_phase_states: dict[tuple[str, str], str | None] = {}
+_WAITING = frozenset({"", "Pending", "Queued"})
+
+
+async def _process(key: reconciling.RunKey) -> float | None:
+    snapshot = _snapshot(key)
+    with metrics.timed_reconcile():
+        result = await asyncio.to_thread(RECONCILER.reconcile, snapshot)
+    if result.decision is not None:
+        metrics.record(key[0], key[1], result.decision)
+    if result.slot_freed and RECONCILER.limited:
+        _wake_waiting_runs()
+    return result.again
+
+
+QUEUE: WorkQueue[reconciling.RunKey] = WorkQueue(_process, workers=CONFIG.workers)
+
+
+def _values(index: str, key: Any) -> list[Any]:
+    found = _indexes.get(index)
+    if found is None:
+        return []
+    try:
+        return list(found[key])
+    except KeyError:
+        return []
+
+
+def _slot(run: Mapping[str, Any]) -> RunSlot:
+    metadata = run.get("metadata") or {}
+    return RunSlot(
+        namespace=str(metadata.get("namespace") or ""),
+        name=str(metadata.get("name") or ""),
+        created=str(metadata.get("creationTimestamp") or ""),
+        phase=str((run.get("status") or {}).get("phase") or ""),
+        suspended=bool((run.get("spec") or {}).get("suspend")),
+    )
+
+
+def _all_runs() -> list[dict[str, Any]]:
+    runs = _indexes.get("runs") or {}
+    return [run for store in runs.values() for run in store]
+
+
+def _snapshot(key: reconciling.RunKey) -> reconciling.Snapshot:
+    """What the indexes hold about one run (taken on kopf's loop, where they change)."""
+    found = _values("runs", key)
+    return reconciling.Snapshot(
+        key=key,
+        run=found[0] if found else None,
+        jobs=_values("runner_jobs", key),
+        pods=_values("runner_pods", key),
+        phases=_values("run_phases", key),
+        others=[_slot(run) for run in _all_runs()] if RECONCILER.limited else (),
+    )
+
+
+def _wake_waiting_runs() -> None:
+    """A runner slot came free: look at every run that waits for one."""
+    for run in _all_runs():
+        slot = _slot(run)
+        if slot.phase in _WAITING and not slot.suspended:
+            QUEUE.add((slot.namespace, slot.name))
+
+
+def _enqueue(key: reconciling.RunKey, kwargs: Mapping[str, Any]) -> None:
+    if not _indexes:
+        _indexes.update({name: kwargs[name] for name in _INDEX_NAMES if name in kwargs})
+    if not QUEUE.started:
+        QUEUE.start()  # here, so its workers inherit kopf's context (events can be posted)
+    QUEUE.add(key)
 
 
 @kopf.on.startup(id="operator_configure")
 def operator_configure(settings: kopf.OperatorSettings, **_: Any) -> None:
-    """Keep kopf's bookkeeping in annotations and load API credentials for our client."""
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(
-        prefix=constants.KOPF_PROGRESS_PREFIX
-    )
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix=constants.KOPF_PROGRESS_PREFIX, key="last-handled-configuration"
-    )
-    settings.posting.level = logging.INFO
+    """Name the operator in its events, and load API credentials for our client."""
+    settings.posting.reporting_component = REPORTING_COMPONENT
+    settings.posting.reporting_instance = os.environ.get("POD_NAME") or socket.gethostname()
+    # kopf's own log lines become Events only when they are warnings or errors.
+    settings.posting.level = logging.WARNING
     metrics.serve(CONFIG.metrics_port)
     try:
         kube_config.load_incluster_config()  # type: ignore[no-untyped-call]
@@ -44,95 +126,99 @@ def operator_configure(settings: kopf.OperatorSettings, **_: Any) -> None:
         kube_config.load_kube_config()  # type: ignore[no-untyped-call]
 
 
-@kopf.index(*RUNS, id="run_slots")
-def run_slots(
-    *, namespace: str | None, name: str, meta: Any, spec: Any, status: Any, **_: Any
-) -> Any:
-    """Index every run by nothing (one bucket) for admission decisions."""
-    return {
-        None: RunSlot(
-            namespace=namespace or "",
-            name=name,
-            created=str(meta.get("creationTimestamp") or ""),
-            phase=str(status.get("phase") or ""),
-            suspended=bool(spec.get("suspend")),
-        )
-    }
+@kopf.on.cleanup(id="operator_cleanup")
+async def operator_cleanup(**_: Any) -> None:
+    """Stop the reconcile workers."""
+    await QUEUE.stop()
+
+
+@kopf.index(*RUNS, id="runs")
+async def runs(*, namespace: str | None, name: str, body: Any, **_: Any) -> Any:
+    """Index every run (without managed fields and kubectl's manifest copy) by key."""
+    return {(namespace or "", name): observing.run_view(body)}
 
 
 @kopf.index("batch", "v1", "jobs", labels=RUNNER, id="runner_jobs")
-def runner_jobs(*, namespace: str | None, labels: Any, body: Any, **_: Any) -> Any:
-    """Index runner Jobs by (namespace, run)."""
-    return {(namespace, labels.get(constants.LABEL_RUN)): plain(body)}
+async def runner_jobs(*, namespace: str | None, labels: Any, body: Any, **_: Any) -> Any:
+    """Index runner Jobs (their outcome only) by (namespace, run)."""
+    return {(namespace or "", labels.get(constants.LABEL_RUN)): observing.job_view(body)}
 
 
 @kopf.index("", "v1", "pods", labels=RUNNER, id="runner_pods")
-def runner_pods(*, namespace: str | None, labels: Any, body: Any, **_: Any) -> Any:
-    """Index runner pods by (namespace, run)."""
-    return {(namespace, labels.get(constants.LABEL_RUN)): plain(body)}
+async def runner_pods(*, namespace: str | None, labels: Any, body: Any, **_: Any) -> Any:
+    """Index runner pods (how they ended) by (namespace, run)."""
+    return {(namespace or "", labels.get(constants.LABEL_RUN)): observing.pod_view(body)}
 
 
 @kopf.index(*PHASES, id="run_phases")
-def run_phases(*, namespace: str | None, spec: Any, body: Any, **_: Any) -> Any:
+async def run_phases(*, namespace: str | None, spec: Any, body: Any, **_: Any) -> Any:
     """Index Phase objects by (namespace, run)."""
-    return {(namespace, spec.get("runName")): plain(body)}
+    return {(namespace or "", spec.get("runName")): observing.phase_view(body)}
 
 
-def _reconcile(
-    *, body: Any, namespace: str | None, patch: kopf.Patch, kwargs: dict[str, Any]
-) -> None:
-    with metrics.timed_reconcile():
-        decision, status = reconciling.reconcile(
-            body=body,
-            namespace=namespace or "",
-            config=CONFIG,
-            run_slots=kwargs.get("run_slots"),
-            runner_jobs=kwargs.get("runner_jobs"),
-            runner_pods=kwargs.get("runner_pods"),
-            run_phases=kwargs.get("run_phases"),
-            history=HISTORY,
-        )
-    if decision is not None:
-        metrics.record(namespace or "", str(body["metadata"]["name"]), decision)
-    if status:
-        patch.status.update(status)
-    if decision is not None and decision.retry_token:
-        patch.metadata.annotations[constants.ANNOTATION_RETRY_HANDLED] = decision.retry_token
+_INDEX_NAMES = ("runs", "runner_jobs", "runner_pods", "run_phases")
 
 
-@kopf.on.create(*RUNS, id="run_create")
-@kopf.on.resume(*RUNS, id="run_resume")
-@kopf.on.update(*RUNS, field="spec", id="run_spec_update")
-@kopf.on.field(*RUNS, field=["metadata", "annotations", constants.ANNOTATION_RETRY], id="run_retry")
-def run_changed(*, body: Any, namespace: str | None, patch: kopf.Patch, **kwargs: Any) -> None:
-    """React at once to a new, resumed, changed or retried run."""
-    _reconcile(body=body, namespace=namespace, patch=patch, kwargs=kwargs)
+@kopf.on.event(*RUNS, id="run_event")
+async def run_event(*, type: str | None, namespace: str | None, name: str, **kwargs: Any) -> None:
+    """A run was created, changed (spec, annotations, status) or deleted."""
+    key = (namespace or "", name)
+    if type == "DELETED":
+        RECONCILER.forget(key)
+        QUEUE.forget(key)
+        metrics.forget(*key)
+        if RECONCILER.limited:
+            _wake_waiting_runs()
+        return
+    _enqueue(key, kwargs)
 
 
-@kopf.timer(*RUNS, interval=CONFIG.reconcile_interval_seconds, id="run_reconcile")
-def run_reconcile(*, body: Any, namespace: str | None, patch: kopf.Patch, **kwargs: Any) -> None:
-    """Refresh the run from its Jobs, pods and Phases every few seconds."""
-    _reconcile(body=body, namespace=namespace, patch=patch, kwargs=kwargs)
+@kopf.on.event("batch", "v1", "jobs", labels=RUNNER, id="runner_job_event")
+async def runner_job_event(*, namespace: str | None, labels: Any, **kwargs: Any) -> None:
+    """A runner Job changed: its run may have moved on."""
+    _enqueue((namespace or "", str(labels.get(constants.LABEL_RUN))), kwargs)
 
 
-@kopf.on.delete(*RUNS, id="run_delete", optional=True)
-def run_delete(*, namespace: str | None, name: str, **_: Any) -> None:
-    """Forget a deleted run; its Jobs and Phases go through ownerReferences."""
-    reconciling.forget(namespace or "", name)
-    metrics.forget(namespace or "", name)
+@kopf.on.event("", "v1", "pods", labels=RUNNER, id="runner_pod_event")
+async def runner_pod_event(*, namespace: str | None, labels: Any, **kwargs: Any) -> None:
+    """A runner pod changed (started, ended, evicted, disrupted)."""
+    _enqueue((namespace or "", str(labels.get(constants.LABEL_RUN))), kwargs)
 
 
 _PHASE_EVENTS = {
     "Complete": ("Normal", "PhaseCompleted"),
     "Failed": ("Warning", "PhaseFailed"),
-    "AwaitingApproval": ("Normal", "ApprovalRequired"),
 }
 
 
-@kopf.on.field(*PHASES, field="status.state", id="phase_state")
-def phase_state(*, new: Any, body: Any, namespace: str | None, spec: Any, **_: Any) -> None:
-    """Post PhaseCompleted / PhaseFailed / ApprovalRequired on the owning run."""
-    kind = _PHASE_EVENTS.get(str(new))
+@kopf.on.event(*PHASES, id="phase_event")
+async def phase_event(
+    *,
+    type: str | None,
+    body: Any,
+    namespace: str | None,
+    name: str,
+    spec: Any,
+    status: Any,
+    **kwargs: Any,
+) -> None:
+    """A Phase changed: post PhaseCompleted / PhaseFailed on its run, and reconcile the run."""
+    key = (namespace or "", str(spec.get("runName")))
+    seen = (namespace or "", name)
+    if type == "DELETED":
+        _phase_states.pop(seen, None)
+    else:
+        state = status.get("state")
+        previous = _phase_states.get(seen)
+        _phase_states[seen] = state
+        # The listing at start-up (type None) is not a change: nothing is posted twice.
+        if type is not None and state != previous:
+            _post_phase_event(body, namespace=namespace or "", spec=spec, state=state)
+    _enqueue(key, kwargs)
+
+
+def _post_phase_event(body: Any, *, namespace: str, spec: Any, state: Any) -> None:
+    kind = _PHASE_EVENTS.get(str(state))
     owners = [
         o
         for o in body.get("metadata", {}).get("ownerReferences") or []
@@ -147,11 +233,11 @@ def phase_state(*, new: Any, body: Any, namespace: str | None, spec: Any, **_: A
         "metadata": {"name": owner["name"], "namespace": namespace, "uid": owner["uid"]},
     }
     failure = (body.get("status") or {}).get("failure") or {}
-    signature = failure.get("signature") if new == "Failed" else None
+    signature = failure.get("signature") if state == "Failed" else None
     detail = f": {signature}" if signature else ""
-    kopf.event(
-        reference,  # type: ignore[arg-type]  # an object reference is all events need
+    acting.post_event(
+        reference,
         type=kind[0],
         reason=kind[1],
-        message=f"phase {spec.get('index')} {spec.get('title')!r} is {new}{detail}",
+        message=f"phase {spec.get('index')} {spec.get('title')!r} is {state}{detail}",
     )

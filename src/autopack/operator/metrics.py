@@ -2,8 +2,11 @@
 
 Gauges are recomputed from each reconcile's decision (no API reads); counters only go up. The
 registry is our own, served on ``AUTOPACK_OPERATOR_METRICS_PORT`` by the startup handler.
+Reconciles of different runs run in worker threads at once, so the per-run table behind the
+gauges is guarded by a lock and the per-phase counts are kept incrementally.
 """
 
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +37,24 @@ COST = Gauge(
 QUEUE_DEPTH = Gauge("autopack_queue_depth", "Runs waiting for a runner slot.", registry=REGISTRY)
 
 _phases: dict[tuple[str, str], str] = {}
+_counts: dict[str, int] = {phase.value: 0 for phase in RunPhase}
+for _phase in RunPhase:
+    RUNS.labels(phase=_phase.value).set(0)
+_lock = threading.Lock()
+
+
+def _move(key: tuple[str, str], phase: str | None) -> None:
+    """Move one run to ``phase`` (None: gone) and refresh the affected gauges (lock held)."""
+    before = _phases.pop(key, None)
+    if phase is not None:
+        _phases[key] = phase
+    if before == phase:
+        return
+    for changed, delta in ((before, -1), (phase, 1)):
+        if changed is not None:
+            _counts[changed] = _counts.get(changed, 0) + delta
+            RUNS.labels(phase=changed).set(_counts[changed])
+    QUEUE_DEPTH.set(_counts.get(RunPhase.QUEUED.value, 0))
 
 
 def serve(port: int) -> None:
@@ -57,12 +78,8 @@ def record(namespace: str, name: str, decision: Decision) -> None:
     status = decision.status
     if decision.launch is not None and decision.launched:
         JOB_LAUNCHES.labels(kind="first" if decision.launch == 1 else "relaunch").inc()
-    _phases[(namespace, name)] = status.phase.value
-    for phase in RunPhase:
-        RUNS.labels(phase=phase.value).set(
-            sum(1 for value in _phases.values() if value == phase.value)
-        )
-    QUEUE_DEPTH.set(sum(1 for value in _phases.values() if value == RunPhase.QUEUED.value))
+    with _lock:
+        _move((namespace, name), status.phase.value)
     TOKENS.labels(namespace=namespace, run=name, kind="input").set(status.usage.input_tokens)
     TOKENS.labels(namespace=namespace, run=name, kind="output").set(status.usage.output_tokens)
     COST.labels(namespace=namespace, run=name).set(status.usage.cost_usd)
@@ -70,7 +87,8 @@ def record(namespace: str, name: str, decision: Decision) -> None:
 
 def forget(namespace: str, name: str) -> None:
     """Drop a deleted run from the gauges."""
-    _phases.pop((namespace, name), None)
+    with _lock:
+        _move((namespace, name), None)
     for gauge, labels in ((TOKENS, ("input", "output")), (COST, (None,))):
         for kind in labels:
             try:

@@ -1,12 +1,20 @@
-"""One reconcile pass for one run: read indexes, decide, act, and compute the status patch.
+"""One reconcile pass for one run: take what the watches saw, decide, act, write what changed.
 
-Called by the create / resume / spec-update handlers and by the periodic timer. Everything it
-reads comes from kopf's in-memory indexes (no API reads), which keeps the API traffic per run
-to the writes that change something.
+A pass starts from a :class:`Snapshot` (the run and its runner Jobs, pods and Phases as the
+operator's indexes hold them, taken on kopf's loop) and runs in a worker thread. The run's
+status is written only when it differs from what the API server holds; a change of state
+(phase, conditions, Job, result) is written at once, while progress alone (usage, counts,
+current phase, message) waits until ``status_interval_seconds`` have passed since the last
+write. The :class:`Reconciler` remembers what this process wrote and created, so a pass that
+runs before the watch has delivered those writes neither writes them again nor creates a
+second Job.
 """
 
+import contextlib
 import threading
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -20,29 +28,61 @@ from autopack.operator.config import OperatorConfig
 from autopack.operator.decisions import Decision, Observed, decide, launch_number
 from autopack.operator.history import RunHistory, lifecycle_row
 
-# Runs admitted by this process whose status has not reached the index yet: counted as
-# holding a slot so that two runs reconciled at once cannot both take the last one.
-_admitted: set[tuple[str, str]] = set()
-_admission_lock = threading.Lock()
+RunKey = tuple[str, str]
+"""(namespace, run name)."""
+
+# Fields whose change is written at once; any other change (progress) may wait a little.
+_URGENT_FIELDS = (
+    "phase",
+    "jobName",
+    "result",
+    "finishedAt",
+    "startedAt",
+    "runnerRestarts",
+    "observedGeneration",
+)
+# States in which a run holds a runner slot.
+_HOLDING = frozenset({"Planning", "Running"})
+_NO_LOCK = contextlib.nullcontext()
 
 
-def _values(index: Mapping[Any, Iterable[Any]] | None, key: Any) -> list[Any]:
-    if index is None:
-        return []
-    try:
-        return list(index[key])
-    except KeyError:
-        return []
+@dataclass(frozen=True)
+class Snapshot:
+    """What the operator's indexes hold about one run at the start of a pass."""
+
+    key: RunKey
+    run: dict[str, Any] | None
+    jobs: Sequence[dict[str, Any]] = ()
+    pods: Sequence[dict[str, Any]] = ()
+    phases: Sequence[dict[str, Any]] = ()
+    others: Sequence[RunSlot] = ()
+    """The other runs (only when concurrency limits are set)."""
 
 
-def _phases(raw: list[dict[str, Any]]) -> list[Phase]:
-    phases = []
-    for body in raw:
-        try:
-            phases.append(Phase.model_validate(body, by_alias=True))
-        except ValidationError:
-            continue  # a malformed Phase is ignored rather than blocking the run
-    return phases
+@dataclass(frozen=True)
+class Result:
+    """What a pass did, for the queue."""
+
+    decision: Decision | None
+    again: float | None = None
+    """Seconds after which to look again without a watch event (TTL, deferred progress)."""
+    slot_freed: bool = False
+    """The run stopped holding a runner slot (queued runs may start)."""
+    wrote: bool = False
+
+
+@dataclass
+class _Written:
+    """What this process last wrote about one run (ahead of the watch)."""
+
+    uid: str
+    status: dict[str, Any] | None = None
+    resource_version: str = ""
+    at: float = float("-inf")
+    jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
+    retry_handled: str | None = None
+    decided: str | None = None
+    """The phase our last decision gave the run (None: not decided here yet)."""
 
 
 def status_patch(old: Mapping[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
@@ -53,89 +93,269 @@ def status_patch(old: Mapping[str, Any] | None, new: dict[str, Any]) -> dict[str
     return patch
 
 
-def ttl_expired(run: AutopackRun, *, now: datetime) -> bool:
-    """Return whether a finished run has outlived ``spec.ttlSecondsAfterFinished``."""
+def is_urgent(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
+    """Whether going from status ``old`` to ``new`` changes more than progress."""
+    before = old or {}
+    if any(before.get(key) != new.get(key) for key in _URGENT_FIELDS):
+        return True
+
+    def states(status: Mapping[str, Any]) -> set[tuple[Any, Any, Any]]:
+        return {
+            (c.get("type"), c.get("status"), c.get("reason"))
+            for c in status.get("conditions") or []
+        }
+
+    return states(before) != states(new)
+
+
+def ttl_remaining(run: AutopackRun, *, now: datetime) -> float | None:
+    """Seconds until a finished run outlives ``spec.ttlSecondsAfterFinished`` (None: never)."""
     ttl = run.spec.ttl_seconds_after_finished
     status = run.status
     if ttl is None or status is None or status.finished_at is None:
-        return False
+        return None
     if status.phase not in TERMINAL_RUN_PHASES:
-        return False
-    return now >= status.finished_at + timedelta(seconds=ttl)
+        return None
+    expiry = status.finished_at + timedelta(seconds=ttl)
+    return max(0.0, (expiry - now).total_seconds())
 
 
-def reconcile(
-    *,
-    body: Mapping[str, Any],
-    namespace: str,
-    config: OperatorConfig,
-    run_slots: Mapping[Any, Iterable[RunSlot]] | None,
-    runner_jobs: Mapping[Any, Iterable[dict[str, Any]]] | None,
-    runner_pods: Mapping[Any, Iterable[dict[str, Any]]] | None,
-    run_phases: Mapping[Any, Iterable[dict[str, Any]]] | None,
-    now: datetime | None = None,
-    history: RunHistory | None = None,
-) -> tuple[Decision | None, dict[str, Any]]:
-    """Reconcile one run; return the decision (None if deleted by TTL) and its status patch."""
-    moment = now or datetime.now(UTC)
-    data = acting.plain(body)
-    run = AutopackRun.model_validate(data, by_alias=True)
-    if ttl_expired(run, now=moment):
-        acting.delete_run(run.name, namespace=namespace)
-        return None, {}
-    key = (namespace, run.name)
-    jobs = _values(runner_jobs, key)
-    latest = max(jobs, key=launch_number)["metadata"]["name"] if jobs else None
-    pods = [
-        pod
-        for pod in _values(runner_pods, key)
-        if (pod.get("metadata", {}).get("labels") or {}).get("job-name") == latest
-    ]
-    candidate = RunSlot(
-        namespace=namespace,
-        name=run.name,
-        created=str(data.get("metadata", {}).get("creationTimestamp") or ""),
-        phase=run.status.phase.value if run.status else "",
-        suspended=run.spec.suspend,
-    )
-    with _admission_lock:
-        slots = [
-            slot
-            if (slot.namespace, slot.name) not in _admitted
-            else RunSlot(slot.namespace, slot.name, slot.created, "Running", slot.suspended)
-            for slot in _values(run_slots, None)
-            if (slot.namespace, slot.name) != key
+def ttl_expired(run: AutopackRun, *, now: datetime) -> bool:
+    """Return whether a finished run has outlived ``spec.ttlSecondsAfterFinished``."""
+    remaining = ttl_remaining(run, now=now)
+    return remaining is not None and remaining <= 0
+
+
+def _newer(candidate: str, than: str) -> bool:
+    """Whether resourceVersion ``candidate`` is later than ``than`` (numeric on real servers)."""
+    if candidate.isdigit() and than.isdigit():
+        return int(candidate) > int(than)
+    return candidate != than
+
+
+def _phases(raw: Sequence[dict[str, Any]]) -> list[Phase]:
+    phases = []
+    for body in raw:
+        try:
+            phases.append(Phase.model_validate(body, by_alias=True))
+        except ValidationError:
+            continue  # a malformed Phase is ignored rather than blocking the run
+    return phases
+
+
+class Reconciler:
+    """Reconciles runs; remembers this process's own writes until the watch shows them."""
+
+    def __init__(
+        self,
+        config: OperatorConfig,
+        *,
+        history: RunHistory | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        """Reconcile with ``config``; record lifecycle rows in ``history`` when it is enabled."""
+        self.config = config
+        self.history = history
+        self.clock = clock
+        self._written: dict[RunKey, _Written] = {}
+        self._lock = threading.Lock()
+        self._admission = threading.Lock()
+
+    @property
+    def limited(self) -> bool:
+        """Whether runs compete for runner slots (a concurrency limit is set)."""
+        config = self.config
+        return bool(config.max_concurrent_runs or config.max_concurrent_runs_per_namespace)
+
+    def forget(self, key: RunKey) -> None:
+        """Drop what is remembered about a deleted run."""
+        with self._lock:
+            self._written.pop(key, None)
+
+    def decided(self, key: RunKey) -> str | None:
+        """The phase our last decision gave the run (None: not decided here)."""
+        with self._lock:
+            written = self._written.get(key)
+            return None if written is None else written.decided
+
+    # ----- one pass ------------------------------------------------------------------------
+    def _current(self, key: RunKey, run: dict[str, Any]) -> tuple[dict[str, Any], _Written]:
+        """The run as the API server holds it: the index's copy, or what we wrote since."""
+        metadata = run.get("metadata") or {}
+        uid = str(metadata.get("uid") or "")
+        with self._lock:
+            written = self._written.get(key)
+            if written is None or written.uid != uid:
+                written = self._written[key] = _Written(uid=uid)
+            indexed_version = str(metadata.get("resourceVersion") or "")
+            if written.status is not None and not _newer(indexed_version, written.resource_version):
+                run = {**run, "status": written.status}
+            if written.retry_handled:
+                annotations = dict(metadata.get("annotations") or {})
+                annotations[constants.ANNOTATION_RETRY_HANDLED] = written.retry_handled
+                run = {**run, "metadata": {**metadata, "annotations": annotations}}
+        return run, written
+
+    def _jobs(self, snapshot: Snapshot, written: _Written) -> list[dict[str, Any]]:
+        indexed = {str(job["metadata"]["name"]): job for job in snapshot.jobs}
+        with self._lock:
+            for name in list(written.jobs):
+                if name in indexed:
+                    del written.jobs[name]  # the watch has it now
+            return [*indexed.values(), *written.jobs.values()]
+
+    def reconcile(self, snapshot: Snapshot, *, now: datetime | None = None) -> Result:
+        """Run one pass over ``snapshot.run``."""
+        if snapshot.run is None:
+            self.forget(snapshot.key)
+            return Result(decision=None)
+        moment = now or datetime.now(UTC)
+        namespace, name = snapshot.key
+        data, written = self._current(snapshot.key, snapshot.run)
+        run = AutopackRun.model_validate(data, by_alias=True)
+        remaining = ttl_remaining(run, now=moment)
+        if remaining is not None and remaining <= 0:
+            acting.delete_run(run.name, namespace=namespace)
+            return Result(decision=None)
+        jobs = self._jobs(snapshot, written)
+        latest = max(jobs, key=launch_number)["metadata"]["name"] if jobs else None
+        pods = [
+            pod
+            for pod in snapshot.pods
+            if (pod.get("metadata", {}).get("labels") or {}).get("job-name") == latest
         ]
-        may_start, position = admit(
-            candidate,
-            [*slots, candidate],
-            cluster_limit=config.max_concurrent_runs,
-            namespace_limit=config.max_concurrent_runs_per_namespace,
-        )
-        decision = decide(
-            Observed(
-                run=run,
-                jobs=jobs,
-                pods=pods,
-                phases=_phases(_values(run_phases, key)),
-                now=moment,
-                may_start=may_start,
-                queue_position=position,
-            ),
-            max_launches=config.max_runner_launches,
-        )
+        phases = _phases(snapshot.phases)
+        # Admission and the decision happen under one lock, so two runs decided at once
+        # cannot both take the last runner slot.
+        with self._admission if self.limited else _NO_LOCK:
+            may_start, position = self._admit(snapshot, data, run)
+            decision = decide(
+                Observed(
+                    run=run,
+                    jobs=jobs,
+                    pods=pods,
+                    phases=phases,
+                    now=moment,
+                    may_start=may_start,
+                    queue_position=position,
+                ),
+                max_launches=self.config.max_runner_launches,
+            )
+            with self._lock:
+                written.decided = decision.status.phase.value
+        acting.carry_out(decision, run=run, body=data, namespace=namespace, config=self.config)
         if decision.launch is not None:
-            _admitted.add(key)
-        elif decision.status.phase in TERMINAL_RUN_PHASES:
-            _admitted.discard(key)
-    acting.carry_out(decision, run=run, body=body, namespace=namespace, config=config)
-    patch = status_patch(data.get("status"), decision.status.to_api())
-    if history is not None and history.enabled and (patch or history.pending):
-        uid = str(data.get("metadata", {}).get("uid") or "")
-        written = history.record(lifecycle_row(run, decision.status, uid=uid, now=moment))
-        record_database_condition(decision.status, history, written=written, now=moment)
-        patch = status_patch(data.get("status"), decision.status.to_api())
-    return decision, patch
+            self._remember_job(written, decision, run=run, launch=decision.launch)
+        if decision.retry_token:
+            acting.annotate_run(
+                name,
+                namespace=namespace,
+                annotations={constants.ANNOTATION_RETRY_HANDLED: decision.retry_token},
+            )
+            with self._lock:
+                written.retry_handled = decision.retry_token
+        return self._write_status(snapshot.key, data, run, decision, written, now=moment)
+
+    def _admit(
+        self, snapshot: Snapshot, data: dict[str, Any], run: AutopackRun
+    ) -> tuple[bool, int]:
+        if not self.limited:
+            return True, 0
+        namespace, _ = snapshot.key
+        candidate = RunSlot(
+            namespace=namespace,
+            name=run.name,
+            created=str(data.get("metadata", {}).get("creationTimestamp") or ""),
+            phase=run.status.phase.value if run.status else "",
+            suspended=run.spec.suspend,
+        )
+        others = []
+        for slot in snapshot.others:
+            if (slot.namespace, slot.name) == snapshot.key:
+                continue
+            decided = self.decided((slot.namespace, slot.name))
+            # What this process decided since is ahead of the index.
+            others.append(
+                RunSlot(slot.namespace, slot.name, slot.created, decided, slot.suspended)
+                if decided is not None and decided != slot.phase
+                else slot
+            )
+        return admit(
+            candidate,
+            [*others, candidate],
+            cluster_limit=self.config.max_concurrent_runs,
+            namespace_limit=self.config.max_concurrent_runs_per_namespace,
+        )
+
+    def _remember_job(
+        self, written: _Written, decision: Decision, *, run: AutopackRun, launch: int
+    ) -> None:
+        """Keep the Job just launched (or found to exist) until the watch delivers it."""
+        job_name = constants.runner_job_name(run.name, launch)
+        annotations = {constants.ANNOTATION_RUNNER_LAUNCHES: str(launch)}
+        if decision.retry_token:
+            annotations[constants.ANNOTATION_RETRY_HANDLED] = decision.retry_token
+        queue = run.spec.runner.queue_name or self.config.default_queue_name
+        with self._lock:
+            written.jobs[job_name] = {
+                "metadata": {
+                    "name": job_name,
+                    "annotations": annotations,
+                    "labels": {constants.LABEL_KUEUE_QUEUE: queue} if queue else {},
+                },
+                "spec": {"suspend": bool(queue)},
+                "status": {},
+            }
+
+    def _write_status(
+        self,
+        key: RunKey,
+        data: dict[str, Any],
+        run: AutopackRun,
+        decision: Decision,
+        written: _Written,
+        *,
+        now: datetime,
+    ) -> Result:
+        namespace, name = key
+        old = data.get("status") or {}
+        new = decision.status.to_api()
+        patch = status_patch(old, new)
+        again: float | None = None
+        urgent = bool(patch) and is_urgent(old, new)
+        if patch and not urgent:
+            waited = self.clock() - written.at
+            if waited < self.config.status_interval_seconds:
+                again = self.config.status_interval_seconds - waited
+                patch = {}
+        history = self.history
+        if history is not None and history.enabled and (patch or history.pending):
+            uid = str(data.get("metadata", {}).get("uid") or "")
+            stored = history.record(lifecycle_row(run, decision.status, uid=uid, now=now))
+            record_database_condition(decision.status, history, written=stored, now=now)
+            new = decision.status.to_api()
+            patch = status_patch(old, new) if (patch or is_urgent(old, new)) else {}
+            if history.pending:
+                again = min(again or history.retry_seconds, history.retry_seconds)
+        wrote = False
+        if patch:
+            stored_run = acting.patch_run_status(name, namespace=namespace, status=patch)
+            with self._lock:
+                written.status = dict(stored_run.get("status") or new)
+                written.resource_version = str(
+                    (stored_run.get("metadata") or {}).get("resourceVersion") or ""
+                )
+                written.at = self.clock()
+            wrote = True
+        final = decision.status
+        if final.phase in TERMINAL_RUN_PHASES and final.finished_at is not None:
+            finished = run.model_copy(update={"status": final})
+            remaining = ttl_remaining(finished, now=now)
+            if remaining is not None:
+                again = remaining if again is None else min(again, remaining)
+        previous = str(old.get("phase") or "")
+        slot_freed = previous in _HOLDING and final.phase.value not in _HOLDING
+        return Result(decision=decision, again=again, slot_freed=slot_freed, wrote=wrote)
 
 
 def record_database_condition(
@@ -163,10 +383,13 @@ def record_database_condition(
         )
 
 
-def forget(namespace: str, name: str) -> None:
-    """Drop a deleted run from the in-process admission set."""
-    with _admission_lock:
-        _admitted.discard((namespace, name))
-
-
-__all__ = ["constants", "forget", "reconcile", "status_patch", "ttl_expired"]
+__all__ = [
+    "Reconciler",
+    "Result",
+    "RunKey",
+    "Snapshot",
+    "is_urgent",
+    "status_patch",
+    "ttl_expired",
+    "ttl_remaining",
+]

@@ -2,7 +2,13 @@
 
 Pure functions over plain objects (Phases, Job and Pod dicts): the handlers fetch, these
 decide. Job failures map to reasons users can act on (DeadlineExceeded, BackoffLimitExceeded,
-OOMKilled, Evicted), and infrastructure failures are told apart from the run failing.
+OOMKilled, Evicted, Disrupted), and infrastructure failures are told apart from the run failing.
+
+The Job controller of Kubernetes >= 1.31 announces the end of a Job before it is final: it sets
+``FailureTarget`` (with ``status.failed`` already counted) or ``SuccessCriteriaMet`` while it
+terminates the remaining pods, and ``Failed`` / ``Complete`` a moment later. The outcome is
+read from whichever comes first, with the reason the controller gave, so a deadline is never
+taken for a crash.
 """
 
 from collections.abc import Sequence
@@ -120,7 +126,7 @@ def _terminated(
             terminated = (status.get("state") or {}).get("terminated")
             if terminated:
                 return pod, terminated
-        if pod.get("status", {}).get("reason") == "Evicted":
+        if pod.get("status", {}).get("reason") == "Evicted" or _condition(pod, "DisruptionTarget"):
             return pod, None
     return None, None
 
@@ -130,10 +136,11 @@ def job_outcome(job: dict[str, Any], pods: Sequence[dict[str, Any]]) -> JobOutco
     status = job.get("status") or {}
     pod, terminated = _terminated(pods)
     report = RunnerReport.decode((terminated or {}).get("message"))
-    if _condition(job, "Complete") or status.get("succeeded"):
+    if _condition(job, "Complete") or _condition(job, "SuccessCriteriaMet"):
         return JobOutcome("succeeded", report=report)
-    failed = _condition(job, "Failed")
-    if failed is None and not status.get("failed"):
+    failed = _condition(job, "Failed") or _condition(job, "FailureTarget")
+    if failed is None:
+        # ``status.succeeded`` / ``status.failed`` count pods; the Job's end is its condition.
         if job.get("spec", {}).get("suspend") or _condition(job, "Suspended"):
             return JobOutcome("suspended", reason="Suspended")
         return JobOutcome("running" if status.get("active") else "pending")
@@ -149,6 +156,11 @@ def _failure(
 ) -> JobOutcome:
     if pod is not None and pod.get("status", {}).get("reason") == "Evicted":
         return JobOutcome("failed", "Evicted", pod["status"].get("message", "pod evicted"), True)
+    disrupted = _condition(pod, "DisruptionTarget") if pod is not None else None
+    if disrupted is not None and (terminated is None or report is None):
+        reason = disrupted.get("reason") or "DisruptionTarget"
+        message = disrupted.get("message") or f"the runner pod was disrupted ({reason})"
+        return JobOutcome("failed", "Evicted", f"{reason}: {message}", infrastructure=True)
     if terminated is not None and terminated.get("reason") == "OOMKilled":
         message = "the runner ran out of memory; raise spec.runner.resources.limits.memory"
         return JobOutcome("failed", "OOMKilled", message, infrastructure=True)
