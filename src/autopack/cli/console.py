@@ -63,9 +63,10 @@ class ConsoleSink:
                 resumed = (
                     f", resuming after {event.resumed_phases} done" if event.resumed_phases else ""
                 )
+                sandbox = f"\nsandbox: {escape(event.sandbox)}" if event.sandbox else ""
                 return (
                     f"[bold]run {escape(event.run)}[/]: {escape(event.repo_url)}@"
-                    f"{escape(event.base_ref)} -> {escape(event.branch)}{resumed}"
+                    f"{escape(event.base_ref)} -> {escape(event.branch)}{resumed}{sandbox}"
                 )
             case events.PlanReady():
                 calls = "no model call" if not event.model_calls else f"{event.model_calls} calls"

@@ -49,12 +49,20 @@ def dashboard(
     profile: Annotated[
         str, typer.Option(help="Model profile the Models page shows first.")
     ] = "default",
+    live_status: Annotated[
+        bool,
+        typer.Option(
+            "--live-status/--no-live-status",
+            envvar="AUTOPACK_DASHBOARD_LIVE_STATUS",
+            help="Show run states from the cluster's AutopackRuns (pod token or kubeconfig).",
+        ),
+    ] = False,
 ) -> None:
     """Serve the dashboard: runs, attempts, usage, models and hardening, in a browser."""
     # Imported here: the server stack is only loaded by the command that needs it.
     import uvicorn  # noqa: PLC0415
 
-    from autopack.dashboard import DashboardConfig, create_app  # noqa: PLC0415
+    from autopack.dashboard import DashboardConfig, create_app, live  # noqa: PLC0415
 
     store = open_store(url)
     try:
@@ -66,13 +74,24 @@ def dashboard(
     except StoreUnavailableError as exc:
         fail(str(exc))
     config = DashboardConfig(
-        allow_notes=allow_notes, refresh_seconds=refresh, models_profile=profile
+        allow_notes=allow_notes,
+        refresh_seconds=refresh,
+        models_profile=profile,
+        live_status=live_status,
     )
+    status = None
+    if live_status:
+        try:
+            status = live.LiveStatus(live.kubernetes_lister(), ttl_seconds=max(refresh, 2))
+        except Exception as exc:  # no kubeconfig, no in-cluster token: say so and stop
+            fail(f"--live-status needs access to the cluster: {exc}")
     console.print(
         f"dashboard on http://{host}:{port}/ over {store.redacted_url}"
         f" (notes {'enabled' if allow_notes else 'disabled'})"
     )
     try:
-        uvicorn.run(create_app(store, config), host=host, port=port, log_level="warning")
+        uvicorn.run(
+            create_app(store, config, live=status), host=host, port=port, log_level="warning"
+        )
     finally:
         store.dispose()

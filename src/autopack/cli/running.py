@@ -22,6 +22,7 @@ from autopack.cli.planning import load_run_file
 from autopack.engine.wiring import SessionOptions, open_session
 from autopack.events import RunOutcome, Spend
 from autopack.llm.scripted import CassetteError
+from autopack.sandbox.choosing import MODES, SandboxMode, SandboxUnavailable
 from autopack.store import Store, StoreUnavailableError, records
 from autopack.store.sink import StoreSink
 from autopack.workspace import WorkspaceError, display_url
@@ -37,7 +38,9 @@ def _repo_url(run: AutopackRun, *, run_file: Path, override: str | None) -> str:
     return url
 
 
-def _summary(outcome: RunOutcome, *, run: AutopackRun, spend: Spend, seconds: float) -> None:
+def _summary(
+    outcome: RunOutcome, *, run: AutopackRun, spend: Spend, seconds: float, sandbox: str
+) -> None:
     colour = {"Succeeded": "green", "Failed": "red"}.get(outcome.state, "yellow")
     reason = f" ({outcome.reason})" if outcome.state == "Failed" else ""
     message = redaction.redact(outcome.message)
@@ -52,6 +55,13 @@ def _summary(outcome: RunOutcome, *, run: AutopackRun, spend: Spend, seconds: fl
         f" · {spend.calls} calls · {seconds:.1f}s"
     )
     console.print(f"  branch: {run.push_branch} ({outcome.commit[:10] if outcome.commit else '-'})")
+    console.print(f"  sandbox: {escape(sandbox)}")
+
+
+def _sandbox_mode(value: str) -> SandboxMode:
+    if value not in MODES:
+        fail(f"--sandbox must be one of {', '.join(MODES)}, not {value!r}")
+    return value
 
 
 def _open_store(
@@ -101,6 +111,13 @@ def run(
     approve: Annotated[
         list[int] | None, typer.Option(help="Approve the phase with this index (repeatable).")
     ] = None,
+    sandbox: Annotated[
+        str,
+        typer.Option(
+            help="How the repository's commands run: auto (bubblewrap when it works here), "
+            "bwrap (insist), none."
+        ),
+    ] = "auto",
 ) -> None:
     """Run the phases of FILE locally; the result lands on branch autopack/<name>."""
     started = time.monotonic()
@@ -132,10 +149,11 @@ def run(
         record=record,
         profile=profile,
         previous_attempts=attempts,
+        sandbox=_sandbox_mode(sandbox),
     )
     try:
         session = open_session(loaded, run_id=run_id, options=options, emit=sinks.emit)
-    except (WorkspaceError, CassetteError) as exc:
+    except (WorkspaceError, CassetteError, SandboxUnavailable) as exc:
         fail(str(exc))
     session.start()
     try:
@@ -147,5 +165,11 @@ def run(
                 f"[yellow]warning:[/] {len(store_sink.pending)} event(s) not yet recorded: "
                 f"{escape(store_sink.last_error or 'database unavailable')}"
             )
-    _summary(outcome, run=loaded, spend=console_sink.spend, seconds=time.monotonic() - started)
+    _summary(
+        outcome,
+        run=loaded,
+        spend=console_sink.spend,
+        seconds=time.monotonic() - started,
+        sandbox=session.sandbox,
+    )
     raise typer.Exit(outcome.exit_code)

@@ -48,6 +48,8 @@ class Session:
     planner: PlannerFn | None = None
     memory: MemoryFactory | None = None
     previous_attempts: Mapping[int, int] = field(default_factory=dict)
+    sandbox: str = "none"
+    close: Callable[[], None] = lambda: None
     plan: NormalizedPlan | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -65,6 +67,7 @@ class Session:
                 base_ref=self.run.spec.repo.ref,
                 branch=self.run.push_branch,
                 resumed_phases=len(self.ctx.workspace.completed_phases()),
+                sandbox=self.sandbox,
             )
         )
 
@@ -123,6 +126,8 @@ class Session:
         except Exception as exc:  # the run must end with a state and a reason, whatever broke
             log.exception("the run failed unexpectedly")
             outcome = RunOutcome(RunPhase.FAILED, Reason.INTERNAL_ERROR, one_line(exc))
+        finally:
+            self.close()
         return self.finish(outcome)
 
     def _execute(

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from autopack import events, redaction, toolchains
+from autopack import sandbox as sandboxing
 from autopack.agents import planning as planning_agent
 from autopack.agents.contexting import ContextSelector
 from autopack.api import AutopackRun, FailureCategory, PhaseDefinition
@@ -59,6 +60,7 @@ class SessionOptions:
     use_memory: bool = True
     previous_attempts: Mapping[int, int] = field(default_factory=dict)
     notes: Callable[[], list[str]] = list
+    sandbox: sandboxing.SandboxMode = "auto"
     now: Callable[[], datetime] = utcnow
 
 
@@ -131,7 +133,13 @@ def open_session(
     suite = toolchains.choose_suite_command(
         toolchains.detect(workspace.root, files), run.spec.toolchain
     )
-    gates = CommandGates(workspace.root, suite=suite or SuiteCommand("false"))
+    sandbox = sandboxing.choose(
+        options.sandbox,
+        workspace=workspace.root,
+        env_names=run.spec.toolchain.env,
+        network=run.spec.toolchain.network,
+    )
+    gates = CommandGates(workspace.root, suite=suite or SuiteCommand("false"), sandbox=sandbox)
 
     def record(call: CallRecord) -> None:
         emit(events.ModelCalled(run=run.name, at=now(), call=call))
@@ -193,6 +201,8 @@ def open_session(
         planner=model_planner(models, workspace.root),
         memory=memory,
         previous_attempts=options.previous_attempts,
+        sandbox=sandbox.description,
+        close=sandbox.close,
     )
 
 

@@ -42,6 +42,8 @@ class RunStarted(Event):
     base_ref: str
     branch: str
     resumed_phases: int = 0
+    sandbox: str = ""
+    """How the repository's commands run (bubblewrap, or unsandboxed and why)."""
 
 
 @dataclass(frozen=True, kw_only=True)
