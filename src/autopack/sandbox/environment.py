@@ -33,6 +33,10 @@ TOOLCHAIN_NAMES = frozenset(
         # Python
         "VIRTUAL_ENV", "PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "PIP_CERT",
         "PIP_CACHE_DIR", "UV_INDEX_URL", "UV_CACHE_DIR", "PYTHONUTF8",
+        # Version managers (their shims find the right toolchain through these)
+        "PYENV_ROOT", "PYENV_VERSION", "NVM_DIR", "NVM_BIN", "VOLTA_HOME", "ASDF_DIR",
+        "ASDF_DATA_DIR", "SDKMAN_DIR", "RBENV_ROOT", "NODENV_ROOT", "GOENV_ROOT", "GEM_HOME",
+        "GEM_PATH", "DOTNET_ROOT",
         # Certificates and proxies to the package registries
         "SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE",
         "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy",

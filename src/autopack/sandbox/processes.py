@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import os
 import signal
+from collections.abc import Callable
 from pathlib import Path
 
 MARKER = "AUTOPACK_SANDBOX_COMMAND"
@@ -20,11 +21,21 @@ MARKER = "AUTOPACK_SANDBOX_COMMAND"
 _PR_SET_PDEATHSIG = 1
 
 
+def _load_prctl() -> Callable[..., int] | None:
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+
+
+# Looked up once here: the child between fork and exec must do as little as possible.
+_PRCTL = _load_prctl()
+
+
 def die_with_parent() -> None:
     """``preexec_fn``: the child receives SIGKILL when the thread that started it dies."""
-    with contextlib.suppress(OSError, AttributeError):
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+    if _PRCTL is not None:
+        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
 
 
 def kill_group(pgid: int) -> None:
