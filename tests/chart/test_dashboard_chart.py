@@ -56,6 +56,7 @@ def test_dashboard_reads_its_own_read_only_database_secret() -> None:
     assert ref["valueFrom"]["secretKeyRef"] == {"name": "autopack-db-readonly", "key": "dsn"}
     assert container["args"][:2] == ["dashboard", "--host=0.0.0.0"]
     assert "--no-notes" in container["args"]
+    assert "--live-status" in container["args"]
 
 
 def test_dashboard_is_hardened_like_the_operator() -> None:

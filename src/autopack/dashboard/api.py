@@ -23,6 +23,7 @@ from autopack.dashboard import (
 )
 from autopack.dashboard import routes as routing_table
 from autopack.dashboard.config import DashboardConfig
+from autopack.dashboard.live import LiveStatus
 from autopack.store import Store, models, records
 
 PREFIX = "/api/v1"
@@ -44,7 +45,14 @@ def dashboard_config(request: Request) -> DashboardConfig:
     return config
 
 
+def live_status(request: Request) -> LiveStatus | None:
+    """The cluster's live run status, when the dashboard reads it."""
+    live: LiveStatus | None = request.app.state.live
+    return live
+
+
 SessionDep = Annotated[Session, Depends(store_session)]
+LiveDep = Annotated[LiveStatus | None, Depends(live_status)]
 ConfigDep = Annotated[DashboardConfig, Depends(dashboard_config)]
 Limit = Annotated[int, Query(ge=1, le=MAX_PAGE, description="Page size.")]
 Offset = Annotated[int, Query(ge=0, description="Rows to skip.")]
@@ -60,6 +68,7 @@ def _run_or_404(session: Session, run_ref: str) -> models.Run:
 @router.get("/runs", response_model=schemas.RunPage)
 def list_runs(
     session: SessionDep,
+    live: LiveDep,
     *,
     state: Annotated[str, Query(max_length=32)] = "",
     namespace: Annotated[str, Query(max_length=253)] = "",
@@ -67,24 +76,32 @@ def list_runs(
     limit: Limit = 50,
     offset: Offset = 0,
 ) -> schemas.RunPage:
-    """Runs, newest first, filtered by state, namespace and repository."""
-    return runlist.list_runs(
+    """Runs, newest first, filtered by state, namespace and repository (as the store has it)."""
+    page = runlist.list_runs(
         session,
         run_filter=runlist.RunFilter(state=state, namespace=namespace, repository=repository),
         limit=limit,
         offset=offset,
     )
+    if live is None:
+        return page
+    return page.model_copy(update={"items": live.overlay(page.items)})
 
 
 @router.get("/runs/{run_ref}", response_model=schemas.RunDetail)
-def get_run(run_ref: str, session: SessionDep, config: ConfigDep) -> schemas.RunDetail:
+def get_run(
+    run_ref: str, session: SessionDep, config: ConfigDep, live: LiveDep
+) -> schemas.RunDetail:
     """One run (by id, or by name for the newest run so named): phases, attempts, calls."""
-    return rundetail.run_detail(
+    detail = rundetail.run_detail(
         session,
         _run_or_404(session, run_ref),
         notes_enabled=config.allow_notes,
         timeline_limit=config.timeline_limit,
     )
+    if live is None:
+        return detail
+    return detail.model_copy(update={"run": live.overlay([detail.run])[0]})
 
 
 @router.get("/runs/{run_ref}/events", response_model=list[schemas.EventView])

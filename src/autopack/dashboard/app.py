@@ -13,6 +13,7 @@ from fastapi.staticfiles import StaticFiles
 from autopack import __version__
 from autopack.dashboard import api, pages
 from autopack.dashboard.config import DashboardConfig
+from autopack.dashboard.live import LiveStatus
 from autopack.store import Store, StoreUnavailableError
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -33,8 +34,13 @@ def _wants_html(request: Request) -> bool:
     )
 
 
-def create_app(store: Store, config: DashboardConfig | None = None) -> FastAPI:
-    """The dashboard over ``store`` (opened by the caller; the app never migrates it)."""
+def create_app(
+    store: Store, config: DashboardConfig | None = None, *, live: LiveStatus | None = None
+) -> FastAPI:
+    """The dashboard over ``store`` (opened by the caller; the app never migrates it).
+
+    With ``live``, run states come from the cluster where it knows the run.
+    """
     app = FastAPI(
         title="Autopack dashboard",
         version=__version__,
@@ -46,6 +52,7 @@ def create_app(store: Store, config: DashboardConfig | None = None) -> FastAPI:
     )
     app.state.store = store
     app.state.config = config or DashboardConfig()
+    app.state.live = live
     app.include_router(api.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=STATIC_DIR), name="static")

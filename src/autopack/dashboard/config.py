@@ -15,3 +15,5 @@ class DashboardConfig:
     models_profile: str = "default"
     # Most events the run page's timeline shows (the newest ones).
     timeline_limit: int = 500
+    # Lay the cluster's AutopackRun status over the store's rows (in-cluster, read-only RBAC).
+    live_status: bool = False

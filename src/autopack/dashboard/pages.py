@@ -82,6 +82,7 @@ def runs_page(
     with request.app.state.store.session() as session:
         page = api.list_runs(
             session,
+            request.app.state.live,
             state=state,
             namespace=namespace,
             repository=repository,
@@ -109,7 +110,7 @@ def runs_page(
 def run_page(request: Request, run_ref: str) -> HTMLResponse:
     """One run: phases, attempts, tests, calls, timeline and notes."""
     with request.app.state.store.session() as session:
-        detail = api.get_run(run_ref, session, request.app.state.config)
+        detail = api.get_run(run_ref, session, request.app.state.config, request.app.state.live)
     return render(request, "run.html", detail=detail, title=detail.run.name)
 
 
