@@ -83,7 +83,8 @@ class Fault:
     """Send this many stream events, then only keep-alives (pings or SSE comments), forever."""
     keepalive_every: float = 0.05
     error_event: str | None = None
-    """Send the stream's first events, then an SSE ``error`` event of this type (Anthropic)."""
+    """Send the stream's first events, then an error of this type: Anthropic's ``error``
+    event, OpenAI's ``{"error": ...}`` data line."""
     text: str = "a partial answer that never finishes " * 4
 
 
@@ -480,6 +481,10 @@ class _Handler(BaseHTTPRequestHandler):
             )
             for piece in _chunks(text)
         ]
+        if isinstance(step, Fault) and step.error_event:
+            error = {"error": {"message": step.message, "type": step.error_event, "code": None}}
+            self._stream([*events[:3], _sse(None, error)], step)
+            return
         events.append(
             _sse(None, {**chunk, "choices": [{"index": 0, "delta": {}, "finish_reason": finish}]})
         )

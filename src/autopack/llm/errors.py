@@ -178,22 +178,44 @@ _TIMEOUTS = (anthropic.APITimeoutError, openai.APITimeoutError, httpx2.TimeoutEx
 _UNREACHABLE = (anthropic.APIConnectionError, openai.APIConnectionError, httpx2.ConnectError)
 
 
-def classify(exc: Exception, *, provider: str, partial_usage: RawUsage | None = None) -> LlmError:
-    """Map an SDK (or, mid-stream, an HTTP library) exception to our typed error."""
-    if isinstance(exc, LlmError):
-        return exc
+def _transport(exc: Exception, provider: str, partial: RawUsage | None) -> LlmError | None:
+    """Timeouts, unreachable servers and broken streams; None for anything else."""
     if isinstance(exc, _TIMEOUTS):
         return CallTimeoutError(
             f"{provider}: no answer within the timeout ({type(exc).__name__})",
-            partial_usage=partial_usage,
+            partial_usage=partial,
         )
     if isinstance(exc, _UNREACHABLE):
         return ConnectionFailedError(f"{provider}: cannot connect ({type(exc).__name__})")
     if isinstance(exc, httpx2.TransportError):
         return StreamCutError(
             f"{provider}: the stream broke off ({type(exc).__name__}: {exc})",
-            partial_usage=partial_usage,
+            partial_usage=partial,
         )
+    return None
+
+
+def _in_stream(exc: Exception, provider: str, partial: RawUsage | None) -> LlmError:
+    """An error object inside a stream that had started fine: transient unless it says not."""
+    body = getattr(exc, "body", None)
+    kind = (
+        " ".join(str(body.get(key) or "") for key in ("type", "code"))
+        if isinstance(body, dict)
+        else ""
+    )
+    message = str(getattr(exc, "message", "") or exc)[:500]
+    text = f"{kind} {message}"
+    error = RateLimitedError if "rate_limit" in text else _status_error(200, text)
+    return error(f"{provider}: an error in the stream: {message}", partial_usage=partial)
+
+
+def classify(exc: Exception, *, provider: str, partial_usage: RawUsage | None = None) -> LlmError:
+    """Map an SDK (or, mid-stream, an HTTP library) exception to our typed error."""
+    if isinstance(exc, LlmError):
+        return exc
+    transport = _transport(exc, provider, partial_usage)
+    if transport is not None:
+        return transport
     if isinstance(exc, anthropic.APIStatusError | openai.APIStatusError):
         text = str(getattr(exc, "message", "") or exc)[:500]
         error = _status_error(exc.status_code, text)
@@ -206,4 +228,6 @@ def classify(exc: Exception, *, provider: str, partial_usage: RawUsage | None = 
             status_code=status,
             partial_usage=partial_usage,
         )
+    if isinstance(exc, anthropic.APIError | openai.APIError):
+        return _in_stream(exc, provider, partial_usage)
     return LlmError(f"{provider}: {type(exc).__name__}: {exc}", partial_usage=partial_usage)

@@ -199,3 +199,26 @@ def test_a_stream_kept_alive_forever_is_still_capped(provider: str) -> None:
         with pytest.raises(errors.CallTimeoutError, match="cap"):
             model.complete(prompt=layout("x"), max_tokens=64)
     assert time.monotonic() - started < 4
+
+
+def test_an_error_object_inside_an_openai_stream_is_transient() -> None:
+    with llm_server("openai") as server:
+        server.script.append(Fault(error_event="server_error", message="The server had an error"))
+        model = OpenAIModel("gpt-4.1", api_key=KEY, base_url=server.base_url)
+        with pytest.raises(errors.ServerError, match="an error in the stream"):
+            model.complete(prompt=layout("x"), max_tokens=64)
+
+
+@pytest.mark.parametrize("provider", ["anthropic", "openai"])
+def test_models_that_do_not_stream_get_one_json_answer(provider: str) -> None:
+    with llm_server(provider) as server:  # type: ignore[arg-type]
+        server.script.append(Answer("whole"))
+        model: AnthropicModel | OpenAIModel
+        if provider == "anthropic":
+            model = AnthropicModel("m", api_key=KEY, base_url=server.base_url, streaming=False)
+        else:
+            model = OpenAIModel("m", api_key=KEY, base_url=server.base_url, streaming=False)
+        done = model.complete(prompt=layout("x"), max_tokens=64)
+    assert done.text == "whole"
+    assert not server.requests[0]["body"].get("stream")
+    assert (done.usage.output_tokens or 0) > 0
