@@ -62,6 +62,7 @@ class Scenario:
         self.events: list[events.RunEvent] = []
         self.previous_attempts: dict[int, int] = {}
         self.run_id = "scenario"
+        self.notes: list[str] = []
         self.cassettes: list[Cassette] = []
         self.executions = 0
         self.waits: list[float] = []
@@ -96,6 +97,7 @@ class Scenario:
             cassette=tape,
             profile=None if tape is not None else "default",
             previous_attempts=self.previous_attempts,
+            notes=lambda: list(self.notes),
         )
         session = open_session(
             self.run_object,

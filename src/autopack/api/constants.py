@@ -32,6 +32,8 @@ LABEL_KUEUE_QUEUE: Final = "kueue.x-k8s.io/queue-name"
 
 # Annotations users write (retry) or that the operator keeps (progress, launches).
 ANNOTATION_RETRY: Final = f"{GROUP}/retry"
+# A person's note to the run's next prompts (kubectl annotate apr NAME autopack.dev/note=...).
+ANNOTATION_NOTE: Final = f"{GROUP}/note"
 ANNOTATION_RETRY_HANDLED: Final = f"{GROUP}/retry-handled"
 ANNOTATION_RUNNER_LAUNCHES: Final = f"{GROUP}/runner-launches"
 KOPF_PROGRESS_PREFIX: Final = f"kopf.{GROUP}"

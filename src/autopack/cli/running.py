@@ -24,6 +24,7 @@ from autopack.events import RunOutcome, Spend
 from autopack.llm.scripted import CassetteError
 from autopack.sandbox.choosing import MODES, SandboxMode, SandboxUnavailable
 from autopack.store import Store, StoreUnavailableError, records
+from autopack.store.notes import notes_reader
 from autopack.store.sink import StoreSink
 from autopack.workspace import WorkspaceError, display_url
 
@@ -149,6 +150,7 @@ def run(
         record=record,
         profile=profile,
         previous_attempts=attempts,
+        notes=notes_reader(store_sink.store, run_id=run_id) if store_sink else list,
         sandbox=_sandbox_mode(sandbox),
     )
     try:

@@ -30,6 +30,7 @@ class Doctor:
     calls_in_run: int = 0
     avoided: int = 0
     calls_by_phase: dict[int, int] = field(default_factory=dict)
+    notes: Callable[[], list[str]] = list
 
     def approach_flawed(self, history: list[FailureSignature]) -> bool:
         """Whether the last failures repeat each other closely enough to mean a wrong approach."""
@@ -88,6 +89,10 @@ class Doctor:
         prompt = doctor_agent.doctor_prompt(
             phase=phase, category=category, signature=signature, detail=detail, attempts=attempt
         )
+        notes = self.notes()
+        if notes:
+            prompt += "\nNotes from the people running this project (follow them):\n"
+            prompt += "\n".join(f"- {note}" for note in notes)
         diagnosis = self._ask(
             phase.model_copy(update={"complexity": "low"}), index, attempt, prompt
         )

@@ -157,7 +157,7 @@ def open_session(
         factory=model_factory(cassette=options.cassette, record=options.record),
     )
     models = RoutedCalls(routed)
-    doctor = Doctor(models=models)
+    doctor = Doctor(models=models, notes=options.notes)
     budgets = run.spec.budgets
     max_failures = (
         budgets.max_failures_per_run

@@ -166,3 +166,19 @@ def attempts_made(namespace: str, run_name: str, run_uid: str) -> dict[int, int]
         int(item["spec"]["index"]): int((item.get("status") or {}).get("attempts") or 0)
         for item in _run_phases(namespace, run_name, run_uid)
     }
+
+
+def run_note(namespace: str, name: str) -> list[str]:
+    """The run's ``autopack.dev/note`` annotation, read now (a note may come at any time)."""
+    body = cast(
+        dict[str, Any],
+        client.CustomObjectsApi().get_namespaced_custom_object(
+            group=constants.GROUP,
+            version=constants.VERSION,
+            namespace=namespace,
+            plural=constants.RUN_PLURAL,
+            name=name,
+        ),
+    )
+    note = ((body.get("metadata") or {}).get("annotations") or {}).get(constants.ANNOTATION_NOTE)
+    return [note.strip()] if note and note.strip() else []

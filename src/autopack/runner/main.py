@@ -24,6 +24,7 @@ from autopack.planning import NormalizedPlan
 from autopack.runner import kube
 from autopack.runner.status_sink import KubernetesStatusSink
 from autopack.store import Store, StoreUnavailableError
+from autopack.store.notes import notes_reader
 from autopack.store.sink import StoreSink
 from autopack.workspace import WorkspaceError, display_url
 
@@ -101,11 +102,23 @@ def _execute(namespace: str, name: str) -> int:
     )
     sinks = events.FanOut([status_sink, *([store_sink] if store_sink else [])])
     cassette = os.environ.get("AUTOPACK_CASSETTE")
+    stored_notes = notes_reader(store_sink.store, run_id=run_id) if store_sink else list
+
+    def notes() -> list[str]:
+        # The annotation is read fresh; the operator also records it in the store (deduplicated).
+        try:
+            annotated = kube.run_note(namespace, name)
+        except Exception as exc:  # a note is advice: an API hiccup must not stop the run
+            log.warning("cannot read the run's note annotation: %s", exc)
+            annotated = []
+        return list(dict.fromkeys([*stored_notes(), *annotated]))
+
     options = SessionOptions(
         repo_url=run.spec.repo.url,
         workdir=settings.get_settings().resolved_workdir,
         cassette=Path(cassette) if cassette else None,
         previous_attempts=kube.attempts_made(namespace, name, run_id),
+        notes=notes,
     )
     try:
         session = open_session(run, run_id=run_id, options=options, emit=sinks.emit)

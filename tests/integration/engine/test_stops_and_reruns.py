@@ -124,3 +124,22 @@ def test_a_new_run_of_the_same_name_does_its_own_work(tmp_path: Path) -> None:
     assert second.state == "Succeeded"
     assert not [e for e in scenario.events[seen:] if isinstance(e, events.PhaseAlreadyComplete)]
     assert len(scenario.of_type(events.AttemptStarted)) == 2
+
+
+def test_a_note_reaches_the_next_builder_and_doctor_prompts(tmp_path: Path) -> None:
+    scenario = reading_phase(Scenario(tmp_path))
+    scenario.notes.append("Round reading time up with math.ceil.")
+    doctor = '{"decision": "retry_with_hint", "confidence": 0.9, "hint": "zero for empty text"}'
+    outcome = scenario.run(
+        {
+            "responses": {
+                "builder": [{"text": BUGGY_READING}, {"text": GOOD_READING}],
+                "doctor": [{"text": doctor}],
+                "auditor": [APPROVE],
+            }
+        }
+    )
+    assert outcome.state == "Succeeded"
+    assert all("Round reading time up with math.ceil." in p for p in scenario.prompts())
+    [asked] = scenario.prompts("doctor")
+    assert "Round reading time up with math.ceil." in asked
