@@ -59,6 +59,16 @@ class ServerError(LlmError):
     reason = "server error"
 
 
+class QuotaExhaustedError(LlmError):
+    """The account's quota or credit is used up: fail over at once, never retry the model.
+
+    Retrying the same provider is useless; another provider may well work.
+    """
+
+    retryable = True
+    reason = "out of quota"
+
+
 class ConflictError(LlmError):
     """409: a transient conflict on the provider's side; both SDKs retry it."""
 
@@ -160,7 +170,14 @@ _BY_BODY_TYPE: dict[str, type[LlmError]] = {
 }
 
 
+_QUOTA = re.compile(
+    r"insufficient_quota|credit balance is too low|exceeded your current quota", re.I
+)
+
+
 def _status_error(status: int, text: str) -> type[LlmError]:
+    if _QUOTA.search(text):
+        return QuotaExhaustedError
     if status < 500 and "overloaded" in text.lower():
         return OverloadedError
     if status == 200:  # an error event inside a stream: its body names the kind
@@ -176,6 +193,15 @@ def _status_error(status: int, text: str) -> type[LlmError]:
 
 _TIMEOUTS = (anthropic.APITimeoutError, openai.APITimeoutError, httpx2.TimeoutException)
 _UNREACHABLE = (anthropic.APIConnectionError, openai.APIConnectionError, httpx2.ConnectError)
+
+
+def _server_says(error: LlmError, headers: object) -> LlmError:
+    """Honour ``x-should-retry``, which both SDKs obey before their own rules."""
+    getter = getattr(headers, "get", None)
+    verdict = str(getter("x-should-retry") or "").lower() if getter is not None else ""
+    if verdict in ("true", "false"):
+        error.retryable = verdict == "true"
+    return error
 
 
 def _transport(exc: Exception, provider: str, partial: RawUsage | None) -> LlmError | None:
@@ -222,12 +248,13 @@ def classify(exc: Exception, *, provider: str, partial_usage: RawUsage | None = 
         retry_after = _retry_after(getattr(exc.response, "headers", None))
         status = exc.status_code
         where = "an error event in the stream" if status == 200 else f"HTTP {status}"
-        return error(
+        typed = error(
             f"{provider}: {where}: {text}",
             retry_after=retry_after,
             status_code=status,
             partial_usage=partial_usage,
         )
+        return _server_says(typed, getattr(exc.response, "headers", None))
     if isinstance(exc, anthropic.APIError | openai.APIError):
         return _in_stream(exc, provider, partial_usage)
     return LlmError(f"{provider}: {type(exc).__name__}: {exc}", partial_usage=partial_usage)

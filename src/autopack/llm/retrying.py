@@ -39,6 +39,8 @@ class RetryPolicy:
 
     def attempts_for(self, error: errors.LlmError) -> int:
         """How many tries of one model ``error``'s kind gets."""
+        if isinstance(error, errors.QuotaExhaustedError):
+            return 1
         if isinstance(error, errors.OverloadedError | errors.ConnectionFailedError):
             return min(self.overload_attempts, self.max_attempts)
         if isinstance(error, errors.CallTimeoutError | errors.StreamCutError):

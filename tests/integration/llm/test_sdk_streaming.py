@@ -222,3 +222,28 @@ def test_models_that_do_not_stream_get_one_json_answer(provider: str) -> None:
     assert done.text == "whole"
     assert not server.requests[0]["body"].get("stream")
     assert (done.usage.output_tokens or 0) > 0
+
+
+def test_the_servers_x_should_retry_header_overrides_the_status_rule() -> None:
+    with llm_server("anthropic") as server:
+        server.script += [
+            Fault(status=500, headers={"x-should-retry": "false"}),
+            Fault(status=400, headers={"x-should-retry": "true"}),
+        ]
+        model = AnthropicModel("claude-sonnet-4-6", api_key=KEY, base_url=server.base_url)
+        with pytest.raises(errors.ServerError) as final:
+            model.complete(prompt=layout("x"), max_tokens=64)
+        with pytest.raises(errors.InvalidRequestError) as transient:
+            model.complete(prompt=layout("x"), max_tokens=64)
+    assert not final.value.retryable
+    assert transient.value.retryable
+
+
+def test_an_exhausted_quota_is_its_own_error() -> None:
+    with llm_server("openai") as server:
+        server.script.append(
+            Fault(status=429, message="You exceeded your current quota (insufficient_quota)")
+        )
+        model = OpenAIModel("gpt-4.1", api_key=KEY, base_url=server.base_url)
+        with pytest.raises(errors.QuotaExhaustedError):
+            model.complete(prompt=layout("x"), max_tokens=64)

@@ -76,3 +76,7 @@ def test_a_wait_that_would_pass_the_time_budget_gives_up() -> None:
     error = errors.RateLimitedError("429", retry_after=30)
     assert next_wait(error, tries=1, elapsed=20, policy=policy, rng=RNG) == 30
     assert next_wait(error, tries=1, elapsed=31, policy=policy, rng=RNG) is None
+
+
+def test_an_exhausted_quota_fails_over_at_once() -> None:
+    assert wait(errors.QuotaExhaustedError("insufficient_quota")) is None
