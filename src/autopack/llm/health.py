@@ -18,7 +18,7 @@ from autopack.llm import errors
 class _State:
     consecutive: int = 0
     open_until: float | None = None
-    trial: bool = False
+    trial_since: float | None = None
     error: errors.LlmError | None = None
 
 
@@ -39,8 +39,12 @@ class CircuitBreakers:
         state = self._state(provider, model)
         if state.open_until is None:
             return True
-        if self.clock() >= state.open_until and not state.trial:
-            state.trial = True  # half-open: this call is the one trial
+        now = self.clock()
+        if now < state.open_until:
+            return False
+        # half-open: one trial at a time; a trial never reported on is given up after a cooldown
+        if state.trial_since is None or now - state.trial_since >= self.cooldown_seconds:
+            state.trial_since = now
             return True
         return False
 
@@ -62,14 +66,14 @@ class CircuitBreakers:
         return state.error if state else None
 
     def succeeded(self, provider: str, model: str) -> None:
-        """A call succeeded: close the breaker."""
+        """The model answered (an answer, or an error that is not an outage): close the breaker."""
         self._states[(provider, model)] = _State()
 
     def failed(self, provider: str, model: str, error: errors.LlmError) -> None:
         """One HTTP attempt failed with a retryable error; open after enough in a row."""
         state = self._state(provider, model)
         state.consecutive += 1
-        if state.consecutive >= self.failures or state.trial:
+        if state.consecutive >= self.failures or state.trial_since is not None:
             self._open(state, error)
 
     def gave_up(self, provider: str, model: str, error: errors.LlmError) -> None:
@@ -79,6 +83,6 @@ class CircuitBreakers:
     def _open(self, state: _State, error: errors.LlmError) -> None:
         cooldown = max(self.cooldown_seconds, error.retry_after or 0.0)
         state.open_until = self.clock() + cooldown
-        state.trial = False
+        state.trial_since = None
         if state.error is None:  # the outage is named by what started it
             state.error = error

@@ -317,6 +317,7 @@ class RoutedModels:
                     latency_ms=latency,
                 )
                 if not exc.retryable:
+                    self._health.succeeded(entry.provider, entry.name)  # up, but refusing
                     raise
                 self._health.failed(entry.provider, entry.name, exc)
                 wait = next_wait(
@@ -419,18 +420,18 @@ class RoutedModels:
         previous: str | None = None
         for position, alias in enumerate(aliases):
             entry = self.config.models[alias]
+            try:
+                model = self._model(entry, call.role)
+            except errors.MissingCredentialsError as exc:
+                missing = missing or exc
+                self._note(entry, f"{'fallback ' if position else ''}{entry.name} skipped: {exc}")
+                continue
             if not self._health.allows(entry.provider, entry.name):
                 original = original or self._health.opened_by(entry.provider, entry.name)
                 wait = self._health.reopens_in(entry.provider, entry.name)
                 soonest = wait if soonest is None else min(soonest, wait)
                 self._note(entry, f"{entry.name} skipped: its circuit is open after: {original}")
                 previous = previous or entry.name
-                continue
-            try:
-                model = self._model(entry, call.role)
-            except errors.MissingCredentialsError as exc:
-                missing = missing or exc
-                self._note(entry, f"{'fallback ' if position else ''}{entry.name} skipped: {exc}")
                 continue
             tried = True
             limit = min(max_tokens, entry.max_output_tokens)

@@ -42,3 +42,15 @@ def test_a_long_retry_after_keeps_it_open_longer_than_the_cooldown() -> None:
     clock.sleep(31)
     assert not breakers.allows("openai", "gpt-4.1")
     assert breakers.reopens_in("openai", "gpt-4.1") == 269
+
+
+def test_a_trial_never_reported_on_does_not_keep_the_breaker_shut_forever() -> None:
+    clock = VirtualClock()
+    breakers = CircuitBreakers(cooldown_seconds=30, clock=clock)
+    breakers.gave_up("anthropic", "m", DOWN)
+    clock.sleep(30)
+    assert breakers.allows("anthropic", "m")  # a trial whose caller stopped (budget, crash)
+    clock.sleep(29)
+    assert not breakers.allows("anthropic", "m")
+    clock.sleep(1)
+    assert breakers.allows("anthropic", "m")
