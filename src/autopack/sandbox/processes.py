@@ -32,10 +32,20 @@ def _load_prctl() -> Callable[..., int] | None:
 _PRCTL = _load_prctl()
 
 
-def die_with_parent() -> None:
-    """``preexec_fn``: the child receives SIGKILL when the thread that started it dies."""
-    if _PRCTL is not None:
-        _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+def die_with_parent(parent: int) -> Callable[[], None]:
+    """A ``preexec_fn``: the child gets SIGKILL when the thread that started it dies.
+
+    ``parent`` is the starting process's PID: a parent that died before the signal was armed
+    is noticed, and the child ends at once.
+    """
+
+    def arm() -> None:
+        if _PRCTL is not None:
+            _PRCTL(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0)
+        if os.getppid() != parent:
+            os._exit(137)
+
+    return arm
 
 
 def kill_group(pgid: int) -> None:

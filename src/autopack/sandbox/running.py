@@ -149,7 +149,7 @@ class Sandbox:
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
             start_new_session=True,
-            preexec_fn=processes.die_with_parent,  # noqa: PLW1509 - the runner's death ends it
+            preexec_fn=processes.die_with_parent(os.getpid()),  # noqa: PLW1509 - see there
         )
 
     def _finish(self, process: "subprocess.Popen[bytes]", *, token: str) -> None:

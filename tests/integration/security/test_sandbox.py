@@ -46,8 +46,8 @@ def box(request: pytest.FixtureRequest, workspace: Path) -> Iterator[sandbox.San
         yield s
 
 
-def alive(needle: str) -> list[int]:
-    """PIDs of live (non-zombie) processes whose command line contains ``needle``."""
+def alive(needle: str, *, exact: bool = False) -> list[int]:
+    """PIDs of live (non-zombie) processes whose command line contains (or is) ``needle``."""
     found = []
     for entry in Path("/proc").iterdir():
         try:
@@ -55,7 +55,8 @@ def alive(needle: str) -> list[int]:
             state = (entry / "status").read_text()
         except (OSError, UnicodeDecodeError):
             continue
-        if needle in command and "State:\tZ" not in state and entry.name.isdigit():
+        matches = command.strip() == needle if exact else needle in command
+        if matches and "State:\tZ" not in state and entry.name.isdigit():
             found.append(int(entry.name))
     return found
 
@@ -140,9 +141,9 @@ def test_when_the_runner_dies_its_commands_die(tmp_path: Path) -> None:
     assert runner.stdout is not None
     assert runner.stdout.readline().strip() == "ready"
     deadline = time.monotonic() + 30
-    while not alive(child) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert alive(child)
+    while len(alive(child, exact=True)) < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)  # both sleeps run: the sandbox is set up
+    assert len(alive(child, exact=True)) == 2
     runner.send_signal(signal.SIGKILL)
     runner.wait()
     runner.stdout.close()
