@@ -77,6 +77,7 @@ class CommandGates:
         Commands run through ``sandbox`` (the run's; default: the best one available here).
         """
         self.root = root
+        self._owns_sandbox = sandbox is None
         self.sandbox = sandbox if sandbox is not None else sandboxing.choose("auto", workspace=root)
         self.suite = (
             suite
@@ -86,6 +87,11 @@ class CommandGates:
         self.test_command = self.suite.command
         self.timeout = timeout
         self._baseline: SuiteRun | None = None
+
+    def close(self) -> None:
+        """Remove the sandbox's scratch space when these gates made the sandbox."""
+        if self._owns_sandbox:
+            self.sandbox.close()
 
     def _run_tests(self) -> SuiteRun:
         # The report directory lies in the sandbox's scratch space: the command can write it.
