@@ -144,6 +144,34 @@ class ContextSelector:
             used += size
         return "\n".join(parts)
 
+    def render_related(
+        self, *, phase: PhaseDefinition, feedback: list[str], budget_tokens: int
+    ) -> str:
+        """Files the last failure brings in that :meth:`render` without feedback does not show.
+
+        Kept apart so the phase's own context stays the same from attempt to attempt (a
+        provider's prompt cache then holds it) while these follow the failure.
+        """
+        if not feedback:
+            return ""
+        files = list(scan_repository(self.root, max_files=50_000, time_limit_seconds=2.0).files)
+        stable = set(self.whole_files(phase, files))
+        parts: list[str] = []
+        used = 0
+        for path in self.whole_files(phase, files, feedback):
+            if path in stable:
+                continue
+            text = scanning.read_text(self.root, path, max_bytes=MAX_WHOLE_FILE_BYTES)
+            if text is None:
+                continue
+            block = f"--- {path}\n{text}"
+            size = self.measure(block)
+            if used + size > budget_tokens:
+                continue
+            parts.append(block)
+            used += size
+        return "\n".join(parts)
+
     def whole_files(
         self, phase: PhaseDefinition, files: list[str], feedback: Iterable[str] = ()
     ) -> list[str]:

@@ -8,6 +8,7 @@ file again resumes at the first phase that is not complete. Exit codes: 0 succee
 
 import time
 import uuid
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -40,7 +41,13 @@ def _repo_url(run: AutopackRun, *, run_file: Path, override: str | None) -> str:
 
 
 def _summary(
-    outcome: RunOutcome, *, run: AutopackRun, spend: Spend, seconds: float, sandbox: str
+    outcome: RunOutcome,
+    *,
+    run: AutopackRun,
+    spend: Spend,
+    before: tuple[int, Decimal],
+    seconds: float,
+    sandbox: str,
 ) -> None:
     colour = {"Succeeded": "green", "Failed": "red"}.get(outcome.state, "yellow")
     reason = f" ({outcome.reason})" if outcome.state == "Failed" else ""
@@ -51,9 +58,12 @@ def _summary(
         console.print(f"  phase {index}: {result.state} after {result.attempts} attempt(s){commit}")
     console.print(f"  tests before: {escape(outcome.baseline or '-')}")
     budgets = run.spec.budgets
+    console.print(f"  this session: {spend.describe()} · {spend.calls} calls · {seconds:.1f}s")
+    total_tokens = before[0] + spend.tokens
+    total_cost = float(before[1]) + spend.cost_usd
     console.print(
-        f"  spent: {spend.describe()} of {budgets.tokens:,} tokens / ${budgets.cost_usd:.2f}"
-        f" · {spend.calls} calls · {seconds:.1f}s"
+        f"  run spent: {total_tokens:,} of {budgets.tokens:,} tokens · "
+        f"${total_cost:.4f} of ${budgets.cost_usd:.2f}"
     )
     console.print(f"  branch: {run.push_branch} ({outcome.commit[:10] if outcome.commit else '-'})")
     console.print(f"  sandbox: {escape(sandbox)}")
@@ -67,8 +77,8 @@ def _sandbox_mode(value: str) -> SandboxMode:
 
 def _open_store(
     url: str, timeout: float, *, run: AutopackRun, run_id: str, repo_url: str
-) -> tuple[StoreSink | None, dict[int, int]]:
-    """The store sink and the attempts earlier runs made (None, {} without a store)."""
+) -> tuple[StoreSink | None, dict[int, int], tuple[int, Decimal]]:
+    """The store sink, the attempts earlier runs made and what they spent (its ledger)."""
     try:
         store = Store.open(url, connect_timeout=timeout)
         with store.session() as session:
@@ -82,10 +92,11 @@ def _open_store(
                 spec=run.to_api()["spec"],
             )
             attempts = records.attempts_by_phase(session, run_id=run_id)
+            spent = records.run_spend(session, run_id=run_id)
     except StoreUnavailableError as exc:
         err_console.print(f"[yellow]warning:[/] running without the run store: {escape(str(exc))}")
-        return None, {}
-    return StoreSink(store, run_id=run_id), attempts
+        return None, {}, (0, Decimal(0))
+    return StoreSink(store, run_id=run_id), attempts, spent
 
 
 def run(
@@ -134,7 +145,7 @@ def run(
         )
     url = _repo_url(loaded, run_file=file, override=repo)
     run_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"autopack:{display_url(url)}#{loaded.name}"))
-    store_sink, attempts = _open_store(
+    store_sink, attempts, spent = _open_store(
         config.resolved_database_url,
         config.database_connect_timeout,
         run=loaded,
@@ -150,6 +161,7 @@ def run(
         record=record,
         profile=profile,
         previous_attempts=attempts,
+        spent=spent,
         notes=notes_reader(store_sink.store, run_id=run_id) if store_sink else list,
         sandbox=_sandbox_mode(sandbox),
     )
@@ -171,6 +183,7 @@ def run(
         outcome,
         run=loaded,
         spend=console_sink.spend,
+        before=spent,
         seconds=time.monotonic() - started,
         sandbox=session.sandbox,
     )

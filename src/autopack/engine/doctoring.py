@@ -17,6 +17,7 @@ from autopack.api.conditions import Reason
 from autopack.engine.ports import AttemptFailed, Models, RunStopped
 from autopack.hardening.registry import HardeningConfig, load_hardening_config
 from autopack.hardening.signatures import FailureSignature, similarity
+from autopack.llm.types import Prompt
 
 log = logging.getLogger(__name__)
 
@@ -52,15 +53,17 @@ class Doctor:
                 phase_index=index,
                 attempt=attempt,
                 failures=0,
-                system=doctor_agent.REPLAN_SYSTEM,
-                messages=[
-                    (
-                        "user",
-                        doctor_agent.replan_prompt(
-                            phase=phase, signatures=[str(s) for s in history]
-                        ),
-                    )
-                ],
+                prompt=Prompt.plain(
+                    doctor_agent.REPLAN_SYSTEM,
+                    [
+                        (
+                            "user",
+                            doctor_agent.replan_prompt(
+                                phase=phase, signatures=[str(s) for s in history]
+                            ),
+                        )
+                    ],
+                ),
                 max_tokens=1024,
             )
         )
@@ -123,8 +126,7 @@ class Doctor:
                 phase_index=index,
                 attempt=attempt,
                 failures=0,
-                system=doctor_agent.DOCTOR_SYSTEM,
-                messages=[("user", prompt)],
+                prompt=Prompt.plain(doctor_agent.DOCTOR_SYSTEM, [("user", prompt)]),
                 max_tokens=1024,
             )
         )

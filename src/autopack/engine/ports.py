@@ -16,6 +16,7 @@ from autopack.edits import ApplyOutcome, ParsedEdits
 from autopack.events import Failure, Stop
 from autopack.gates import GateOutcome
 from autopack.hardening.mitigator import Mitigation
+from autopack.llm.types import Prompt
 from autopack.memory.run import DriftOutcome
 
 
@@ -53,11 +54,10 @@ class Models(Protocol):
         phase_index: int | None,
         attempt: int,
         failures: int,
-        system: str,
-        messages: list[tuple[str, str]],
+        prompt: Prompt,
         max_tokens: int,
     ) -> str:
-        """Call the model for ``role`` and return its text."""
+        """Call the model for ``role`` with ``prompt`` (laid out for caching); return its text."""
 
     def model_for(self, *, role: str, phase: PhaseDefinition, failures: int) -> str:
         """Name the model the next call for ``role`` would use."""
@@ -81,6 +81,11 @@ class Context(Protocol):
 
     def render(self, *, phase: PhaseDefinition, feedback: list[str], budget_tokens: int) -> str:
         """The repository map and the most relevant files, within ``budget_tokens``."""
+
+    def render_related(
+        self, *, phase: PhaseDefinition, feedback: list[str], budget_tokens: int
+    ) -> str:
+        """Files the last failure names that the phase's own context does not show."""
 
 
 class Gates(Protocol):

@@ -15,6 +15,7 @@ from autopack.agents import auditing, building
 from autopack.api import FailureCategory, PhaseDefinition
 from autopack.edits import ApplyOutcome, Edit, ParsedEdits
 from autopack.engine.ports import AttemptFailed, Context, Editor, Gates, Memory, Models, Workspace
+from autopack.llm.types import Prompt
 from autopack.workspace import PENDING_TRAILER, PHASE_TRAILER
 
 BUILDER_MAX_TOKENS = 8_192
@@ -49,15 +50,14 @@ class AttemptSteps:
     phase: PhaseDefinition
     failures: int = 0
 
-    def _ask(self, *, role: str, attempt: int, system: str, messages: list[tuple[str, str]]) -> str:
+    def _ask(self, *, role: str, attempt: int, prompt: Prompt) -> str:
         return self.ctx.models.ask(
             role=role,
             phase=self.phase,
             phase_index=self.index,
             attempt=attempt,
             failures=self.failures,
-            system=system,
-            messages=messages,
+            prompt=prompt,
             max_tokens=BUILDER_MAX_TOKENS if role == "builder" else AUDITOR_MAX_TOKENS,
         )
 
@@ -74,15 +74,22 @@ class AttemptSteps:
     def build(self, attempt: int, feedback: tuple[str, ...]) -> ParsedEdits:
         """Ask the Builder; continue truncated answers and re-ask once on malformed output."""
         editor = self.ctx.editor
-        system = building.build_system_prompt(edit_format=editor.format_instructions())
-        context = self.ctx.context.render(
-            phase=self.phase, feedback=list(feedback), budget_tokens=self.ctx.context_tokens
+        budget = self.ctx.context_tokens
+        # The phase's own context does not depend on the attempt, so it stays cached; files
+        # the last failure names come after the last cache breakpoint.
+        context = self.ctx.context.render(phase=self.phase, feedback=[], budget_tokens=budget)
+        related = self.ctx.context.render_related(
+            phase=self.phase, feedback=list(feedback), budget_tokens=budget // 4
         )
-        user = building.build_user_prompt(
-            phase=self.phase, context=context, feedback=list(feedback), intention=self.intention()
+        prompt = building.build_prompt(
+            edit_format=editor.format_instructions(),
+            phase=self.phase,
+            context=context,
+            feedback=list(feedback),
+            intention=self.intention(),
+            extra_context=related,
         )
-        messages = [("user", user)]
-        text = self._ask(role="builder", attempt=attempt, system=system, messages=messages)
+        text = self._ask(role="builder", attempt=attempt, prompt=prompt)
         parsed = editor.parse(text)
         collected: list[Edit] = list(parsed.edits)
         reasked = False
@@ -96,8 +103,8 @@ class AttemptSteps:
             else:
                 reasked = True
                 follow_up = building.reask_prompt(parsed.error or "")
-            messages += [("assistant", text), ("user", follow_up)]
-            text = self._ask(role="builder", attempt=attempt, system=system, messages=messages)
+            prompt = prompt.then([("assistant", text), ("user", follow_up)])
+            text = self._ask(role="builder", attempt=attempt, prompt=prompt)
             parsed = editor.parse(text)
             collected += parsed.edits
         malformed = FailureCategory.MALFORMED
@@ -187,19 +194,18 @@ class AttemptSteps:
 
     def audit(self, attempt: int, *, savepoint: str, tests: str) -> None:
         """The Auditor reviews the diff; one re-ask when its answer has no readable verdict."""
-        system, user = auditing.build_audit_prompt(
+        prompt = auditing.build_audit_layout(
             phase=self.phase,
             diff=self.ctx.workspace.diff(savepoint),
             test_summary=tests,
             intention=self.intention(),
         )
-        messages = [("user", user)]
-        text = self._ask(role="auditor", attempt=attempt, system=system, messages=messages)
+        text = self._ask(role="auditor", attempt=attempt, prompt=prompt)
         try:
             result = auditing.parse_audit(text)
         except auditing.AuditParseError as exc:
-            messages += [("assistant", text), ("user", str(exc))]
-            text = self._ask(role="auditor", attempt=attempt, system=system, messages=messages)
+            prompt = prompt.then([("assistant", text), ("user", str(exc))])
+            text = self._ask(role="auditor", attempt=attempt, prompt=prompt)
             try:
                 result = auditing.parse_audit(text)
             except auditing.AuditParseError:

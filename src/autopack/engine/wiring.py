@@ -15,7 +15,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from autopack import events, redaction, toolchains
+from autopack import events, toolchains
 from autopack import sandbox as sandboxing
 from autopack.agents import planning as planning_agent
 from autopack.agents.contexting import ContextSelector
@@ -29,14 +29,15 @@ from autopack.engine.running import Recovery
 from autopack.engine.session import Session
 from autopack.engine.steps import RunContext
 from autopack.events import Stop
+from autopack.events.scrubbing import scrubbed
 from autopack.gates import CommandGates
 from autopack.hardening.mitigator import Mitigator
 from autopack.llm import errors
 from autopack.llm.pricing import load_prices
-from autopack.llm.routed import RoutedModels, default_factory
+from autopack.llm.routed import RoutedModels, default_factory, sdk_factory
 from autopack.llm.routing import ModelEntry, load_models_config
 from autopack.llm.scripted import Cassette, CassetteRecorder, RecordingModel, ScriptedModel
-from autopack.llm.types import CallRecord, Model
+from autopack.llm.types import CallRecord, Model, Prompt, RetryWait, RouteNote
 from autopack.memory.run import RunMemory
 from autopack.planning import NormalizedPlan, PlannerFn, PlanUnusableError, scan_repository
 from autopack.toolchains import SuiteCommand
@@ -60,6 +61,8 @@ class SessionOptions:
     use_memory: bool = True
     previous_attempts: Mapping[int, int] = field(default_factory=dict)
     notes: Callable[[], list[str]] = list
+    spent: tuple[int, Decimal] = (0, Decimal(0))
+    """Tokens and dollars the run spent before this session (its ledger): budgets are per run."""
     sandbox: sandboxing.SandboxMode = "auto"
     now: Callable[[], datetime] = utcnow
 
@@ -83,11 +86,10 @@ class RoutedCalls:
         phase_index: int | None,
         attempt: int,
         failures: int,
-        system: str,
-        messages: list[tuple[str, str]],
+        prompt: Prompt,
         max_tokens: int,
     ) -> str:
-        """Make the call (prompts scrubbed of secrets) and return the answer's text."""
+        """Make the call (its prompt scrubbed of secrets) and return the answer's text."""
         try:
             completion = self.routed.complete(
                 role=role,
@@ -95,8 +97,7 @@ class RoutedCalls:
                 phase_index=phase_index,
                 attempt=attempt,
                 failures=failures,
-                system=redaction.redact(system),
-                messages=[(speaker, redaction.redact(text)) for speaker, text in messages],
+                prompt=scrubbed(prompt),
                 max_tokens=max_tokens,
             )
         except errors.BudgetExceededError as exc:
@@ -144,9 +145,13 @@ def open_session(
     def record(call: CallRecord) -> None:
         emit(events.ModelCalled(run=run.name, at=now(), call=call))
 
+    def notice(said: RetryWait | RouteNote) -> None:
+        emit(events.ProviderNotice(run=run.name, at=now(), message=said.message))
+
     scripted = options.cassette is not None
+    models_config = load_models_config()
     routed = RoutedModels(
-        config=load_models_config(),
+        config=models_config,
         prices=load_prices(),
         profile="scripted" if scripted else (options.profile or run.spec.models.profile),
         run=run.name,
@@ -154,7 +159,15 @@ def open_session(
         run_cost=Decimal(str(run.spec.budgets.cost_usd)),
         record=record,
         overrides=None if scripted else run.spec.models.chains,
-        factory=model_factory(cassette=options.cassette, record=options.record),
+        factory=model_factory(
+            cassette=options.cassette,
+            record=options.record,
+            real=sdk_factory(models_config.timeouts),
+        ),
+        on_wait=notice,
+        on_note=notice,
+        spent_tokens=options.spent[0],
+        spent_cost=options.spent[1],
     )
     models = RoutedCalls(routed)
     doctor = Doctor(models=models, notes=options.notes)
@@ -202,12 +215,25 @@ def open_session(
         memory=memory,
         previous_attempts=options.previous_attempts,
         sandbox=sandbox.description,
-        close=sandbox.close,
+        close=_closing(sandbox.close, routed.close),
     )
 
 
+def _closing(*closers: Callable[[], None]) -> Callable[[], None]:
+    """One function that closes everything a session opened."""
+
+    def close() -> None:
+        for closer in closers:
+            closer()
+
+    return close
+
+
 def model_factory(
-    *, cassette: Path | Cassette | None, record: Path | None
+    *,
+    cassette: Path | Cassette | None,
+    record: Path | None,
+    real: Callable[[ModelEntry, str], Model] = default_factory,
 ) -> Callable[[ModelEntry, str], Model]:
     """Scripted models from a cassette, real ones, or real ones recorded into a cassette."""
     if cassette is not None:
@@ -219,11 +245,11 @@ def model_factory(
 
         return scripted
     if record is None:
-        return default_factory
+        return real
     recorder = CassetteRecorder(record)
 
     def recording(entry: ModelEntry, role: str) -> Model:
-        return RecordingModel(default_factory(entry, role), recorder=recorder, role=role)
+        return RecordingModel(real(entry, role), recorder=recorder, role=role)
 
     return recording
 
@@ -241,8 +267,7 @@ def model_planner(models: RoutedCalls, root: Path) -> PlannerFn:
                 phase_index=None,
                 attempt=0,
                 failures=0,
-                system=planning_agent.SYSTEM_PROMPT,
-                messages=messages,
+                prompt=Prompt.plain(planning_agent.SYSTEM_PROMPT, messages),
                 max_tokens=4096,
             )
 

@@ -5,6 +5,7 @@ their status) and posts events in its namespace. Names are deterministic, so a n
 finds the Phases an earlier one created and never duplicates them.
 """
 
+from decimal import Decimal
 from typing import Any, cast
 
 from kubernetes import client
@@ -166,6 +167,19 @@ def attempts_made(namespace: str, run_name: str, run_uid: str) -> dict[int, int]
         int(item["spec"]["index"]): int((item.get("status") or {}).get("attempts") or 0)
         for item in _run_phases(namespace, run_name, run_uid)
     }
+
+
+def recorded_spend(namespace: str, run_name: str, run_uid: str) -> tuple[int, Decimal]:
+    """What earlier runners recorded on this run's Phases: (every billed token, dollars)."""
+    tokens, cost = 0, Decimal(0)
+    for item in _run_phases(namespace, run_name, run_uid):
+        usage = (item.get("status") or {}).get("usage") or {}
+        tokens += sum(
+            int(usage.get(key) or 0)
+            for key in ("inputTokens", "outputTokens", "cacheReadTokens", "cacheWriteTokens")
+        )
+        cost += Decimal(str(usage.get("costUSD") or 0))
+    return tokens, cost
 
 
 def run_note(namespace: str, name: str) -> list[str]:

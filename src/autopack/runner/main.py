@@ -11,6 +11,7 @@ never redoes completed phases nor rewrites their history. The session is the sam
 
 import logging
 import os
+from decimal import Decimal
 from pathlib import Path
 
 from autopack import events, redaction, settings
@@ -23,7 +24,7 @@ from autopack.llm.scripted import CassetteError
 from autopack.planning import NormalizedPlan
 from autopack.runner import kube
 from autopack.runner.status_sink import KubernetesStatusSink
-from autopack.store import Store, StoreUnavailableError
+from autopack.store import Store, StoreUnavailableError, records
 from autopack.store.notes import notes_reader
 from autopack.store.sink import StoreSink
 from autopack.workspace import WorkspaceError, display_url
@@ -76,6 +77,26 @@ def _store_sink(run: AutopackRun, *, run_id: str, namespace: str) -> StoreSink |
     return StoreSink(store, run_id=run_id, run_row=row)
 
 
+def _spent(
+    store_sink: StoreSink | None, *, namespace: str, name: str, run_id: str
+) -> tuple[int, Decimal]:
+    """What the run spent before this runner: the store's ledger, else the Phases' usage.
+
+    Both are read when both exist and the larger is used, so a relaunched runner never
+    starts below what was really spent.
+    """
+    recorded = kube.recorded_spend(namespace, name, run_id)
+    if store_sink is None:
+        return recorded
+    try:
+        with store_sink.store.session() as session:
+            ledger = records.run_spend(session, run_id=run_id)
+    except StoreUnavailableError as exc:
+        log.warning("the run's ledger is unavailable, using its Phases' usage: %s", exc)
+        return recorded
+    return max(ledger[0], recorded[0]), max(ledger[1], recorded[1])
+
+
 def run_in_cluster(reference: str) -> int:
     """Execute the run ``NAMESPACE/NAME`` and return the exit code.
 
@@ -97,8 +118,12 @@ def _execute(namespace: str, name: str) -> int:
     run, body = kube.read_run(namespace, name)
     run_id = str(body["metadata"]["uid"])
     store_sink = _store_sink(run, run_id=run_id, namespace=namespace)
+    # Without a store the Phases' usage is the run's ledger: it is written at once, not coalesced.
     status_sink = KubernetesStatusSink(
-        namespace=namespace, run_name=name, patch=kube.patch_phase_status
+        namespace=namespace,
+        run_name=name,
+        patch=kube.patch_phase_status,
+        usage_now=store_sink is None,
     )
     sinks = events.FanOut([status_sink, *([store_sink] if store_sink else [])])
     cassette = os.environ.get("AUTOPACK_CASSETTE")
@@ -119,6 +144,7 @@ def _execute(namespace: str, name: str) -> int:
         cassette=Path(cassette) if cassette else None,
         previous_attempts=kube.attempts_made(namespace, name, run_id),
         notes=notes,
+        spent=_spent(store_sink, namespace=namespace, name=name, run_id=run_id),
     )
     try:
         session = open_session(run, run_id=run_id, options=options, emit=sinks.emit)

@@ -38,8 +38,12 @@ class KubernetesStatusSink:
         patch: Patcher,
         interval: float = 5.0,
         clock: Callable[[], float] = time.monotonic,
+        usage_now: bool = False,
     ) -> None:
-        """Patch Phases of ``run_name`` in ``namespace`` with ``patch(namespace, name, status)``."""
+        """Patch Phases of ``run_name`` in ``namespace`` with ``patch(namespace, name, status)``.
+
+        ``usage_now`` writes usage at once (when the Phases are the run's only ledger).
+        """
         self.namespace = namespace
         self.run_name = run_name
         self.patch = patch
@@ -49,6 +53,7 @@ class KubernetesStatusSink:
         self.pending: dict[int, dict[str, Any]] = {}
         self.written: dict[int, float] = {}
         self.writes = 0
+        self.usage_now = usage_now
 
     def emit(self, event: events.RunEvent) -> None:
         """Merge the event's status into its phase; write now or when the interval has passed."""
@@ -96,7 +101,7 @@ class KubernetesStatusSink:
                     return None
                 spend = self.spend.setdefault(index, Spend())
                 spend.add(event.call)
-                return index, {"usage": _usage(spend)}, False
+                return index, {"usage": _usage(spend)}, self.usage_now
             case events.EditsApplied():
                 applied = event.outcome
                 diff = {

@@ -47,6 +47,11 @@ class NoContext:
     def render(self, *, phase: PhaseDefinition, feedback: list[str], budget_tokens: int) -> str:
         return "(repository)"
 
+    def render_related(
+        self, *, phase: PhaseDefinition, feedback: list[str], budget_tokens: int
+    ) -> str:
+        return ""
+
 
 def loop(
     tmp_path: Path,
