@@ -101,6 +101,15 @@ if [ -z "${AUTOPACK_NO_DOCKER:-}" ] && [ "$(id -u)" = "0" ] && command -v apt-ge
     fi
 fi
 
+# Gradle for the Gradle toolchain test (Go, Rust, Java and Maven come with these machines):
+# Debian's gradle 4.4.1 runs on Java 17 and resolves from Maven Central; no registry here
+# serves a newer Gradle distribution.
+if ! command -v gradle >/dev/null 2>&1; then
+    log "installing gradle (Gradle toolchain test)"
+    apt_install --no-install-recommends gradle \
+        || log "could not install gradle; the Gradle toolchain test will be skipped"
+fi
+
 # The dashboard's browser tests: Debian's chromium driven headless through chromium-driver,
 # and axe-core (npm) for the accessibility checks. Without them those tests are skipped.
 if ! command -v chromium >/dev/null 2>&1 || ! command -v chromedriver >/dev/null 2>&1; then
