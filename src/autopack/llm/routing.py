@@ -9,6 +9,8 @@ is used, after ``complexity_bump_after`` the phase counts one complexity level h
 outage (overload, unreachable) never escalates: the model's same-tier fallbacks are tried.
 """
 
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -108,9 +110,35 @@ class ModelsConfig(_Strict):
         return self.profiles[name]
 
 
-def load_models_config(path: Path | None = None) -> ModelsConfig:
-    """Read ``models.yaml`` and check every chain names a known model."""
+# Environment overrides of models.yaml's call limits (variable -> section, field).
+ENV_OVERRIDES = {
+    "AUTOPACK_MODEL_IDLE_TIMEOUT_SECONDS": ("timeouts", "idle_seconds"),
+    "AUTOPACK_MODEL_TIMEOUT_SECONDS": ("timeouts", "total_seconds"),
+    "AUTOPACK_MODEL_CONNECT_TIMEOUT_SECONDS": ("timeouts", "connect_seconds"),
+    "AUTOPACK_MODEL_MAX_RETRY_AFTER_SECONDS": ("retries", "max_retry_after_seconds"),
+}
+
+
+def _with_environment(data: dict[str, Any], environ: Mapping[str, str]) -> dict[str, Any]:
+    for variable, (section, name) in ENV_OVERRIDES.items():
+        value = environ.get(variable)
+        if not value:
+            continue
+        try:
+            seconds = float(value)
+        except ValueError:
+            raise ValueError(f"{variable}={value!r} is not a number of seconds") from None
+        data.setdefault(section, {})[name] = seconds
+    return data
+
+
+def load_models_config(
+    path: Path | None = None, *, environ: Mapping[str, str] | None = None
+) -> ModelsConfig:
+    """Read ``models.yaml`` (then ``AUTOPACK_MODEL_*`` overrides) and check every name."""
     data: Any = yaml.safe_load((path or settings.config_dir() / "models.yaml").read_text())
+    if isinstance(data, dict):
+        data = _with_environment(data, os.environ if environ is None else environ)
     config = ModelsConfig.model_validate(data)
     for alias, entry in config.models.items():
         for fallback in entry.fallbacks:

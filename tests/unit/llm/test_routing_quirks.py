@@ -41,3 +41,21 @@ def test_a_fallback_naming_an_unknown_model_is_refused(tmp_path: Path) -> None:
     path.write_text(yaml.safe_dump(data))
     with pytest.raises(ValueError, match=r"claude-sonnet.fallbacks names unknown model 'gpt-9'"):
         load_models_config(path)
+
+
+def test_call_limits_can_be_overridden_from_the_environment() -> None:
+    config = load_models_config(
+        environ={
+            "AUTOPACK_MODEL_IDLE_TIMEOUT_SECONDS": "15",
+            "AUTOPACK_MODEL_TIMEOUT_SECONDS": "900",
+            "AUTOPACK_MODEL_MAX_RETRY_AFTER_SECONDS": "30",
+        }
+    )
+    assert (config.timeouts.idle_seconds, config.timeouts.total_seconds) == (15, 900)
+    assert config.retries.max_retry_after_seconds == 30
+    assert config.retries.max_attempts == CONFIG.retries.max_attempts  # the rest stays
+
+
+def test_a_malformed_override_is_named() -> None:
+    with pytest.raises(ValueError, match="AUTOPACK_MODEL_TIMEOUT_SECONDS='ten'"):
+        load_models_config(environ={"AUTOPACK_MODEL_TIMEOUT_SECONDS": "ten"})
