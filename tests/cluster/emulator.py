@@ -23,6 +23,7 @@ import attrs
 import kmock
 from kmock._internal import rendering
 
+from tests.cluster import controllers
 from tests.cluster.kinds import BUILTIN_KINDS, Key, Kind, our_kinds
 from tests.cluster.selectors import SelectorError, field_selector, label_selector
 from tests.cluster.store import MERGE_PATCH, ApiError, Change, ObjectStore
@@ -91,6 +92,7 @@ class FidelityEmulator(kmock.KubernetesEmulator):
         for kind in (*BUILTIN_KINDS, *our_kinds()):
             self.serve(kind)
         self.store.on_change.append(self._wake)
+        controllers.install(self.store)
         namespaces = self.kind("", "v1", "namespaces")
         self.store.create(namespaces, "", {"metadata": {"name": "default"}}, source="bootstrap")
 

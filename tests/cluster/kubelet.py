@@ -104,7 +104,9 @@ class Kubelet:
         meta, spec, status = job["metadata"], job["spec"], job.get("status") or {}
         namespace, name = meta["namespace"], meta["name"]
         finished = any(
-            c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+            # FailureTarget / SuccessCriteriaMet: ending (tests/cluster/controllers.py)
+            c.get("type") in ("Complete", "Failed", "FailureTarget", "SuccessCriteriaMet")
+            and c.get("status") == "True"
             for c in status.get("conditions") or []
         )
         running = [p for p in self.pods.values() if (p.namespace, p.job) == (namespace, name)]

@@ -140,6 +140,11 @@ class ObjectStore:
     resource_version: int = 1
     writes: Counter[tuple[str, str, str]] = field(default_factory=Counter)
     on_change: list[Callable[[Change], None]] = field(default_factory=list)
+    checks: list[Callable[[Kind, dict[str, Any]], None]] = field(default_factory=list)
+    """Validation of every object written (raise ApiError), e.g. the annotation size limit."""
+    patch_hooks: list[Callable[..., Any]] = field(default_factory=list)
+    """``hook(kind, namespace, name, patch, subresource=, source=)`` returns the patch to apply
+    (``tests.cluster.controllers`` turns a Job's end into the real controller's two steps)."""
 
     # ----- reading -------------------------------------------------------------------------
     def get(self, kind: Kind, namespace: str, name: str) -> dict[str, Any]:
@@ -213,6 +218,8 @@ class ObjectStore:
     ) -> dict[str, Any]:
         """Apply a JSON, merge or strategic-merge patch to an object or its status."""
         current = self.get(kind, namespace, name)
+        for hook in self.patch_hooks:
+            patch = hook(kind, namespace, name, patch, subresource=subresource, source=source)
         if content_type == JSON_PATCH:
             try:
                 changed = jsonpatch.apply_patch(current, patch)
@@ -292,6 +299,8 @@ class ObjectStore:
         )
 
     def _admit(self, kind: Kind, obj: dict[str, Any], *, old: dict[str, Any] | None) -> None:
+        for check in self.checks:
+            check(kind, obj)
         if kind.schema is None:
             return
         causes = kind.schema.admit(obj, old=old)

@@ -92,7 +92,12 @@ def create_runner_job(
     job = build_runner_job(run, namespace=namespace, launch=launch, config=config, retry=retry)
     kopf.adopt(job, owner=body)  # type: ignore[arg-type]
     try:
-        client.BatchV1Api(api_client()).create_namespaced_job(namespace=namespace, body=job)  # type: ignore[arg-type]
+        # The created Job is not read back (no model decoding: the watch brings it).
+        client.BatchV1Api(api_client()).create_namespaced_job(
+            namespace=namespace,
+            body=job,  # type: ignore[arg-type]
+            _preload_content=False,
+        )
     except ApiException as exc:
         if exc.status != 409:
             raise

@@ -68,5 +68,5 @@ class OperatorConfig(BaseSettings):
     counts, current phase); changes of state are written at once. The operator is
     event-driven: it reconciles a run when the run, its Jobs, pods or Phases change."""
 
-    workers: Annotated[int, Field(ge=1, le=64)] = 4
+    workers: Annotated[int, Field(ge=1, le=64)] = 8
     """Runs reconciled at once (each in a thread; passes over one run never overlap)."""

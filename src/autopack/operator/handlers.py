@@ -10,10 +10,13 @@ or its namespace never waits for the operator, and a run's size is bounded by th
 """
 
 import asyncio
+import contextvars
+import functools
 import logging
 import os
 import socket
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import kopf
@@ -43,10 +46,18 @@ _phase_states: dict[tuple[str, str], str | None] = {}
 _WAITING = frozenset({"", "Pending", "Queued"})
 
 
+# Reconciles wait on the API server most of the time: one thread per queue worker.
+_EXECUTOR = ThreadPoolExecutor(max_workers=CONFIG.workers, thread_name_prefix="reconcile")
+
+
 async def _process(key: reconciling.RunKey) -> float | None:
     snapshot = _snapshot(key)
+    context = contextvars.copy_context()  # kopf's event poster is found through it
+    loop = asyncio.get_running_loop()
     with metrics.timed_reconcile():
-        result = await asyncio.to_thread(RECONCILER.reconcile, snapshot)
+        result = await loop.run_in_executor(
+            _EXECUTOR, functools.partial(context.run, RECONCILER.reconcile, snapshot)
+        )
     if result.decision is not None:
         metrics.record(key[0], key[1], result.decision)
     if result.slot_freed and RECONCILER.limited:
@@ -130,6 +141,7 @@ def operator_configure(settings: kopf.OperatorSettings, **_: Any) -> None:
 async def operator_cleanup(**_: Any) -> None:
     """Stop the reconcile workers."""
     await QUEUE.stop()
+    _EXECUTOR.shutdown(wait=False, cancel_futures=True)
 
 
 @kopf.index(*RUNS, id="runs")
@@ -160,7 +172,9 @@ _INDEX_NAMES = ("runs", "runner_jobs", "runner_pods", "run_phases")
 
 
 @kopf.on.event(*RUNS, id="run_event")
-async def run_event(*, type: str | None, namespace: str | None, name: str, **kwargs: Any) -> None:
+async def run_event(
+    *, type: str | None, namespace: str | None, name: str, meta: Any, **kwargs: Any
+) -> None:
     """A run was created, changed (spec, annotations, status) or deleted."""
     key = (namespace or "", name)
     if type == "DELETED":
@@ -170,6 +184,8 @@ async def run_event(*, type: str | None, namespace: str | None, name: str, **kwa
         if RECONCILER.limited:
             _wake_waiting_runs()
         return
+    if RECONCILER.wrote(key, str(meta.get("resourceVersion") or "")):
+        return  # our own status write coming back: nothing new to decide on
     _enqueue(key, kwargs)
 
 

@@ -12,10 +12,12 @@ import threading
 import time
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from autopack.api import TERMINAL_RUN_PHASES, AutopackRun, AutopackRunStatus
-from autopack.store import Store, StoreUnavailableError, records
+
+if TYPE_CHECKING:
+    from autopack.store import Store
 
 logger = logging.getLogger(__name__)
 
@@ -92,6 +94,9 @@ class RunHistory:
         if not self.url:
             self.pending.clear()
             return True
+        # Imported here: an operator without a database never loads SQLAlchemy (memory).
+        from autopack.store import Store, StoreUnavailableError  # noqa: PLC0415
+
         if not self.available and time.monotonic() < self._next_attempt:
             return False
         try:
@@ -116,6 +121,8 @@ class RunHistory:
 
     @staticmethod
     def _write(session: Any, row: LifecycleRow) -> None:
+        from autopack.store import records  # noqa: PLC0415 - see _flush
+
         records.upsert_run(
             session,
             run_id=row.uid,

@@ -172,6 +172,12 @@ class Reconciler:
         with self._lock:
             self._written.pop(key, None)
 
+    def wrote(self, key: RunKey, resource_version: str) -> bool:
+        """Whether the run at ``resource_version`` is exactly what our last status write made."""
+        with self._lock:
+            written = self._written.get(key)
+            return bool(written and resource_version == written.resource_version)
+
     def decided(self, key: RunKey) -> str | None:
         """The phase our last decision gave the run (None: not decided here)."""
         with self._lock:
