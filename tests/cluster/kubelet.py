@@ -13,23 +13,21 @@ needs to be exercised end to end.
 """
 
 import asyncio
-import base64
 import contextlib
 import os
 import secrets
 import shutil
 import signal
 import string
-import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.cluster import pods
 from tests.cluster.emulator import FidelityEmulator
 from tests.cluster.store import ApiError, Change, now_rfc3339
 
-TERMINATION_MESSAGE_LIMIT = 4096
-_BIN = Path(sys.executable).parent
+TERMINATION_MESSAGE_LIMIT = pods.TERMINATION_MESSAGE_LIMIT
 
 
 @dataclass
@@ -155,17 +153,21 @@ class Kubelet:
             source="kubelet",
         )
         directory = self.workdir / namespace / pod_name
-        container = template["spec"]["containers"][0]
-        env, mounts = self._environment(namespace, pod_name, container, template["spec"], directory)
-        command = self.command or [*container.get("command", []), *container.get("args", [])]
-        if command and (_BIN / command[0]).exists():
-            command[0] = str(_BIN / command[0])
-        workdir = self._local(container.get("workingDir") or "/", mounts) or directory
+        local = pods.prepare(
+            self,
+            namespace=namespace,
+            pod_name=pod_name,
+            pod_spec=template["spec"],
+            directory=directory,
+            kubeconfig=self.kubeconfig,
+            extra_env=self.extra_env,
+            command=self.command,
+        )
         log = (directory / "container.log").open("ab")
         process = await asyncio.create_subprocess_exec(
-            *command,
-            cwd=workdir,
-            env=env,
+            *local.command,
+            cwd=local.cwd,
+            env=local.env,
             stdout=log,
             stderr=asyncio.subprocess.STDOUT,
             start_new_session=True,
@@ -183,7 +185,7 @@ class Kubelet:
                 "startTime": started,
                 "containerStatuses": [
                     {
-                        "name": container["name"],
+                        "name": local.name,
                         "ready": True,
                         "state": {"running": {"startedAt": started}},
                     }
@@ -204,82 +206,21 @@ class Kubelet:
             running.deadline_task = asyncio.get_running_loop().create_task(
                 self._deadline(running, float(deadline))
             )
-        waiter = asyncio.get_running_loop().create_task(self._wait(running, container["name"]))
+        waiter = asyncio.get_running_loop().create_task(self._wait(running, local.name))
         self._waiters.add(waiter)
         waiter.add_done_callback(self._waiters.discard)
 
-    def _environment(
-        self,
-        namespace: str,
-        pod_name: str,
-        container: dict[str, Any],
-        pod_spec: dict[str, Any],
-        directory: Path,
-    ) -> tuple[dict[str, str], dict[str, Path]]:
-        mounts = self._volumes(namespace, container, pod_spec, directory)
-        env: dict[str, str] = {
-            "PATH": f"{_BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-            "KUBECONFIG": str(self.kubeconfig),
-            "AUTOPACK_TERMINATION_LOG": str(directory / "termination-log"),
-            "LANG": "C.UTF-8",
-        }
-        for source in container.get("envFrom") or []:
-            if "secretRef" in source:
-                env.update(self._secret(namespace, source["secretRef"]["name"]))
-        for variable in container.get("env") or []:
-            if "value" in variable:
-                env[variable["name"]] = self._local(variable["value"], mounts) or variable["value"]
-                continue
-            reference = variable.get("valueFrom") or {}
-            if "secretKeyRef" in reference:
-                ref = reference["secretKeyRef"]
-                secret_value = self._secret(namespace, ref["name"]).get(ref["key"])
-                if secret_value is not None:
-                    env[variable["name"]] = secret_value
-            elif reference.get("fieldRef", {}).get("fieldPath") == "metadata.name":
-                env[variable["name"]] = pod_name
-            elif reference.get("fieldRef", {}).get("fieldPath") == "metadata.namespace":
-                env[variable["name"]] = namespace
-        env.update(self.extra_env or {})
-        return env, mounts
-
-    def _volumes(
-        self, namespace: str, container: dict[str, Any], pod_spec: dict[str, Any], directory: Path
-    ) -> dict[str, Path]:
-        """Give every mounted volume a private directory; fill Secret and ConfigMap ones."""
-        mounts: dict[str, Path] = {}
-        volumes = {v["name"]: v for v in pod_spec.get("volumes") or []}
-        for mount in container.get("volumeMounts") or []:
-            local = directory / "volumes" / mount["name"]
-            local.mkdir(parents=True, exist_ok=True)
-            volume = volumes.get(mount["name"], {})
-            if "secret" in volume:
-                for key, value in self._secret(namespace, volume["secret"]["secretName"]).items():
-                    (local / key).write_text(value)
-            if "configMap" in volume:
-                for key, value in self._config_map(namespace, volume["configMap"]["name"]).items():
-                    (local / key).write_text(value)
-            mounts[mount["mountPath"]] = local
-        return mounts
-
-    @staticmethod
-    def _local(path: str, mounts: dict[str, Path]) -> str | None:
-        """Map a container path under a mount point to its local directory."""
-        for mount_path, local in mounts.items():
-            if path == mount_path or path.startswith(mount_path.rstrip("/") + "/"):
-                return str(local / path[len(mount_path) :].lstrip("/"))
-        return None
-
-    def _secret(self, namespace: str, name: str) -> dict[str, str]:
+    # ----- pods.ObjectSource ------------------------------------------------------------------
+    def secret(self, namespace: str, name: str) -> dict[str, str]:
+        """The decoded data of a Secret in the emulator's store (empty when missing)."""
         try:
-            secret = self.api.store.get(self.api.kind("", "v1", "secrets"), namespace, name)
+            found = self.api.store.get(self.api.kind("", "v1", "secrets"), namespace, name)
         except ApiError:
             return {}
-        data = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
-        data.update(secret.get("stringData") or {})
-        return data
+        return pods.secret_data(found)
 
-    def _config_map(self, namespace: str, name: str) -> dict[str, str]:
+    def config_map(self, namespace: str, name: str) -> dict[str, str]:
+        """The data of a ConfigMap in the emulator's store (empty when missing)."""
         try:
             found = self.api.store.get(self.api.kind("", "v1", "configmaps"), namespace, name)
         except ApiError:
@@ -305,28 +246,14 @@ class Kubelet:
         if pod.deadline_task is not None:
             pod.deadline_task.cancel()
         self.pods.pop((pod.namespace, pod.pod), None)
-        log = pod.directory / "termination-log"
-        message = (
-            log.read_bytes()[:TERMINATION_MESSAGE_LIMIT].decode(errors="replace")
-            if log.exists()
-            else ""
-        )
         finished = now_rfc3339()
-        terminated: dict[str, Any] = {
-            "exitCode": code if code >= 0 else 128 - code,
-            "reason": "Completed" if code == 0 else "Error",
-            "finishedAt": finished,
-        }
-        if message:
-            terminated["message"] = message
-        status: dict[str, Any] = {
-            "phase": "Succeeded" if code == 0 else "Failed",
-            "containerStatuses": [
-                {"name": container, "ready": False, "state": {"terminated": terminated}}
-            ],
-        }
-        if pod.ended_by == "Evicted":
-            status.update(reason="Evicted", message="The node was low on resource: memory.")
+        status = pods.terminated_status(
+            code=code,
+            directory=pod.directory,
+            container=container,
+            ended_by=pod.ended_by,
+            finished=finished,
+        )
         with contextlib.suppress(ApiError):
             self._patch_status(self._pods, pod.namespace, pod.pod, status)
         if pod.ended_by in ("Deleted", "JobSuspended", "KubeletStopped"):

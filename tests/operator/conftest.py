@@ -1,4 +1,9 @@
-"""Fixtures of the emulated-cluster tests: a cluster, a demo repository, run manifests."""
+"""Fixtures of the operator tests: a cluster, a demo repository, run manifests.
+
+``cluster`` is the emulated cluster. A test module whose scenarios also run on the real control
+plane overrides ``cluster`` with a fixture parametrized by :data:`BACKENDS` that returns
+:func:`cluster_on` (``tests/operator/test_kubectl_scenarios.py`` does).
+"""
 
 import json
 import shutil
@@ -10,7 +15,11 @@ import pytest
 import yaml
 
 from tests.builders.scenario import git
-from tests.cluster.harness import Cluster, emulated_cluster
+from tests.cluster.harness import Cluster, ClusterUser, emulated_cluster
+from tests.controlplane.fixtures import Release
+from tests.controlplane.harness import RealCluster
+from tests.controlplane.server import ControlPlane
+from tests.controlplane.tools import Tool
 
 REPO = Path(__file__).resolve().parents[2]
 CASSETTE = REPO / "examples" / "demo" / "cassette.yaml"
@@ -58,18 +67,64 @@ def run_manifest(tmp_path: Path, origin: Path) -> Callable[..., Path]:
     return write
 
 
-@pytest.fixture
-def cluster(tmp_path: Path) -> Iterator[Cluster]:
-    """An emulated cluster holding the demo cassette in ConfigMap ``autopack-cassette``.
-
-    Runs of the ``scripted`` model profile mount it, as in a real cluster.
-    """
-    with emulated_cluster(tmp_path / "cluster") as emulated:
-        config_map = {
+def _cassette_config_map() -> str:
+    """ConfigMap ``autopack-cassette``: runs of the ``scripted`` profile mount it."""
+    return json.dumps(
+        {
             "apiVersion": "v1",
             "kind": "ConfigMap",
             "metadata": {"name": "autopack-cassette"},
             "data": {"cassette.yaml": CASSETTE.read_text()},
         }
-        emulated.kubectl("apply", "--validate=false", "-f", "-", input=json.dumps(config_map))
-        yield emulated
+    )
+
+
+@pytest.fixture
+def emulated(tmp_path: Path) -> Iterator[Cluster]:
+    """An emulated cluster holding the demo cassette in ConfigMap ``autopack-cassette``."""
+    with emulated_cluster(tmp_path / "cluster") as started:
+        started.kubectl("apply", "--validate=false", "-f", "-", input=_cassette_config_map())
+        yield started
+
+
+@pytest.fixture
+def cluster(emulated: Cluster) -> Cluster:
+    """The emulated cluster (tests of the emulator itself, and fault injection)."""
+    return emulated
+
+
+@pytest.fixture
+def real_cluster(
+    tmp_path: Path,
+    control_plane: ControlPlane,
+    kubectl: Tool,
+    release: Release,
+    runner_namespace: str,
+) -> Iterator[RealCluster]:
+    """A namespace of the real control plane with the chart's runner RBAC and the cassette.
+
+    The operator started on it authenticates as the chart's operator ServiceAccount.
+    """
+    real = RealCluster(
+        tmp_path / "cluster",
+        control_plane=control_plane,
+        kubectl=kubectl,
+        namespace=runner_namespace,
+        operator_service_account=(release.namespace, release.operator_service_account),
+    ).start()
+    try:
+        real.kubectl("apply", "-f", "-", input=_cassette_config_map())
+        yield real
+    finally:
+        real.stop()
+
+
+BACKENDS = ["emulator", pytest.param("real", marks=pytest.mark.controlplane)]
+"""Parameters of a fixture that runs a scenario on the emulator and on the real control plane."""
+
+
+def cluster_on(request: pytest.FixtureRequest) -> ClusterUser:
+    """The cluster of the backend ``request.param`` names (``emulator`` or ``real``)."""
+    fixture = "emulated" if request.param == "emulator" else "real_cluster"
+    chosen: ClusterUser = request.getfixturevalue(fixture)
+    return chosen

@@ -13,28 +13,37 @@ from pathlib import Path
 
 import pytest
 
-from tests.cluster.harness import Cluster
-from tests.operator.conftest import branch_commits
+from tests.cluster.harness import ClusterUser
+from tests.operator.conftest import BACKENDS, branch_commits, cluster_on
 
-pytestmark = pytest.mark.slow
+# A two-phase demo run takes minutes on a loaded 2-core machine: waits are on conditions with
+# generous limits, and the per-test limit leaves room for scenarios that run two of them.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
+
+
+@pytest.fixture(params=BACKENDS)
+def cluster(request: pytest.FixtureRequest) -> ClusterUser:
+    """Each scenario on the emulated cluster and on the real control plane."""
+    return cluster_on(request)
+
 
 RUN = "textstats-demo"
 BRANCH = f"autopack/{RUN}"
 
 
-def phase_of(cluster: Cluster, name: str = RUN) -> str:
+def phase_of(cluster: ClusterUser, name: str = RUN) -> str:
     """The run's status.phase."""
     return str(cluster.run_status(name).get("phase", ""))
 
 
-def wait_phase(cluster: Cluster, *phases: str, name: str = RUN, timeout: float = 120) -> None:
+def wait_phase(cluster: ClusterUser, *phases: str, name: str = RUN, timeout: float = 600) -> None:
     """Wait until the run is in one of ``phases``."""
     cluster.wait_for(
         f"{name} in {phases}", lambda: phase_of(cluster, name) in phases, timeout=timeout
     )
 
 
-def jobs(cluster: Cluster) -> list[dict[str, object]]:
+def jobs(cluster: ClusterUser) -> list[dict[str, object]]:
     """The runner Jobs, as ``kubectl get jobs -o json`` lists them."""
     listed = json.loads(
         cluster.kubectl("get", "jobs", "-l", "autopack.dev/component=runner", "-o", "json")
@@ -44,7 +53,7 @@ def jobs(cluster: Cluster) -> list[dict[str, object]]:
 
 
 def test_applied_run_succeeds_and_kubectl_shows_progress_conditions_and_events(
-    cluster: Cluster, run_manifest: Callable[..., Path], origin: Path
+    cluster: ClusterUser, run_manifest: Callable[..., Path], origin: Path
 ) -> None:
     cluster.start_operator()
     cluster.kubectl("apply", "--validate=false", "-f", str(run_manifest()))
@@ -98,7 +107,7 @@ def test_applied_run_succeeds_and_kubectl_shows_progress_conditions_and_events(
 
 
 def test_invalid_run_is_rejected_by_schema_validation(
-    cluster: Cluster, run_manifest: Callable[..., Path]
+    cluster: ClusterUser, run_manifest: Callable[..., Path]
 ) -> None:
     out = cluster.kubectl(
         "apply", "--validate=false", "-f", str(run_manifest(budgets={"costUSD": -1})), check=False
@@ -112,7 +121,7 @@ def test_invalid_run_is_rejected_by_schema_validation(
 
 
 def test_suspend_stops_the_job_and_resume_finishes_the_run(
-    cluster: Cluster, run_manifest: Callable[..., Path]
+    cluster: ClusterUser, run_manifest: Callable[..., Path]
 ) -> None:
     cluster.start_operator()
     cluster.kubectl("apply", "--validate=false", "-f", str(run_manifest()))
@@ -132,14 +141,14 @@ def test_suspend_stops_the_job_and_resume_finishes_the_run(
 
 
 def test_deleting_a_run_removes_its_job_pods_and_phases(
-    cluster: Cluster, run_manifest: Callable[..., Path]
+    cluster: ClusterUser, run_manifest: Callable[..., Path]
 ) -> None:
     cluster.start_operator()
     cluster.kubectl("apply", "--validate=false", "-f", str(run_manifest()))
     cluster.wait_for(
-        "Phase objects", lambda: "p00" in cluster.kubectl("get", "aph", check=False), timeout=120
+        "Phase objects", lambda: "p00" in cluster.kubectl("get", "aph", check=False), timeout=600
     )
-    cluster.kubectl("delete", "autopackrun", RUN, "--wait=true", "--timeout=60s")
+    cluster.kubectl("delete", "autopackrun", RUN, "--wait=true", "--timeout=300s")
     cluster.wait_for(
         "children gone",
         lambda: not cluster.kubectl("get", "jobs,pods,aph", "-o", "name").strip(),
@@ -150,7 +159,7 @@ def test_deleting_a_run_removes_its_job_pods_and_phases(
 
 
 def test_runs_beyond_the_concurrency_limit_queue_fifo(
-    cluster: Cluster, run_manifest: Callable[..., Path]
+    cluster: ClusterUser, run_manifest: Callable[..., Path]
 ) -> None:
     cluster.start_operator(max_concurrent_runs="1")
     cluster.kubectl("apply", "--validate=false", "-f", str(run_manifest(name="first")))
@@ -167,7 +176,7 @@ def test_runs_beyond_the_concurrency_limit_queue_fifo(
 
 
 def test_kueue_mode_creates_a_suspended_labelled_job_that_kueue_admits(
-    cluster: Cluster, run_manifest: Callable[..., Path]
+    cluster: ClusterUser, run_manifest: Callable[..., Path]
 ) -> None:
     cluster.start_operator()
     cluster.kubectl(
@@ -187,7 +196,7 @@ def test_kueue_mode_creates_a_suspended_labelled_job_that_kueue_admits(
 
 
 def test_approval_waits_for_phase_spec_approved(
-    cluster: Cluster, run_manifest: Callable[..., Path]
+    cluster: ClusterUser, run_manifest: Callable[..., Path]
 ) -> None:
     cluster.start_operator()
     cluster.kubectl(
@@ -207,7 +216,7 @@ def test_approval_waits_for_phase_spec_approved(
 
 
 def test_operator_restarted_mid_run_loses_nothing(
-    cluster: Cluster, run_manifest: Callable[..., Path]
+    cluster: ClusterUser, run_manifest: Callable[..., Path]
 ) -> None:
     cluster.start_operator()
     cluster.kubectl("apply", "--validate=false", "-f", str(run_manifest()))
@@ -220,14 +229,14 @@ def test_operator_restarted_mid_run_loses_nothing(
 
 
 def test_runner_killed_mid_run_resumes_without_redoing_completed_phases(
-    cluster: Cluster, run_manifest: Callable[..., Path], origin: Path
+    cluster: ClusterUser, run_manifest: Callable[..., Path], origin: Path
 ) -> None:
     cluster.start_operator()
     cluster.kubectl("apply", "--validate=false", "-f", str(run_manifest()))
     cluster.wait_for(
         "phase 0 complete",
         lambda: cluster.get("phase", f"{RUN}-p00").get("status", {}).get("state") == "Complete",
-        timeout=120,
+        timeout=600,
     )
     pods = cluster.call(lambda: list(cluster.kubelet.pods))
     assert pods, "the runner finished before it could be killed"
@@ -244,12 +253,12 @@ def test_runner_killed_mid_run_resumes_without_redoing_completed_phases(
 
 
 def test_job_deadline_fails_the_run_and_retry_relaunches_it(
-    cluster: Cluster, run_manifest: Callable[..., Path]
+    cluster: ClusterUser, run_manifest: Callable[..., Path]
 ) -> None:
     cluster.start_operator()
     slow = run_manifest(budgets={"activeDeadlineSeconds": 60}, toolchain={"test": "sleep 300"})
     cluster.kubectl("apply", "--validate=false", "-f", str(slow))
-    wait_phase(cluster, "Failed", timeout=150)
+    wait_phase(cluster, "Failed")
     status = cluster.run_status(RUN)
     assert status["message"].startswith("DeadlineExceeded")
     succeeded = {c["type"]: c for c in status["conditions"]}["Succeeded"]
@@ -264,7 +273,7 @@ def test_job_deadline_fails_the_run_and_retry_relaunches_it(
         '{"spec":{"toolchain":{"test":"python -m pytest -q"}}}',
     )
     cluster.kubectl("annotate", "autopackrun", RUN, "autopack.dev/retry=first")
-    wait_phase(cluster, "Succeeded", timeout=150)
+    wait_phase(cluster, "Succeeded")
     launched = {
         job["metadata"]["name"]: (job["metadata"].get("annotations"), job.get("status"))  # type: ignore[index, attr-defined]
         for job in jobs(cluster)
@@ -274,7 +283,7 @@ def test_job_deadline_fails_the_run_and_retry_relaunches_it(
 
 
 def test_finished_run_is_deleted_after_its_ttl(
-    cluster: Cluster, run_manifest: Callable[..., Path]
+    cluster: ClusterUser, run_manifest: Callable[..., Path]
 ) -> None:
     cluster.start_operator()
     cluster.kubectl("apply", "--validate=false", "-f", str(run_manifest(ttlSecondsAfterFinished=1)))
@@ -282,5 +291,5 @@ def test_finished_run_is_deleted_after_its_ttl(
     cluster.wait_for(
         "the run and its children deleted",
         lambda: not cluster.kubectl("get", "autopack,jobs,pods,aph", "-o", "name").strip(),
-        timeout=60,
+        timeout=300,
     )

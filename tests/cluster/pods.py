@@ -1,0 +1,191 @@
+"""A pod's container run as a local process: what the emulated and the real-cluster kubelets share.
+
+Both test kubelets turn a pod into a process on this machine the same way: the container's
+command (or a stand-in), its environment with Secret and ConfigMap references resolved and
+``fieldRef`` for the pod's name and namespace, every mounted volume mapped to a private
+directory (Secret and ConfigMap volumes filled), and on exit the pod status a kubelet writes
+(exit code, reason, termination message of at most 4096 bytes read from the termination log).
+Where the objects come from differs (the emulator's store, or the real API), hence
+:class:`ObjectSource`.
+"""
+
+import base64
+import os
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+TERMINATION_MESSAGE_LIMIT = 4096
+BIN = Path(sys.executable).parent
+
+
+class ObjectSource(Protocol):
+    """Reads the Secrets and ConfigMaps a pod refers to (empty when missing)."""
+
+    def secret(self, namespace: str, name: str) -> dict[str, str]:
+        """The decoded data of Secret ``namespace/name``."""
+        ...
+
+    def config_map(self, namespace: str, name: str) -> dict[str, str]:
+        """The data of ConfigMap ``namespace/name``."""
+        ...
+
+
+class LocalKubelet(Protocol):
+    """What tests ask of either test kubelet."""
+
+    @property
+    def pods(self) -> Mapping[tuple[str, str], Any]:
+        """The running pods, by (namespace, name)."""
+        ...
+
+    def evict(self, namespace: str, pod_name: str) -> None:
+        """Evict a pod as node pressure does: its process dies and the pod says Evicted."""
+        ...
+
+
+@dataclass(frozen=True)
+class LocalContainer:
+    """How to start one container as a local process."""
+
+    name: str
+    command: list[str]
+    cwd: str
+    env: dict[str, str]
+
+
+def secret_data(secret: dict[str, Any]) -> dict[str, str]:
+    """A Secret's values, base64 ``data`` decoded and ``stringData`` merged."""
+    data = {k: base64.b64decode(v).decode() for k, v in (secret.get("data") or {}).items()}
+    data.update(secret.get("stringData") or {})
+    return data
+
+
+def prepare(
+    source: ObjectSource,
+    *,
+    namespace: str,
+    pod_name: str,
+    pod_spec: dict[str, Any],
+    directory: Path,
+    kubeconfig: Path,
+    extra_env: dict[str, str] | None = None,
+    command: list[str] | None = None,
+) -> LocalContainer:
+    """Lay out ``directory`` for the pod's first container and say how to start it."""
+    container = pod_spec["containers"][0]
+    directory.mkdir(parents=True, exist_ok=True)
+    mounts = _volumes(source, namespace, container, pod_spec, directory)
+    env = _environment(
+        source,
+        namespace=namespace,
+        pod_name=pod_name,
+        container=container,
+        mounts=mounts,
+        directory=directory,
+        kubeconfig=kubeconfig,
+    )
+    env.update(extra_env or {})
+    argv = list(command or [*container.get("command", []), *container.get("args", [])])
+    if argv and (BIN / argv[0]).exists():
+        argv[0] = str(BIN / argv[0])
+    cwd = _local(container.get("workingDir") or "/", mounts) or str(directory)
+    return LocalContainer(name=container["name"], command=argv, cwd=cwd, env=env)
+
+
+def terminated_status(
+    *, code: int, directory: Path, container: str, ended_by: str | None, finished: str
+) -> dict[str, Any]:
+    """The pod status a kubelet writes when the container exited with ``code``."""
+    log = directory / "termination-log"
+    message = (
+        log.read_bytes()[:TERMINATION_MESSAGE_LIMIT].decode(errors="replace")
+        if log.exists()
+        else ""
+    )
+    terminated: dict[str, Any] = {
+        "exitCode": code if code >= 0 else 128 - code,
+        "reason": "Completed" if code == 0 else "Error",
+        "finishedAt": finished,
+    }
+    if message:
+        terminated["message"] = message
+    status: dict[str, Any] = {
+        "phase": "Succeeded" if code == 0 else "Failed",
+        "containerStatuses": [
+            {"name": container, "ready": False, "state": {"terminated": terminated}}
+        ],
+    }
+    if ended_by == "Evicted":
+        status.update(reason="Evicted", message="The node was low on resource: memory.")
+    return status
+
+
+def _environment(
+    source: ObjectSource,
+    *,
+    namespace: str,
+    pod_name: str,
+    container: dict[str, Any],
+    mounts: dict[str, Path],
+    directory: Path,
+    kubeconfig: Path,
+) -> dict[str, str]:
+    env: dict[str, str] = {
+        "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
+        "KUBECONFIG": str(kubeconfig),
+        "AUTOPACK_TERMINATION_LOG": str(directory / "termination-log"),
+        "LANG": "C.UTF-8",
+    }
+    for reference in container.get("envFrom") or []:
+        if "secretRef" in reference:
+            env.update(source.secret(namespace, reference["secretRef"]["name"]))
+    for variable in container.get("env") or []:
+        if "value" in variable:
+            env[variable["name"]] = _local(variable["value"], mounts) or variable["value"]
+            continue
+        value_from = variable.get("valueFrom") or {}
+        if "secretKeyRef" in value_from:
+            ref = value_from["secretKeyRef"]
+            secret_value = source.secret(namespace, ref["name"]).get(ref["key"])
+            if secret_value is not None:
+                env[variable["name"]] = secret_value
+        elif value_from.get("fieldRef", {}).get("fieldPath") == "metadata.name":
+            env[variable["name"]] = pod_name
+        elif value_from.get("fieldRef", {}).get("fieldPath") == "metadata.namespace":
+            env[variable["name"]] = namespace
+    return env
+
+
+def _volumes(
+    source: ObjectSource,
+    namespace: str,
+    container: dict[str, Any],
+    pod_spec: dict[str, Any],
+    directory: Path,
+) -> dict[str, Path]:
+    """Give every mounted volume a private directory; fill Secret and ConfigMap ones."""
+    mounts: dict[str, Path] = {}
+    volumes = {v["name"]: v for v in pod_spec.get("volumes") or []}
+    for mount in container.get("volumeMounts") or []:
+        local = directory / "volumes" / mount["name"]
+        local.mkdir(parents=True, exist_ok=True)
+        volume = volumes.get(mount["name"], {})
+        if "secret" in volume:
+            for key, value in source.secret(namespace, volume["secret"]["secretName"]).items():
+                (local / key).write_text(value)
+        if "configMap" in volume:
+            for key, value in source.config_map(namespace, volume["configMap"]["name"]).items():
+                (local / key).write_text(value)
+        mounts[mount["mountPath"]] = local
+    return mounts
+
+
+def _local(path: str, mounts: dict[str, Path]) -> str | None:
+    """Map a container path under a mount point to its local directory."""
+    for mount_path, local in mounts.items():
+        if path == mount_path or path.startswith(mount_path.rstrip("/") + "/"):
+            return str(local / path[len(mount_path) :].lstrip("/"))
+    return None
