@@ -2,7 +2,8 @@
 
 ``choose("auto", workspace=...)`` returns a :class:`Sandbox`; ``sandbox.run(command, ...)``
 returns a :class:`CommandResult`. In a cluster the runner pod's sandbox container plays the same
-role (see the operator's job builder).
+role: :class:`RemoteSandbox` in the agent container hands commands to :func:`serve` in the
+sandbox container (``python -m autopack.sandbox serve``).
 """
 
 from autopack.sandbox.choosing import (
@@ -18,6 +19,7 @@ from autopack.sandbox.environment import (
     check_names,
     is_forbidden,
 )
+from autopack.sandbox.remote import RemoteSandbox, RemoteSandboxError, serve
 from autopack.sandbox.running import (
     TAIL_BYTES,
     Bubblewrap,
@@ -32,6 +34,8 @@ __all__ = [
     "Bubblewrap",
     "CommandResult",
     "ForbiddenVariable",
+    "RemoteSandbox",
+    "RemoteSandboxError",
     "Sandbox",
     "SandboxMode",
     "SandboxUnavailable",
@@ -41,4 +45,5 @@ __all__ = [
     "choose",
     "is_forbidden",
     "probe_bubblewrap",
+    "serve",
 ]

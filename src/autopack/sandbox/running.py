@@ -166,12 +166,14 @@ class Sandbox:
         output_path: Path | None = None,
         tail_bytes: int = TAIL_BYTES,
         env: Mapping[str, str] | None = None,
+        cancel: threading.Event | None = None,
     ) -> CommandResult:
         """Run ``command`` (a shell line or an argument list) and return its result.
 
         ``cwd`` defaults to the workspace and must lie inside it. Every process the command
-        started is killed when it ends or times out. ``output_path`` keeps the whole output;
-        ``env`` adds non-secret variables Autopack sets for this command.
+        started is killed when it ends, times out or ``cancel`` is set (then it counts as timed
+        out). ``output_path`` keeps the whole output; ``env`` adds non-secret variables
+        Autopack sets for this command.
         """
         directory = (cwd or self.workspace).resolve()
         if not directory.is_relative_to(self.workspace):
@@ -205,9 +207,20 @@ class Sandbox:
                 timer = threading.Timer(timeout, expire)
                 timer.daemon = True
                 timer.start()
+                finished = threading.Event()
+                if cancel is not None:
+
+                    def watch() -> None:
+                        while not finished.wait(0.2):
+                            if cancel.is_set():
+                                expire()
+                                return
+
+                    threading.Thread(target=watch, daemon=True).start()
                 try:
                     code: int | None = process.wait()
                 finally:
+                    finished.set()
                     timer.cancel()
                     self._finish(process, token=token)
                     process.wait()
