@@ -63,10 +63,10 @@ class OperatorConfig(BaseSettings):
     metrics_port: Annotated[int, Field(ge=0, le=65535)] = 8080
     """Port of the Prometheus metrics endpoint; 0 disables it."""
 
-    status_interval_seconds: Annotated[float, Field(ge=0, le=3600)] = 10.0
-    """Least time between two status writes of a run that only report progress (usage,
-    counts, current phase); changes of state are written at once. The operator is
-    event-driven: it reconciles a run when the run, its Jobs, pods or Phases change."""
+    status_interval_seconds: Annotated[float, Field(ge=0, le=3600)] = 60.0
+    """Least time between two status writes of a run that only report usage (tokens, cost);
+    changes of state are written at once, a phase's start or end within seconds. The operator
+    is event-driven: it reconciles a run when the run, its Jobs, pods or Phases change."""
 
     workers: Annotated[int, Field(ge=1, le=64)] = 8
     """Runs reconciled at once (each in a thread; passes over one run never overlap)."""

@@ -102,10 +102,15 @@ def _finished(decision: Decision, observed: Observed, outcome: JobOutcome) -> No
     report = outcome.report
     status.finished_at = observed.now
     branch = (report.branch if report else None) or observed.run.push_branch
-    status.result = RunResult(branch=branch, commit=report.commit if report else None)
+    status.result = RunResult(
+        branch=branch,
+        commit=report.commit if report else None,
+        pull_request=report.pull_request if report else None,
+    )
     if outcome.state == "succeeded":
         _set(status, RunPhase.SUCCEEDED, report.message if report else "all phases complete")
-        decision.events.append(("Normal", "RunSucceeded", f"result on branch {branch}"))
+        offered = f", pull request {report.pull_request}" if report and report.pull_request else ""
+        decision.events.append(("Normal", "RunSucceeded", f"result on branch {branch}{offered}"))
     else:
         reason = outcome.reason or Reason.FAILED
         decision.failure_reason = reason

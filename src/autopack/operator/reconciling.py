@@ -2,11 +2,11 @@
 
 A pass starts from a :class:`Snapshot` (the run and its runner Jobs, pods and Phases as the
 operator's indexes hold them, taken on kopf's loop) and runs in a worker thread. The run's
-status is written only when it differs from what the API server holds; a change of state
-(phase, conditions, Job, result) is written at once, while progress alone (usage, counts,
-current phase, message) waits until ``status_interval_seconds`` have passed since the last
-write. The :class:`Reconciler` remembers what this process wrote and created, so a pass that
-runs before the watch has delivered those writes neither writes them again nor creates a
+status is written only when it differs from what the API server holds: a change of state
+(phase, conditions, Job, result) at once, a phase's start or end once it settled for a
+moment, and usage alone at most every ``status_interval_seconds``. The :class:`Reconciler`
+remembers what this process wrote and created, so a pass that runs before the watch has
+delivered those writes neither writes them again nor creates a
 second Job.
 """
 
@@ -41,6 +41,10 @@ _URGENT_FIELDS = (
     "runnerRestarts",
     "observedGeneration",
 )
+# A phase ending and the next one starting arrive as two Phase writes a moment apart: one
+# run status write covers both.
+_MILESTONE_FIELDS = ("progress", "phaseCounts", "currentPhase")
+MILESTONE_SETTLE_SECONDS = 2.0
 # States in which a run holds a runner slot.
 _HOLDING = frozenset({"Planning", "Running"})
 _NO_LOCK = contextlib.nullcontext()
@@ -81,6 +85,8 @@ class _Written:
     at: float = float("-inf")
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     retry_handled: str | None = None
+    pending_since: float | None = None
+    """When a progress change was first held back (None: nothing held back)."""
     decided: str | None = None
     """The phase our last decision gave the run (None: not decided here yet)."""
 
@@ -106,6 +112,12 @@ def is_urgent(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
         }
 
     return states(before) != states(new)
+
+
+def is_milestone(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
+    """Whether a phase started or ended between status ``old`` and ``new``."""
+    before = old or {}
+    return any(before.get(key) != new.get(key) for key in _MILESTONE_FIELDS)
 
 
 def ttl_remaining(run: AutopackRun, *, now: datetime) -> float | None:
@@ -313,6 +325,20 @@ class Reconciler:
                 "status": {},
             }
 
+    def _due(self, written: _Written, *, milestone: bool) -> float:
+        """Seconds until held-back progress may be written (0 or less: now).
+
+        A phase's start or end once it settled; usage alone at most every interval.
+        """
+        now = self.clock()
+        with self._lock:
+            if written.pending_since is None:
+                written.pending_since = now
+            pending_since = written.pending_since
+        if milestone:
+            return pending_since + MILESTONE_SETTLE_SECONDS - now
+        return written.at + self.config.status_interval_seconds - now
+
     def _write_status(
         self,
         key: RunKey,
@@ -330,10 +356,9 @@ class Reconciler:
         again: float | None = None
         urgent = bool(patch) and is_urgent(old, new)
         if patch and not urgent:
-            waited = self.clock() - written.at
-            if waited < self.config.status_interval_seconds:
-                again = self.config.status_interval_seconds - waited
-                patch = {}
+            due = self._due(written, milestone=is_milestone(old, new))
+            if due > 0:
+                again, patch = due, {}
         history = self.history
         if history is not None and history.enabled and (patch or history.pending):
             uid = str(data.get("metadata", {}).get("uid") or "")
@@ -353,6 +378,7 @@ class Reconciler:
                 )
                 written.at = self.clock()
             wrote = True
+            written.pending_since = None
         final = decision.status
         if final.phase in TERMINAL_RUN_PHASES and final.finished_at is not None:
             finished = run.model_copy(update={"status": final})
@@ -394,6 +420,7 @@ __all__ = [
     "Result",
     "RunKey",
     "Snapshot",
+    "is_milestone",
     "is_urgent",
     "status_patch",
     "ttl_expired",
