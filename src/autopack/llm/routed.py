@@ -15,23 +15,20 @@ Contracts the engine relies on: :class:`errors.BudgetExceededError` (the run sto
 its message names the original error), any other :class:`errors.LlmError` (fatal).
 """
 
-import os
 import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
-from pathlib import Path
 
 from autopack.api import ModelChains, PhaseDefinition
 from autopack.llm import errors
-from autopack.llm.anthropic_provider import AnthropicModel
 from autopack.llm.budgets import input_upper_bound
 from autopack.llm.health import CircuitBreakers
-from autopack.llm.openai_provider import OpenAIModel
 from autopack.llm.pricing import PriceTable
+from autopack.llm.providers import ModelFactory, api_key, default_factory, sdk_factory
 from autopack.llm.retrying import next_wait
-from autopack.llm.routing import ModelEntry, ModelsConfig, Timeouts, route
+from autopack.llm.routing import ModelEntry, ModelsConfig, route
 from autopack.llm.types import (
     CallRecord,
     Completion,
@@ -40,69 +37,11 @@ from autopack.llm.types import (
     RawUsage,
     RetryWait,
     RouteNote,
-    StreamTimeouts,
 )
-from autopack.redaction import redact, register
+from autopack.redaction import redact
 
-_KEYS = {"anthropic": "ANTHROPIC_API_KEY", "openai": "OPENAI_API_KEY"}
-ModelFactory = Callable[[ModelEntry, str], Model]
-
-
-def api_key(provider: str) -> str:
-    """Read a provider key from the environment or ``AUTOPACK_MODEL_CREDENTIALS_DIR``."""
-    variable = _KEYS[provider]
-    value = os.environ.get(variable, "")
-    directory = os.environ.get("AUTOPACK_MODEL_CREDENTIALS_DIR")
-    if not value and directory and (Path(directory) / variable).is_file():
-        value = (Path(directory) / variable).read_text(encoding="utf-8").strip()
-    if not value:
-        raise errors.MissingCredentialsError(
-            f"{variable} is not set: export it, mount it under AUTOPACK_MODEL_CREDENTIALS_DIR, "
-            "or use the scripted provider (--cassette)"
-        )
-    register(value)
-    return value
-
-
-def sdk_factory(timeouts: Timeouts | None = None) -> ModelFactory:
-    """A factory of SDK-backed models honouring the entry's quirks and the configured timeouts.
-
-    Base URLs come from ``ANTHROPIC_BASE_URL`` / ``OPENAI_BASE_URL``.
-    """
-    limits = timeouts or Timeouts()
-    stream_timeouts = StreamTimeouts(
-        connect_seconds=limits.connect_seconds,
-        idle_seconds=limits.idle_seconds,
-        total_seconds=limits.total_seconds,
-    )
-
-    def build(entry: ModelEntry, role: str) -> Model:
-        del role
-        if entry.provider == "scripted":
-            raise errors.MissingCredentialsError(
-                "the scripted profile replays a cassette: pass --cassette FILE (AUTOPACK_CASSETTE)"
-            )
-        if entry.provider == "anthropic":
-            return AnthropicModel(
-                entry.name,
-                api_key=api_key("anthropic"),
-                base_url=os.environ.get("ANTHROPIC_BASE_URL") or None,
-                timeouts=stream_timeouts,
-                streaming=entry.streaming,
-            )
-        return OpenAIModel(
-            entry.name,
-            api_key=api_key("openai"),
-            base_url=os.environ.get("OPENAI_BASE_URL") or None,
-            timeouts=stream_timeouts,
-            streaming=entry.streaming,
-            max_tokens_param=entry.max_tokens_param,
-        )
-
-    return build
-
-
-default_factory: ModelFactory = sdk_factory()
+# The factories moved to autopack.llm.providers; callers still import them from here.
+__all__ = ["ModelFactory", "RoutedModels", "api_key", "default_factory", "sdk_factory"]
 
 
 @dataclass(frozen=True)
