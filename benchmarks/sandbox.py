@@ -75,7 +75,7 @@ def main() -> None:
         bwrap_works, detail = sandbox.probe_bubblewrap()
         if bwrap_works:
             boxes.append(sandbox.choose("bwrap", workspace=root))
-        times: dict[str, list[float]] = {"direct": []} | {box.name: [] for box in boxes}
+        times: dict[str, list[float]] = {name: [] for name in ["direct", *(b.name for b in boxes)]}
         direct(root)  # warm the page cache and bytecode caches before measuring
         for box in boxes:
             sandboxed(box)

@@ -30,6 +30,7 @@ from packaging.utils import canonicalize_name
 from tomlkit.items import Array, Table
 
 from autopack import sandbox as sandboxing
+from autopack.edits import paths as edit_paths
 
 CommandRunner = Callable[[Sequence[str]], tuple[int, str]]
 
@@ -423,6 +424,11 @@ def make_executable(groups: dict[str, str], ctx: MitigationContext) -> ActionRes
     path = (ctx.root / groups.get("path", "")).resolve()
     if not path.is_file() or ctx.root.resolve() not in path.parents:
         return ActionResult(False, "the script is not inside the repository")
+    relative = path.relative_to(ctx.root.resolve()).as_posix()
+    if relative.split("/")[0] == ".git" or edit_paths.is_protected(
+        relative, edit_paths.DEFAULT_PROTECTED
+    ):
+        return ActionResult(False, f"{relative} is protected; its mode is left alone")
     path.chmod(path.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
     return ActionResult(
         True,
