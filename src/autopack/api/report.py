@@ -37,6 +37,9 @@ class RunnerReport(ApiModel):
     commit: Annotated[str, Field(max_length=64)] | None = None
     """Last commit pushed."""
 
+    pull_request: Annotated[str, Field(max_length=512)] | None = None
+    """URL of the pull request opened or updated for the result."""
+
     @field_validator("message", mode="before")
     @classmethod
     def _truncate(cls, value: object) -> object:

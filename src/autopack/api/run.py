@@ -92,6 +92,36 @@ RepoUrl = Annotated[
 ]
 
 
+ForgeName = Literal["github", "gitlab", "gitea"]
+
+
+class PullRequestSpec(ApiModel):
+    """Where and how the run's result is offered for review."""
+
+    provider: ForgeName | None = None
+    """github, gitlab or gitea (Forgejo too); detected from the repository host when unset."""
+
+    api_url: Annotated[str, Field(max_length=512, pattern=r"^https?://[^\s]+$")] | None = Field(
+        None, alias="apiURL"
+    )
+    """The forge's API root (default: api.github.com, or https://HOST/api/v4 or /api/v1)."""
+
+    repository: (
+        Annotated[str, Field(max_length=255, pattern=r"^[A-Za-z0-9_.-]+(/[A-Za-z0-9_.-]+)+$")]
+        | None
+    ) = None
+    """owner/name (GitLab: the project path); read from the repository URL when unset."""
+
+    base: GitRef | None = None
+    """Branch the request targets (default: spec.repo.ref)."""
+
+    draft: bool = False
+    """Open the request as a draft."""
+
+    link: Annotated[str, Field(max_length=512)] | None = None
+    """A link to the run shown in the description (e.g. the dashboard's run page)."""
+
+
 class RepoSpec(ApiModel):
     """The git repository a run works on and where it pushes the result."""
 
@@ -106,6 +136,9 @@ class RepoSpec(ApiModel):
 
     credentials_secret: K8sName | None = None
     """Secret with git credentials (keys: token, or username and password, or ssh-privatekey)."""
+
+    pull_request: PullRequestSpec | None = None
+    """Open or update a pull (merge) request from the work branch when the run succeeds."""
 
 
 def path_problem(path: str) -> str | None:
@@ -414,6 +447,9 @@ class RunResult(ApiModel):
 
     commit: Annotated[str, Field(max_length=64)] | None = None
     """Last commit pushed to the work branch."""
+
+    pull_request: Annotated[str, Field(max_length=512)] | None = None
+    """URL of the pull (merge) request opened or updated for the result."""
 
 
 class AutopackRunStatus(ApiModel):

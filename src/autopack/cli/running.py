@@ -66,6 +66,8 @@ def _summary(
         f"${total_cost:.4f} of ${budgets.cost_usd:.2f}"
     )
     console.print(f"  branch: {run.push_branch} ({outcome.commit[:10] if outcome.commit else '-'})")
+    if outcome.pull_request:
+        console.print(f"  pull request: {escape(outcome.pull_request)}")
     console.print(f"  sandbox: {escape(sandbox)}")
 
 

@@ -192,7 +192,8 @@ class PhaseLoop:
         steps.drift(number, savepoint=savepoint)
         commit = steps.commit(pending=False)
         self._attempt_finished(number, AttemptOutcome.PASSED, discarded=discarded)
-        return self._phase_finished(steps, PhaseResult(PhaseState.COMPLETE, number, commit=commit))
+        done = PhaseResult(PhaseState.COMPLETE, number, commit=commit, tests=tests)
+        return self._phase_finished(steps, done)
 
     def _await_approval(self, steps: AttemptSteps, number: int, reason: str) -> PhaseResult:
         """Commit the change as pending and stop the phase until someone approves it."""

@@ -50,6 +50,8 @@ class Session:
     previous_attempts: Mapping[int, int] = field(default_factory=dict)
     sandbox: str = "none"
     close: Callable[[], None] = lambda: None
+    deliver: Callable[[RunOutcome], str | None] | None = None
+    """Offers a finished run's result for review (a pull request); returns its URL."""
     plan: NormalizedPlan | None = None
     warnings: list[str] = field(default_factory=list)
 
@@ -128,7 +130,19 @@ class Session:
             outcome = RunOutcome(RunPhase.FAILED, Reason.INTERNAL_ERROR, one_line(exc))
         finally:
             self.close()
+        if self.deliver is not None and outcome.state != RunPhase.FAILED:
+            outcome = self._delivered(outcome)
         return self.finish(outcome)
+
+    def _delivered(self, outcome: RunOutcome) -> RunOutcome:
+        """The outcome with its pull request; a forge that refuses is said, never fatal."""
+        assert self.deliver is not None  # noqa: S101 - checked by the caller
+        try:
+            outcome.pull_request = self.deliver(outcome)
+        except Exception as exc:  # the work is pushed; only the review request failed
+            log.warning("the pull request was not opened: %s", exc)
+            outcome.message += f" (pull request not opened: {one_line(exc)})"
+        return outcome
 
     def _execute(
         self, approved: Collection[int], on_plan: Callable[[NormalizedPlan], None] | None

@@ -28,8 +28,9 @@ from autopack.engine.recovering import RunHealth
 from autopack.engine.running import Recovery
 from autopack.engine.session import Session
 from autopack.engine.steps import RunContext
-from autopack.events import Stop
+from autopack.events import RunOutcome, Spend, Stop
 from autopack.events.scrubbing import scrubbed
+from autopack.forge import describe_run, forge_for
 from autopack.gates import CommandGates
 from autopack.hardening.mitigator import Mitigator
 from autopack.llm import errors
@@ -142,7 +143,10 @@ def open_session(
     )
     gates = CommandGates(workspace.root, suite=suite or SuiteCommand("false"), sandbox=sandbox)
 
+    spend = Spend()
+
     def record(call: CallRecord) -> None:
+        spend.add(call)
         emit(events.ModelCalled(run=run.name, at=now(), call=call))
 
     def notice(said: RetryWait | RouteNote) -> None:
@@ -216,7 +220,51 @@ def open_session(
         previous_attempts=options.previous_attempts,
         sandbox=sandbox.description,
         close=_closing(sandbox.close, routed.close),
+        deliver=_delivery(run, workspace=workspace, spend=spend, options=options),
     )
+
+
+def _delivery(
+    run: AutopackRun, *, workspace: GitWorkspace, spend: Spend, options: SessionOptions
+) -> Callable[[RunOutcome], str | None] | None:
+    """Opens or updates the run's pull request, when ``spec.repo.pullRequest`` asks for one."""
+    wanted = run.spec.repo.pull_request
+    if wanted is None:
+        return None
+
+    def deliver(outcome: RunOutcome) -> str | None:
+        forge = forge_for(wanted, repo_url=options.repo_url, token=workspace.token)
+        titles = [phase.title for phase in run.spec.phases] or [run.name]
+        before_tokens, before_cost = options.spent
+        total = Spend(
+            input_tokens=spend.input_tokens,
+            cache_read_tokens=spend.cache_read_tokens,
+            cache_write_tokens=spend.cache_write_tokens,
+            output_tokens=spend.output_tokens,
+            cost_usd=spend.cost_usd + float(before_cost),
+            calls=spend.calls,
+        )
+        title, body = describe_run(
+            run=run.name,
+            outcome=outcome,
+            titles=titles,
+            spend=total,
+            budget_tokens=run.spec.budgets.tokens,
+            budget_cost=run.spec.budgets.cost_usd,
+            link=wanted.link,
+        )
+        if before_tokens:
+            body += f"\n\n(earlier runners of this run spent {before_tokens:,} tokens more)"
+        request = forge.open_or_update(
+            head=run.push_branch,
+            base=wanted.base or run.spec.repo.ref,
+            title=title,
+            body=body,
+            draft=wanted.draft,
+        )
+        return request.url
+
+    return deliver
 
 
 def _closing(*closers: Callable[[], None]) -> Callable[[], None]:

@@ -73,6 +73,7 @@ class PhaseResult:
     failure: str | None = None
     approval_reason: str | None = None
     stop: Stop | None = None
+    tests: str | None = None  # the test summary of the attempt that completed the phase
 
 
 @dataclass
@@ -85,6 +86,7 @@ class RunOutcome:
     commit: str | None = None
     results: dict[int, PhaseResult] = field(default_factory=dict)
     baseline: str = ""
+    pull_request: str | None = None
 
     @property
     def exit_code(self) -> int:

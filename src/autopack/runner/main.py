@@ -49,6 +49,7 @@ def report_of(outcome: RunOutcome, *, branch: str | None) -> RunnerReport:
         message=redaction.redact(outcome.message),
         branch=branch,
         commit=outcome.commit,
+        pull_request=outcome.pull_request,
     )
 
 

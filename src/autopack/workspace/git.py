@@ -275,6 +275,11 @@ class GitWorkspace:
         self.git("add", "--all", "--intent-to-add")
         return self.git("diff", "--no-ext-diff", "--no-textconv", "--end-of-options", since, "--")
 
+    @property
+    def token(self) -> str | None:
+        """The git secret this workspace pushes with (a forge API accepts the same token)."""
+        return self._credentials[1] if self._credentials else None
+
     def changed_files(self) -> list[str]:
         """Paths changed in the working tree since HEAD (tracked or new)."""
         return [change.path for change in hygiene.parse_status(self.git(*_STATUS))]

@@ -9,6 +9,7 @@ from autopack.api import PhaseState
 from autopack.api.conditions import Reason
 from autopack.events import AttemptOutcome
 from tests.builders.scenario import APPROVE, GOOD_READING, Scenario, file_block, git
+from tests.fakes.forge_server import forge_server
 
 pytestmark = pytest.mark.slow
 
@@ -143,3 +144,32 @@ def test_a_note_reaches_the_next_builder_and_doctor_prompts(tmp_path: Path) -> N
     assert all("Round reading time up with math.ceil." in p for p in scenario.prompts())
     [asked] = scenario.prompts("doctor")
     assert "Round reading time up with math.ceil." in asked
+
+
+def test_a_succeeded_run_opens_then_updates_its_pull_request(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = "ghp_" + "F" * 36
+    monkeypatch.setenv("AUTOPACK_GIT_TOKEN", token)
+    with forge_server(token) as (url, state):
+        scenario = reading_phase(Scenario(tmp_path))
+        scenario.builder.set(
+            "spec.repo.pullRequest",
+            {"provider": "github", "apiURL": url, "repository": "acme/textstats"},
+        )
+        outcome = scenario.run(
+            {"responses": {"builder": [{"text": GOOD_READING}], "auditor": [APPROVE]}}
+        )
+        assert outcome.state == "Succeeded"
+        assert outcome.pull_request == "http://forge.test/acme/textstats/pull/1"
+        [pull] = state.pulls.values()
+        assert pull["head"]["ref"] == "autopack/scenario"
+        assert pull["base"]["ref"] == "main"
+        assert "| 0 | Add reading time | Complete | 1 |" in pull["body"]
+        assert "tests before: 30 passed, 0 failed" in pull["body"]
+        assert "tests after: 32 passed, 0 failed" in pull["body"]
+        again = scenario.run({"responses": {}})
+        assert again.pull_request == outcome.pull_request
+        assert len(state.pulls) == 1
+        assert ("PATCH", "/repos/acme/textstats/pulls/1") in state.calls
+    assert token not in repr(scenario.events)

@@ -1,6 +1,7 @@
 """From the engine's outcome through the runner's report to the operator's status and events."""
 
 from datetime import UTC, datetime
+from typing import Any
 
 from autopack.api import AutopackRunStatus, RunPhase
 from autopack.api.conditions import Reason
@@ -14,7 +15,7 @@ from tests.builders.k8s import a_job, a_pod
 NOW = datetime(2026, 5, 1, tzinfo=UTC)
 
 
-def status_after(outcome: RunOutcome) -> tuple[AutopackRunStatus, list[tuple[str, str, str]]]:
+def status_after(outcome: RunOutcome) -> tuple[AutopackRunStatus, list[tuple[Any, str, str]]]:
     report = RunnerReport.decode(report_of(outcome, branch="autopack/demo").encode())
     assert report is not None
     run = a_run("demo").obj()
@@ -49,11 +50,15 @@ def test_a_long_message_is_truncated_with_a_marker_not_rejected() -> None:
     assert report.message.endswith("(truncated)")
     assert len(report.message) <= 2048
     status, _ = status_after(outcome)
-    assert status.message.startswith("phase 0: xxx")
+    assert (status.message or "").startswith("phase 0: xxx")
 
 
-def test_success_reaches_the_status_with_its_commit() -> None:
+def test_success_reaches_the_status_with_its_commit_and_pull_request() -> None:
     outcome = RunOutcome(RunPhase.SUCCEEDED, Reason.SUCCEEDED, "2 phases complete", commit="c0ffee")
-    status, _ = status_after(outcome)
+    outcome.pull_request = "https://github.com/acme/stats/pull/7"
+    status, posted = status_after(outcome)
     assert status.phase == RunPhase.SUCCEEDED
-    assert status.result is not None and status.result.commit == "c0ffee"
+    assert status.result is not None
+    assert status.result.commit == "c0ffee"
+    assert status.result.pull_request == "https://github.com/acme/stats/pull/7"
+    assert any("pull request https://github.com/acme/stats/pull/7" in m for _, _, m in posted)
