@@ -83,14 +83,19 @@ def demo_calls() -> list[BuilderCall]:
 
 
 def cached_layout(call: BuilderCall, selector: ContextSelector, intention: str) -> Prompt:
-    """The cache layout: context rendered without the feedback, failure files after it."""
+    """The cache layout, as the engine builds it (``engine/steps.py``): the phase's context
+    rendered without the feedback, the files the failure brings in after the last breakpoint."""
     context = selector.render(phase=call.phase, feedback=[], budget_tokens=CONTEXT_TOKENS)
+    related = selector.render_related(
+        phase=call.phase, feedback=call.feedback, budget_tokens=CONTEXT_TOKENS // 4
+    )
     return building.build_prompt(
         edit_format=FORMAT_INSTRUCTIONS,
         phase=call.phase,
         context=context,
         feedback=call.feedback,
         intention=intention,
+        extra_context=related,
     )
 
 
