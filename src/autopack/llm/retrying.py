@@ -27,7 +27,8 @@ class RetryPolicy:
     max_attempts: int = 5
     """Tries of one model for rate limits, server errors and conflicts."""
     max_seconds: float = 120.0
-    """Wall time across the tries of one model (waits included)."""
+    """Longest total wait between the tries of one model (a long answer that broke off late
+    still gets its retry: the time spent streaming does not count)."""
     base_delay_seconds: float = 1.0
     max_delay_seconds: float = 30.0
     max_retry_after_seconds: float = 120.0
@@ -64,6 +65,8 @@ def next_wait(
 ) -> float | None:
     """Seconds to wait before retrying the same model, or None to give up on it (fail over).
 
+    ``elapsed`` is the time already waited between tries of this model.
+
     Non-retryable errors are the caller's to raise; this only decides for retryable ones.
     """
     if not error.retryable or tries >= policy.attempts_for(error):
@@ -84,24 +87,22 @@ def call_with_retries(
     *,
     policy: RetryPolicy,
     sleep: Callable[[float], None] = time.sleep,
-    clock: Callable[[], float] = time.monotonic,
     rng: random.Random | None = None,
     on_retry: Callable[[int, errors.LlmError, float], None] | None = None,
 ) -> T:
     """Run ``call``; retry retryable errors within the policy; re-raise the last error."""
     generator = rng or random.Random()  # noqa: S311 - jitter, not security
-    started = clock()
+    waited = 0.0
     tries = 0
     while True:
         tries += 1
         try:
             return call()
         except errors.LlmError as error:
-            wait = next_wait(
-                error, tries=tries, elapsed=clock() - started, policy=policy, rng=generator
-            )
+            wait = next_wait(error, tries=tries, elapsed=waited, policy=policy, rng=generator)
             if wait is None:
                 raise
             if on_retry is not None:
                 on_retry(tries, error, wait)
+            waited += wait
             sleep(wait)

@@ -237,7 +237,7 @@ class RoutedModels:
 
         Non-retryable errors are raised.
         """
-        started = self.clock()
+        waited = 0.0
         tries = 0
         while True:
             tries += 1
@@ -262,13 +262,14 @@ class RoutedModels:
                 wait = next_wait(
                     exc,
                     tries=tries,
-                    elapsed=self.clock() - started,
+                    elapsed=waited,
                     policy=self.config.retries,
                     rng=self.rng,
                 )
                 if wait is None or self._health.is_open(entry.provider, entry.name):
                     self._health.gave_up(entry.provider, entry.name, exc)
                     return exc
+                waited += wait
                 self._wait(
                     RetryWait(
                         provider=entry.provider,

@@ -319,3 +319,19 @@ def test_no_sequence_of_calls_exceeds_the_runs_token_or_cost_budget(
     assert routed.used_tokens <= budget
     assert routed.used_cost <= Decimal("0.05")
     assert routed.used_tokens == spent + sum(r.usage.total for r in records if r.usage)
+
+
+def test_a_long_answer_cut_late_still_gets_its_retry_on_the_same_model(servers: Servers) -> None:
+    anthropic, openai, clock = servers
+    anthropic.script += [Fault(cut_after_events=5), Answer("whole")]
+    run = harness(clock)
+    real_complete = run.models._model(run.models.config.models["claude-sonnet"], "builder")
+    original = real_complete.complete
+
+    def slow(*, prompt: Prompt, max_tokens: int) -> Completion:
+        clock.now += 500  # the first try streamed for 500 s before it broke off
+        return original(prompt=prompt, max_tokens=max_tokens)
+
+    real_complete.complete = slow  # type: ignore[method-assign]
+    assert run.ask().text == "whole"
+    assert openai.requests == []
