@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from autopack.api import AutopackRunSpec
+from autopack.api.phase import Scope
 from autopack.planning import (
     NormalizedPlan,
     PlanUnusableError,
@@ -166,12 +167,13 @@ def test_messy_notes_without_a_planner_explain_what_to_do(repo: Path) -> None:
 
 
 def test_preflight_rejects_paths_outside_the_repository(repo: Path) -> None:
-    spec = (
-        a_run()
-        .set("spec.phases", [])
-        .phase("Escape", scope={"allowedPaths": ["../other/", "/etc/passwd", ".git/hooks/"]})
-        .obj()
-        .spec
+    escaping = {"allowedPaths": ["../other/", "/etc/passwd", ".git/hooks/"]}
+    with pytest.raises(ValueError, match=r"contains '\.\.'"):  # a run file cannot say it ...
+        a_run().set("spec.phases", []).phase("Escape", scope=escaping).obj()
+    spec = a_run().set("spec.phases", []).phase("Escape").obj().spec
+    # ... but a planned phase can: preflight refuses it too.
+    spec.phases[0] = spec.phases[0].model_copy(
+        update={"scope": Scope.model_validate(escaping, by_alias=True)}
     )
     plan = normalize(spec, repo)
     errors = [str(e) for e in preflight(plan, spec=spec, scan=scan_repository(repo)).errors]
@@ -232,14 +234,21 @@ def test_preflight_needs_validation_or_a_test_command(repo: Path) -> None:
 
 
 def test_preflight_rejects_dependencies_on_later_phases(repo: Path) -> None:
+    with pytest.raises(ValueError, match="does not come before it"):  # a run file cannot ...
+        (
+            a_run()
+            .set("spec.phases", [])
+            .phase("First", id="first", dependsOn=["second"])
+            .phase("Second", id="second")
+            .obj()
+        )
     spec = (
-        a_run()
-        .set("spec.phases", [])
-        .phase("First", id="first", dependsOn=["second"])
-        .phase("Second", id="second")
+        (a_run().set("spec.phases", []).phase("First", id="first").phase("Second", id="second"))
         .obj()
         .spec
     )
+    # ... but a planned phase can: preflight refuses it too.
+    spec.phases[0] = spec.phases[0].model_copy(update={"depends_on": ["second"]})
     errors = [
         str(e)
         for e in preflight(normalize(spec, repo), spec=spec, scan=scan_repository(repo)).errors
