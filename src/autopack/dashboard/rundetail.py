@@ -6,6 +6,7 @@ queries per run, never one per attempt.
 """
 
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import func, select
@@ -15,6 +16,7 @@ from autopack.dashboard import runlist, schemas, timeline
 from autopack.store import models, records
 
 DOCTOR_HINT_PREFIX = "Doctor's hint:"
+ATTEMPT_EVENTS = ("EditsApplied", "AuditDone", "AttemptFinished")
 
 
 def find_run(session: Session, run_ref: str) -> models.Run | None:
@@ -26,11 +28,19 @@ def find_run(session: Session, run_ref: str) -> models.Run | None:
     return records.find_run(session, name=name, namespace=namespace if namespace else None)
 
 
-def doctor_hint(detail: str | None) -> str | None:
-    """The Doctor's hint the engine appended to an attempt's failure detail, if any."""
-    for line in (detail or "").splitlines():
-        if line.startswith(DOCTOR_HINT_PREFIX):
-            return line.removeprefix(DOCTOR_HINT_PREFIX).strip()
+def doctor_hint(detail: str | None, *, finished: Mapping[str, Any] | None = None) -> str | None:
+    """The Doctor's hint for the next attempt, if the store has it.
+
+    A ``doctor_hint`` the AttemptFinished event carries, else a ``Doctor's hint:`` line in its
+    feedback or in the attempt's failure detail.
+    """
+    if finished and finished.get("doctor_hint"):
+        return str(finished["doctor_hint"])
+    lines = [*(finished or {}).get("feedback", []), *(detail or "").splitlines()]
+    for line in lines:
+        for part in str(line).splitlines():
+            if part.startswith(DOCTOR_HINT_PREFIX):
+                return part.removeprefix(DOCTOR_HINT_PREFIX).strip()
     return None
 
 
@@ -75,12 +85,12 @@ def _attempt_events(events: list[models.Event]) -> dict[tuple[int, int], dict[st
     found: dict[tuple[int, int], dict[str, Any]] = defaultdict(dict)
     for event in events:
         data = event.data or {}
-        if event.type not in ("EditsApplied", "AuditDone"):
+        if event.type not in ATTEMPT_EVENTS:
             continue
         index, attempt = data.get("index"), data.get("attempt")
         if not isinstance(index, int) or not isinstance(attempt, int):
             continue
-        found[(index, attempt)][event.type] = data
+        found[(index, attempt)][event.type] = timeline.flat(data)
     return found
 
 
@@ -106,7 +116,7 @@ def _attempt_view(
         mitigation=attempt.mitigation,
         mitigation_fixed=attempt.mitigation_fixed,
         doctor_decision=attempt.doctor_decision,
-        doctor_hint=doctor_hint(attempt.failure_detail),
+        doctor_hint=doctor_hint(attempt.failure_detail, finished=seen.get("AttemptFinished")),
         diff_files=[str(path) for path in edits.get("files", [])],
         diff_additions=attempt.diff_additions,
         diff_deletions=attempt.diff_deletions,
@@ -140,7 +150,7 @@ def run_detail(
     ).all()
     attempt_events = session.scalars(
         select(models.Event)
-        .where(models.Event.run_id == run.id, models.Event.type.in_(("EditsApplied", "AuditDone")))
+        .where(models.Event.run_id == run.id, models.Event.type.in_(ATTEMPT_EVENTS))
         .order_by(models.Event.id)
     ).all()
     events_total = (

@@ -10,6 +10,30 @@ from typing import Any
 from autopack.dashboard import schemas
 from autopack.store import models
 
+NESTED = ("outcome", "result")
+
+
+def flat(data: Mapping[str, Any]) -> dict[str, Any]:
+    """An event's payload with its nested ``outcome``/``result`` object merged in.
+
+    Events carry their result objects nested (``{"result": {"verdict": ...}}``); a failure
+    object becomes its summary, category and feedback, and a list of reasons a summary.
+    """
+    merged: dict[str, Any] = dict(data)
+    for key in NESTED:
+        inner = data.get(key)
+        if isinstance(inner, Mapping):
+            merged.update(inner)
+    failure = merged.get("failure")
+    if isinstance(failure, Mapping):
+        merged["failure"] = failure.get("summary")
+        merged.setdefault("category", failure.get("category"))
+        merged.setdefault("signature", failure.get("summary"))
+        merged["feedback"] = list(failure.get("feedback") or [])
+    if "summary" not in merged and isinstance(merged.get("reasons"), list):
+        merged["summary"] = "; ".join(str(reason) for reason in merged["reasons"])
+    return merged
+
 
 def _tests(data: Mapping[str, Any]) -> str:
     where = "baseline tests" if data.get("attempt") is None else f"attempt {data['attempt']} tests"
@@ -64,14 +88,14 @@ def summary(event: models.Event) -> str:
     if describe is None:
         return event.message or event.type
     try:
-        return describe(event.data or {})
+        return describe(flat(event.data or {}))
     except (KeyError, TypeError, ValueError):
         return event.message or event.type
 
 
 def event_view(event: models.Event, index_of: Mapping[int, int]) -> schemas.EventView:
     """The API view of ``event``; ``index_of`` maps phase ids to phase indexes."""
-    data = event.data or {}
+    data = flat(event.data or {})
     index = index_of.get(event.phase_id) if event.phase_id is not None else data.get("index")
     return schemas.EventView(
         id=event.id,
