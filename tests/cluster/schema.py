@@ -160,7 +160,6 @@ class CustomResourceSchema:
                     continue
                 variables["oldSelf"] = old_value
             if not _cel(rule["rule"], variables):
-                causes.append(
-                    Cause(path.lstrip(".") or "<root>", rule.get("message", rule["rule"]))
-                )
+                field = f"{path}{rule.get('fieldPath', '')}".lstrip(".") or "<root>"
+                causes.append(Cause(field, rule.get("message", rule["rule"])))
         return causes

@@ -20,7 +20,10 @@ JsonDict = dict[str, Any]
 
 _DROPPED_KEYS: Final = frozenset({"title", "$defs"})
 
-# CEL rules keyed by the dotted path of the schema node they sit on ("" is the root).
+# CEL rules keyed by the dotted path of the schema node they sit on ("" is the root). A rule
+# on an object names the field it is about (``fieldPath``, relative to that object) and the
+# kind of error (``reason``), so kubectl reports "spec.plan: Required value: ..." rather
+# than a rule on "spec".
 _RUN_RULES: Final[dict[str, list[JsonDict]]] = {
     "": [
         {
@@ -28,6 +31,7 @@ _RUN_RULES: Final[dict[str, list[JsonDict]]] = {
             f"{constants.MAX_RUN_NAME_LENGTH}",
             "message": f"metadata.name must be at most {constants.MAX_RUN_NAME_LENGTH} characters "
             "so that child names such as <name>-runner-1 stay valid",
+            "reason": "FieldValueInvalid",
         }
     ],
     "spec": [
@@ -35,22 +39,30 @@ _RUN_RULES: Final[dict[str, list[JsonDict]]] = {
             "rule": "(has(self.plan) && size(self.plan) > 0) || "
             "(has(self.phases) && size(self.phases) > 0)",
             "message": "give spec.plan (text) or spec.phases (a list); both are empty",
+            "fieldPath": ".plan",
+            "reason": "FieldValueRequired",
         },
         {
             "rule": "!has(self.repo.pushBranch) || self.repo.pushBranch != self.repo.ref",
             "message": "spec.repo.pushBranch must differ from spec.repo.ref "
             "(the base is never overwritten)",
+            "fieldPath": ".repo.pushBranch",
+            "reason": "FieldValueInvalid",
         },
         {
             "rule": "!has(self.phases) || self.phases.map(p, has(p.id) ? p.id : '')"
             ".all(i, i == '' || self.phases.exists_one(q, has(q.id) && q.id == i))",
             "message": "phase ids must be unique",
+            "fieldPath": ".phases",
+            "reason": "FieldValueDuplicate",
         },
     ],
     "spec.repo": [
         {
             "rule": "self.url == oldSelf.url",
             "message": "spec.repo.url is immutable; create a new run for another repository",
+            "fieldPath": ".url",
+            "reason": "FieldValueInvalid",
         }
     ],
 }
