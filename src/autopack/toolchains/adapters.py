@@ -110,7 +110,8 @@ class SuiteCommand:
             )
         if self.report in STREAMED:
             # The gate keeps only the tail of the output; the whole stream goes to a file.
-            return f"set -o pipefail; {base} 2>&1 | tee {report_dir}/{STREAMED[self.report]}"
+            saved = f"{report_dir}/{STREAMED[self.report]}"
+            return f"set -o pipefail; {{ {base}; }} 2>&1 | tee {saved}"
         return base
 
     def parse(
