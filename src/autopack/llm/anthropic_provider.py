@@ -157,7 +157,7 @@ class AnthropicModel:
             if watchdog.fired:
                 raise _capped(self.provider, cap, partial) from None
             raise errors.classify(exc, provider=self.provider, partial_usage=partial) from None
-        if watchdog.fired:
+        if message.stop_reason is None and watchdog.fired:
             raise _capped(self.provider, cap, normalized_usage(message.usage))
         if message.stop_reason is None:
             raise errors.StreamCutError(

@@ -157,7 +157,7 @@ class OpenAIModel:
                 ) from None
             raise errors.classify(exc, provider=self.provider, partial_usage=partial) from None
         partial = normalized_usage(usage) if usage is not None else None
-        if watchdog.fired:
+        if finish is None and watchdog.fired:  # a cap that fired as the answer ended is no timeout
             raise _capped(self.provider, cap, partial)
         if finish is None:
             raise errors.StreamCutError(
