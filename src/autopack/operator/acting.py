@@ -57,6 +57,18 @@ def patch_run_status(name: str, *, namespace: str, status: dict[str, Any]) -> di
     return stored if isinstance(stored, dict) else {}
 
 
+def patch_run(name: str, *, namespace: str, patch: dict[str, Any]) -> None:
+    """Merge-patch the run itself (not its status)."""
+    client.CustomObjectsApi(api_client()).patch_namespaced_custom_object(
+        group=constants.GROUP,
+        version=constants.VERSION,
+        namespace=namespace,
+        plural=constants.RUN_PLURAL,
+        name=name,
+        body=patch,
+    )
+
+
 def annotate_run(name: str, *, namespace: str, annotations: dict[str, str]) -> None:
     """Merge annotations into the run's metadata."""
     client.CustomObjectsApi(api_client()).patch_namespaced_custom_object(

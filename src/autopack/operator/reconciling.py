@@ -45,6 +45,8 @@ _URGENT_FIELDS = (
 # run status write covers both.
 _MILESTONE_FIELDS = ("progress", "phaseCounts", "currentPhase")
 MILESTONE_SETTLE_SECONDS = 2.0
+LEGACY_FINALIZER = "kopf.zalando.org/KopfFinalizerMarker"
+"""kopf's finalizer, which operator versions with a timer put on every run."""
 # States in which a run holds a runner slot.
 _HOLDING = frozenset({"Planning", "Running"})
 _NO_LOCK = contextlib.nullcontext()
@@ -112,6 +114,29 @@ def is_urgent(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
         }
 
     return states(before) != states(new)
+
+
+def legacy_leftovers(metadata: Mapping[str, Any]) -> dict[str, Any] | None:
+    """The patch removing what earlier operator versions left on a run, or None.
+
+    Those kept kopf's finalizer on every run (deletion then waited for the operator) and a
+    copy of the whole spec in an annotation (large runs hit the 256 KiB annotation limit).
+    The patch carries the resourceVersion, so a concurrent change of finalizers gets a 409.
+    """
+    finalizers = list(metadata.get("finalizers") or [])
+    annotations = [
+        key
+        for key in metadata.get("annotations") or {}
+        if key.startswith(f"{constants.KOPF_PROGRESS_PREFIX}/")
+    ]
+    if LEGACY_FINALIZER not in finalizers and not annotations:
+        return None
+    changes: dict[str, Any] = {"resourceVersion": metadata.get("resourceVersion")}
+    if LEGACY_FINALIZER in finalizers:
+        changes["finalizers"] = [f for f in finalizers if f != LEGACY_FINALIZER]
+    if annotations:
+        changes["annotations"] = dict.fromkeys(annotations)
+    return {"metadata": changes}
 
 
 def is_milestone(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
@@ -230,6 +255,12 @@ class Reconciler:
         moment = now or datetime.now(UTC)
         namespace, name = snapshot.key
         data, written = self._current(snapshot.key, snapshot.run)
+        metadata = data.get("metadata") or {}
+        leftovers = legacy_leftovers(metadata)
+        if leftovers is not None:
+            acting.patch_run(name, namespace=namespace, patch=leftovers)
+        if metadata.get("deletionTimestamp"):
+            return Result(decision=None)  # going away: nothing to start or report
         run = AutopackRun.model_validate(data, by_alias=True)
         remaining = ttl_remaining(run, now=moment)
         if remaining is not None and remaining <= 0:

@@ -188,3 +188,32 @@ def test_a_failed_pass_is_retried_later() -> None:
 
     asyncio.run(scenario())
     assert passes == ["a", "a"]
+
+
+def test_what_earlier_versions_left_on_a_run_is_removed_and_a_deleted_run_is_let_go(
+    api: FakeApi, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    patches: list[dict[str, Any]] = []
+    monkeypatch.setattr(
+        acting, "patch_run", lambda name, *, namespace, patch: patches.append(patch)
+    )
+    body = run_body()
+    body["metadata"]["finalizers"] = ["kopf.zalando.org/KopfFinalizerMarker", "example.com/keep"]
+    body["metadata"]["annotations"] = {
+        "kopf.autopack.dev/last-handled-configuration": "{...}",
+        "example.com/keep": "yes",
+    }
+    body["metadata"]["deletionTimestamp"] = "2026-01-01T12:00:00Z"
+    result = Reconciler(OperatorConfig()).reconcile(Snapshot(KEY, body), now=NOW)
+    assert patches == [
+        {
+            "metadata": {
+                "resourceVersion": "5",
+                "finalizers": ["example.com/keep"],
+                "annotations": {"kopf.autopack.dev/last-handled-configuration": None},
+            }
+        }
+    ]
+    assert result.decision is None
+    assert api.jobs == []
+    assert api.status_writes == []
