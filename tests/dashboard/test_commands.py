@@ -86,3 +86,14 @@ def test_dashboard_refuses_a_store_without_tables(tmp_path: Path) -> None:
     result = autopack("dashboard", "--db", f"sqlite:///{tmp_path / 'empty.db'}")
     assert result.returncode == 1
     assert "autopack db upgrade" in result.stderr
+
+
+def test_dashboard_refuses_a_store_behind_its_schema(tmp_path: Path) -> None:
+    database = f"sqlite:///{tmp_path / 'old.db'}"
+    old = Store.connect(database)
+    old.upgrade("0001")
+    old.dispose()
+    result = autopack("dashboard", "--db", database)
+    assert result.returncode == 1
+    assert "is at schema revision 0001" in result.stderr
+    assert "autopack db upgrade" in result.stderr

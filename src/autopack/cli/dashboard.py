@@ -7,10 +7,19 @@ read-only), so a store behind the newest schema gets one clear line instead of a
 from typing import Annotated
 
 import typer
+from alembic.config import Config
+from alembic.script import ScriptDirectory
 
 from autopack.cli.database import open_store
 from autopack.cli.output import console, fail
 from autopack.store import StoreUnavailableError
+from autopack.store.engine import MIGRATIONS_DIR
+
+
+def _newest_revision() -> str | None:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return ScriptDirectory.from_config(config).get_current_head()
 
 
 def dashboard(
@@ -66,13 +75,20 @@ def dashboard(
 
     store = open_store(url)
     try:
-        if store.current_revision() is None:
-            fail(
-                f"database {store.redacted_url} has no Autopack tables yet; "
-                "run `autopack db upgrade` (or any run) first"
-            )
+        revision = store.current_revision()
     except StoreUnavailableError as exc:
         fail(str(exc))
+    if revision is None:
+        fail(
+            f"database {store.redacted_url} has no Autopack tables yet; "
+            "run `autopack db upgrade` (or any run) first"
+        )
+    newest = _newest_revision()
+    if revision != newest:
+        fail(
+            f"database {store.redacted_url} is at schema revision {revision}, this dashboard "
+            f"needs {newest}: run `autopack db upgrade` with credentials that may migrate"
+        )
     config = DashboardConfig(
         allow_notes=allow_notes,
         refresh_seconds=refresh,
