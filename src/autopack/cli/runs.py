@@ -74,13 +74,28 @@ def show_run(
             console.print(f"repo {escape(run.repo_url)}@{run.base_ref} -> {run.push_branch}")
             console.print(f"usage: {describe_usage(run)}, {run.llm_calls} calls")
             console.print(f"spent: {describe_budget(run)}")
-            table = Table("#", "PHASE", "STATE", "ATTEMPTS", "COST", "FAILURE")
+            table = Table(
+                "#",
+                "PHASE",
+                "STATE",
+                "ATTEMPTS",
+                "IN",
+                "CACHE READ",
+                "CACHE WRITE",
+                "OUT",
+                "COST",
+                "FAILURE",
+            )
             for phase in run.phases:
                 table.add_row(
                     str(phase.index),
                     escape(phase.title),
                     phase.state,
                     str(phase.attempts_made),
+                    f"{phase.input_tokens:,}",
+                    f"{phase.cache_read_tokens:,}",
+                    f"{phase.cache_write_tokens:,}",
+                    f"{phase.output_tokens:,}",
                     f"${phase.cost_usd:.4f}",
                     escape(phase.failure_signature or ""),
                 )
