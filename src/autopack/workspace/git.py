@@ -19,7 +19,12 @@ from pathlib import Path
 
 from autopack import redaction
 from autopack.workspace import hygiene
-from autopack.workspace.credentials import Credentials, display_url, split_credentials
+from autopack.workspace.credentials import (
+    Credentials,
+    display_url,
+    split_credentials,
+    ssh_command_from_environment,
+)
 
 # Commit trailers the engine writes and the workspace reads back (resume, approval, rollback).
 PHASE_TRAILER = "Autopack-Phase"
@@ -28,6 +33,15 @@ MITIGATION_TRAILER = "Autopack-Mitigation"
 RUN_TRAILER = "Autopack-Run"  # the run's identity (its uid), so no run mistakes another's work
 
 _AUTHOR = ("Autopack", "autopack@users.noreply.autopack.dev")
+
+# ssh's own explanations, kept in front of git's generic message.
+_SSH_REASONS = (
+    "Host key verification failed",
+    "Permission denied",
+    "ssh:",
+    "No ED25519",
+    "Load key",
+)
 
 # Configuration every git command gets, whatever the repository's own config says.
 SAFE_CONFIG = (
@@ -117,6 +131,9 @@ class GitWorkspace:
                 "GIT_COMMITTER_EMAIL": _AUTHOR[1],
             }
         )
+        ssh = ssh_command_from_environment()
+        if ssh is not None:
+            env["GIT_SSH_COMMAND"] = ssh
         if self._credentials is not None:
             scope = f"http.{self.remote_url}.extraHeader" if self.remote_url else "http.extraHeader"
             env.update(
@@ -168,6 +185,10 @@ class GitWorkspace:
             # git's first "fatal:" / "error:" line says what went wrong; later lines are advice.
             causes = [line for line in detail if line.startswith(("fatal:", "error:"))]
             message = (causes or detail[-1:] or [f"exit code {done.returncode}"])[0]
+            # ssh says why before git's generic "Could not read from remote repository".
+            ssh = [line for line in detail if line.startswith(_SSH_REASONS)]
+            if ssh:
+                message = f"{ssh[0].strip()} ({message})"
             raise WorkspaceError(redact(f"git {args[0]} failed: {message}", self._secrets()))
         return done.stdout
 
