@@ -4,6 +4,7 @@ The emulator checks schemas with our own reimplementation; here kube-apiserver i
 validates, defaults, prunes and runs the CEL rules, and kubectl reads its OpenAPI.
 """
 
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -21,9 +22,16 @@ def test_crds_apply_with_validation_and_kubectl_explains_fields(
 ) -> None:
     # A second apply of the same files changes nothing (no field the server rewrites).
     assert "unchanged" in kubectl("apply", "-f", str(CRDS))
-    explained = kubectl("explain", "autopackrun.spec.budgets")
-    assert "costUSD" in explained
-    assert "maxAttemptsPerPhase" in explained
+    # The server publishes a new CRD's OpenAPI a little after it is Established.
+    deadline = time.monotonic() + 120
+    explained = kubectl.run("explain", "autopackrun.spec.budgets")
+    while explained.returncode != 0 and time.monotonic() < deadline:
+        time.sleep(1)
+        explained = kubectl.run("explain", "autopackrun.spec.budgets")
+    assert explained.returncode == 0, explained.stderr
+    explained_text = explained.stdout
+    assert "costUSD" in explained_text
+    assert "maxAttemptsPerPhase" in explained_text
     assert "autopackruns" in kubectl("api-resources", "--api-group=autopack.dev")
 
 
