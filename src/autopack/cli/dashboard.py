@@ -16,10 +16,18 @@ from autopack.store import StoreUnavailableError
 from autopack.store.engine import MIGRATIONS_DIR
 
 
-def _newest_revision() -> str | None:
+def _older_than_ours(revision: str) -> str | None:
+    """Our newest revision when ``revision`` is an older one we know, else None.
+
+    A revision we do not know is newer (an upgraded operator migrated first); migrations are
+    additive, so the dashboard still reads it.
+    """
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
-    return ScriptDirectory.from_config(config).get_current_head()
+    script = ScriptDirectory.from_config(config)
+    newest = script.get_current_head()
+    known = {entry.revision for entry in script.walk_revisions()}
+    return newest if revision in known and revision != newest else None
 
 
 def dashboard(
@@ -83,8 +91,8 @@ def dashboard(
             f"database {store.redacted_url} has no Autopack tables yet; "
             "run `autopack db upgrade` (or any run) first"
         )
-    newest = _newest_revision()
-    if revision != newest:
+    newest = _older_than_ours(revision)
+    if newest is not None:
         fail(
             f"database {store.redacted_url} is at schema revision {revision}, this dashboard "
             f"needs {newest}: run `autopack db upgrade` with credentials that may migrate"
