@@ -84,11 +84,6 @@ def test_run_page_shows_the_demo_failed_attempt_and_the_doctor_decision(
     browser.save_screenshot(str(tmp_path / "run-attempts.png"))
 
 
-@pytest.mark.xfail(
-    reason="the engine does not record the Doctor's hint yet: it only goes into the next "
-    "Builder prompt (AttemptFinished carries the decision, not the hint)",
-    strict=True,
-)
 def test_run_page_shows_the_doctor_hint(browser: Any, served: Served) -> None:
     from selenium.webdriver.common.by import By  # noqa: PLC0415
 

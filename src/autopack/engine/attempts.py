@@ -238,6 +238,8 @@ class PhaseLoop:
             failure=failure,
             mitigation=recovered.mitigation if recovered else None,
             doctor_decision=recovered.decision if recovered else None,
+            doctor_hint=recovered.hint if recovered else None,
+            next_feedback=recovered.feedback if isinstance(recovered, Retry) else (),
             stop=recovered.stop if isinstance(recovered, StopRun) else stop,
             discarded=discarded,
         )

@@ -28,6 +28,7 @@ class Recovery:
 
     mitigation: str | None = None
     decision: str | None = None
+    hint: str | None = None
 
 
 @dataclass(frozen=True)
@@ -171,7 +172,7 @@ class PhaseRecovery:
         match diagnosis.decision:
             case "retry_with_hint" if diagnosis.hint:
                 hinted = failure.with_feedback(f"Doctor's hint: {diagnosis.hint}")
-                return Retry(decision=decision, feedback=hinted.feedback)
+                return Retry(decision=decision, hint=diagnosis.hint, feedback=hinted.feedback)
             case "replan" if not self.replanned:
                 revised = self._revise(phase, attempt, failure, f"Doctor: {diagnosis.reason}")
                 return Revise(

@@ -59,8 +59,10 @@ class AttemptResult:
     failure: Failure | None = None
     mitigation: str | None = None
     doctor_decision: str | None = None
+    doctor_hint: str | None = None
     stop: Stop | None = None
     discarded: tuple[str, ...] = ()  # paths the build or test commands changed, not committed
+    next_feedback: tuple[str, ...] = ()  # what the next attempt is told (failure and advice)
 
 
 @dataclass(frozen=True)

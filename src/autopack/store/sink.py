@@ -232,7 +232,7 @@ class StoreSink:
         if failure is not None:
             attempt.failure_category = failure.category
             attempt.failure_signature = failure.signature.text[:1024]
-            attempt.failure_detail = "\n".join(failure.feedback)[:8000]
+            attempt.failure_detail = "\n".join(result.next_feedback or failure.feedback)[:8000]
         elif result.stop is not None:
             attempt.failure_category = "stopped"
             attempt.failure_signature = f"{result.stop.reason}: {result.stop.message}"[:1024]
