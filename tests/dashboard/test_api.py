@@ -326,3 +326,45 @@ def test_schema_matches_the_models_after_the_dashboard_migrations(store: Store) 
     with store.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, models.Base.metadata) == []
+
+
+def test_run_page_reads_nested_event_payloads(store: Store) -> None:
+    with store.session() as session:
+        add_run(session, "r", name="nested", phases=("Complete",))
+        phase = records.find_phase(session, run_id="r", index=0)
+        assert phase is not None
+        attempt = records.upsert_attempt(session, phase_id=phase.id, number=1)
+        attempt.outcome = "failed"
+        for type_, data in (
+            ("EditsApplied", {"outcome": {"files": ["a.py"], "refusals": ["'b' refused"]}}),
+            ("AuditDone", {"result": {"verdict": "rejected", "reasons": ["no test", "typo"]}}),
+            (
+                "AttemptFinished",
+                {
+                    "result": {
+                        "outcome": "failed",
+                        "failure": {"summary": "boom", "feedback": ["Doctor's hint: try X"]},
+                        "doctor_decision": "retry_with_hint (confidence 0.90)",
+                    }
+                },
+            ),
+        ):
+            records.record_event(
+                session,
+                run_id="r",
+                type=type_,
+                phase_id=phase.id,
+                data={"index": 0, "attempt": 1, **data},
+            )
+    detail = client(store).get("/api/v1/runs/nested").json()
+    [attempt_view] = detail["phases"][0]["attempts"]
+    assert attempt_view["diff_files"] == ["a.py"]
+    assert attempt_view["refusals"] == ["'b' refused"]
+    assert (attempt_view["audit_verdict"], attempt_view["audit_summary"]) == (
+        "rejected",
+        "no test; typo",
+    )
+    assert attempt_view["doctor_hint"] == "try X"
+    summaries = [event["summary"] for event in detail["events"]]
+    assert "attempt 1 failed: boom · Doctor: retry_with_hint (confidence 0.90)" in summaries
+    assert "auditor rejected: no test; typo" in summaries
