@@ -17,11 +17,12 @@ from pathlib import Path
 
 import yaml
 
-from autopack.agents.building import build_system_prompt
-from autopack.api import PhaseDefinition, loading
 from autopack import events
+from autopack.agents.building import build_system_prompt
+from autopack.agents.contexting import ContextSelector
+from autopack.api import PhaseDefinition, loading
 from autopack.edits import FORMAT_INSTRUCTIONS
-from autopack.engine.wiring import BlockEditor, open_local_session
+from autopack.engine.wiring import SessionOptions, open_session
 from autopack.llm.scripted import Cassette
 from autopack.llm.tokens import ENCODING, count_tokens
 from autopack.planning import scan_repository
@@ -46,22 +47,24 @@ def engine_overhead(scratch: Path) -> dict[str, float]:
     data = yaml.safe_load((DEMO / "run.yaml").read_text())
     data["spec"]["toolchain"] = {"test": "python -m pytest -q -p no:asyncio -p no:kmock"}
     run = loading.parse_run(data, source="demo")
-    recorded: list[events.Event] = []
+    recorded: list[events.RunEvent] = []
     origin = demo_origin(scratch)
     started = time.perf_counter()  # clone, plan, every phase, every commit and push
-    session = open_local_session(
+    session = open_session(
         run,
         run_id="bench",
-        repo_url=str(origin),
-        workdir=scratch / "work",
-        cassette=DEMO / "cassette.yaml",
+        options=SessionOptions(
+            repo_url=str(origin),
+            workdir=scratch / "work",
+            cassette=DEMO / "cassette.yaml",
+            use_memory=False,
+        ),
         emit=recorded.append,
     )
-    session.use_memory = False
     session.start()
     outcome = session.execute()
     total = time.perf_counter() - started
-    tests = sum(e.duration_seconds for e in recorded if isinstance(e, events.TestsRan))
+    tests = sum(e.outcome.duration_seconds for e in recorded if isinstance(e, events.TestsRan))
     phases = len(run.spec.phases)
     return {
         "state_ok": outcome.state == "Succeeded",
@@ -95,9 +98,9 @@ def context_selection(scratch: Path) -> dict[str, float]:
     phase = run.spec.phases[0].model_copy(
         update={"scope": run.spec.phases[0].scope.model_copy(update={"allowed_paths": ["pkg7/"]})}
     )
-    editor = BlockEditor(big, run=run)
+    selector = ContextSelector(big)
     started = time.perf_counter()
-    text = editor.context(phase=phase, feedback=[], budget_tokens=24_000)
+    text = selector.render(phase=phase, feedback=[], budget_tokens=24_000)
     return {
         "files": 10_000,
         "seconds": round(time.perf_counter() - started, 3),
@@ -113,35 +116,37 @@ def prompt_ratio(scratch: Path) -> dict[str, object]:
     data["spec"]["toolchain"] = {"test": "python -m pytest -q -p no:asyncio -p no:kmock"}
     run = loading.parse_run(data, source="demo")
     tape = Cassette.load(DEMO / "cassette.yaml")
-    session = open_local_session(
+    session = open_session(
         run,
         run_id="bench-prompts",
-        repo_url=str(demo_origin(scratch / "prompts")),
-        workdir=scratch / "prompts" / "work",
-        cassette=tape,
+        options=SessionOptions(
+            repo_url=str(demo_origin(scratch / "prompts")),
+            workdir=scratch / "prompts" / "work",
+            cassette=tape,
+            use_memory=False,
+        ),
         emit=lambda event: None,
     )
-    session.use_memory = False
-    editor = session.ports.editor
-    assert isinstance(editor, BlockEditor)
-    selected = editor.context
+    selector = session.ctx.context
+    assert isinstance(selector, ContextSelector)
+    selected = selector.render
     swaps: list[tuple[int, int]] = []  # (selected context tokens, every scoped file whole)
 
     def measured(*, phase: PhaseDefinition, feedback: list[str], budget_tokens: int) -> str:
         text = selected(phase=phase, feedback=feedback, budget_tokens=budget_tokens)
         files = [
             f
-            for f in scan_repository(editor.root, max_files=50_000).files
+            for f in scan_repository(selector.root, max_files=50_000).files
             if any(
                 f == p or (p.endswith("/") and f.startswith(p))
                 for p in (*phase.scope.allowed_paths, *phase.scope.read_only_context)
             )
         ]
-        whole = "\n".join(f"--- {f}\n{(editor.root / f).read_text()}" for f in sorted(files))
+        whole = "\n".join(f"--- {f}\n{(selector.root / f).read_text()}" for f in sorted(files))
         swaps.append((count_tokens(text), count_tokens(whole)))
         return text
 
-    editor.context = measured  # type: ignore[method-assign]
+    selector.render = measured  # type: ignore[method-assign]
     session.start()
     outcome = session.execute()
     system = count_tokens(build_system_prompt(edit_format=FORMAT_INSTRUCTIONS))

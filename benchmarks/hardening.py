@@ -9,13 +9,16 @@ by a mitigation), and a plain logic error (needs the Doctor). Run: .venv/bin/pyt
 
 import json
 import os
+import shutil
 import sys
 import tempfile
 from pathlib import Path
 
+import yaml
+
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from autopack import events
+from autopack import events, settings
 from tests.builders.python_env import make_wheel, project_venv
 from tests.builders.scenario import APPROVE, GOOD_READING, Scenario, file_block
 
@@ -41,8 +44,17 @@ def missing_module(tmp: Path) -> Scenario:
         "tests/test_scale.py",
         "from textstats.scale import SCALE\n\ndef test_scale():\n    assert SCALE\n",
     )
-    saved = {key: os.environ.get(key) for key in ("PIP_NO_INDEX", "PIP_FIND_LINKS")}
-    os.environ.update(PIP_NO_INDEX="1", PIP_FIND_LINKS=str(tmp / "wheels"))
+    # The demo project does not declare tinydep: only allowed_installs lets a mitigation add it.
+    config = tmp / "config"
+    shutil.copytree(settings.config_dir(), config)
+    hardening = yaml.safe_load((config / "hardening.yaml").read_text())
+    hardening["allowed_installs"]["python"] = ["tinydep"]
+    (config / "hardening.yaml").write_text(yaml.safe_dump(hardening))
+    names = ("PIP_NO_INDEX", "PIP_FIND_LINKS", "AUTOPACK_CONFIG_DIR")
+    saved = {key: os.environ.get(key) for key in names}
+    os.environ.update(
+        PIP_NO_INDEX="1", PIP_FIND_LINKS=str(tmp / "wheels"), AUTOPACK_CONFIG_DIR=str(config)
+    )
     try:
         scenario.run({"responses": {"builder": [{"text": uses}] * 2, "auditor": [APPROVE]}})
     finally:
@@ -107,9 +119,9 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as scratch:
             scenario = build(Path(scratch))
         failed = [
-            e
+            e.result
             for e in scenario.events
-            if isinstance(e, events.AttemptFinished) and e.outcome == "failed"
+            if isinstance(e, events.AttemptFinished) and e.result.outcome == "failed"
         ]
         [finished] = [e for e in scenario.events if isinstance(e, events.RunFinished)]
         failures += len(failed)
@@ -117,7 +129,7 @@ def main() -> None:
         doctor_calls += finished.doctor_calls
         tokens_avoided += finished.doctor_tokens_avoided
         per_scenario[name] = {
-            "state": finished.state,
+            "state": str(finished.outcome.state),
             "failures": len(failed),
             "mitigations": [e.mitigation for e in failed if e.mitigation],
             "doctor_calls": finished.doctor_calls,

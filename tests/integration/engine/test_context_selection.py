@@ -2,8 +2,8 @@
 
 from pathlib import Path
 
-from autopack.api import PhaseDefinition
 from autopack.agents.contexting import ContextSelector, terms
+from autopack.api import PhaseDefinition
 from autopack.llm.tokens import count_prompt, count_tokens
 from tests.builders.api import RunBuilder
 

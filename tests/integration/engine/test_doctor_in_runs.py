@@ -48,10 +48,10 @@ def test_doctor_skip_phase_lets_the_run_continue(tmp_path: Path) -> None:
     )
     assert outcome.state == "Succeeded", outcome.message
     assert outcome.message == "1 phases complete, skipped: 0"
-    finished = {e.index: e.state for e in scenario.of_type(events.PhaseFinished)}
+    finished = {e.index: e.result.state for e in scenario.of_type(events.PhaseFinished)}
     assert finished == {0: "Skipped", 1: "Complete"}
-    [failed] = [e for e in scenario.of_type(events.AttemptFinished) if e.outcome == "failed"]
-    assert failed.doctor_decision == "skip_phase (confidence 0.90)"
+    [failed] = [e for e in scenario.of_type(events.AttemptFinished) if e.result.outcome == "failed"]
+    assert failed.result.doctor_decision == "skip_phase (confidence 0.90)"
 
 
 def test_doctor_mark_fatal_ends_the_run_with_its_reason(tmp_path: Path) -> None:
@@ -65,7 +65,7 @@ def test_doctor_mark_fatal_ends_the_run_with_its_reason(tmp_path: Path) -> None:
         }
     )
     assert (outcome.state, outcome.reason) == ("Failed", "DoctorMarkedFatal")
-    assert outcome.message == "DoctorMarkedFatal: the tests require a network service"
+    assert outcome.message == "the tests require a network service"
 
 
 def test_unsure_cheap_doctor_defers_to_the_strong_one(tmp_path: Path) -> None:
@@ -106,8 +106,8 @@ def test_repeated_identical_failure_is_replanned_once_then_fails_with_its_signat
     assert "Add reading_time in a new module" in scenario.prompts("builder")[2]
     assert "Doctor's hint: keep word_count unchanged" in scenario.prompts("builder")[1]
     [finished] = [e for e in scenario.of_type(events.PhaseFinished) if e.index == 0]
-    assert finished.state == "Failed"
-    assert finished.failure == (
+    assert finished.result.state == "Failed"
+    assert finished.result.failure == (
         "ci: <n> passed, <n> failed; newly failing: tests.test_counting::test_counts_words"
     )
 
@@ -131,7 +131,7 @@ def test_doctor_rollback_run_resets_the_branch_and_keeps_the_undone_work(tmp_pat
     )
     assert (outcome.state, outcome.reason) == ("Failed", "RollbackRequested")
     assert outcome.message == (
-        "RollbackRequested: phase 0 chose the wrong module layout; the work branch is back "
+        "phase 0 chose the wrong module layout; the work branch is back "
         "where the run began, the undone work is on autopack/scenario-rolled-back"
     )
     assert git("rev-parse", "autopack/scenario", cwd=scenario.origin).strip() == start
@@ -157,7 +157,7 @@ def test_a_failed_phase_reports_its_normalized_signature(tmp_path: Path) -> None
     scenario.builder.budget(maxAttemptsPerPhase=1)
     outcome = scenario.run({"responses": {"builder": [{"text": BROKEN}]}})
     [finished] = scenario.of_type(events.PhaseFinished)
-    assert finished.failure == (
+    assert finished.result.failure == (
         "ci: <n> passed, <n> failed; newly failing: tests.test_counting::test_counts_words"
     )
-    assert outcome.message.endswith(finished.failure)
+    assert outcome.message.endswith(finished.result.failure)

@@ -1,10 +1,13 @@
 """The real engine loop on real git repositories with real test runs and scripted models."""
 
+import functools
 from pathlib import Path
 
 import pytest
 
 from autopack import edits, events
+from autopack.engine import wiring
+from autopack.llm.routed import RoutedModels
 from tests.builders.scenario import APPROVE, GOOD_READING, Scenario, file_block, git
 
 pytestmark = pytest.mark.slow
@@ -14,6 +17,19 @@ BROKEN_TEST = file_block(
     "from textstats import word_count\n\n\ndef test_counts_words() -> None:\n"
     "    assert word_count('one two') == 3\n",
 )
+
+
+def waits_pass_time(scenario: Scenario, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Let the recorded retry waits move the model layer's clock, as real sleeps would.
+
+    The scenario records waits instead of sleeping; without this the circuit breaker that an
+    outage opens would never see its cooldown pass.
+    """
+    monkeypatch.setattr(
+        wiring,
+        "RoutedModels",
+        functools.partial(RoutedModels, clock=lambda: 1000.0 + sum(scenario.waits)),
+    )
 
 
 def reading_phase(scenario: Scenario, **fields: object) -> Scenario:
@@ -33,8 +49,8 @@ def test_success_path_commits_and_pushes_each_phase(tmp_path: Path) -> None:
     assert scenario.branch_log()[0] == "autopack: phase 0 Add reading time"
     assert "def reading_time" in scenario.branch_file("textstats/reading.py")
     ran = [e for e in scenario.of_type(events.TestsRan) if e.attempt == 1]
-    assert ran[0].passed == 32
-    assert ran[0].new_failures == ()
+    assert ran[0].outcome.passed == 32
+    assert ran[0].outcome.new_failures == ()
 
 
 def test_breaking_an_existing_test_is_blocked_and_fed_back(tmp_path: Path) -> None:
@@ -67,7 +83,7 @@ def test_pre_existing_failures_never_block(tmp_path: Path) -> None:
         {"responses": {"builder": [{"text": GOOD_READING}], "auditor": [APPROVE]}}
     )
     assert outcome.state == "Succeeded"
-    assert scenario.of_type(events.TestsRan)[0].failed == 1  # the baseline saw it
+    assert scenario.of_type(events.TestsRan)[0].outcome.failed == 1  # the baseline saw it
 
 
 def test_out_of_scope_edit_is_refused_then_retried_inside_scope(tmp_path: Path) -> None:
@@ -83,7 +99,11 @@ def test_out_of_scope_edit_is_refused_then_retried_inside_scope(tmp_path: Path) 
     )
     assert outcome.state == "Succeeded"
     assert "'scripts/deploy.sh' is outside the allowed paths" in scenario.prompts()[1]
-    assert scenario.of_type(events.EditsApplied)[0].refusals
+    refused, applied = (e.outcome for e in scenario.of_type(events.EditsApplied))
+    assert refused.refusals
+    # a refused apply wrote nothing: it counts no files and no lines
+    assert (refused.files, refused.additions, refused.deletions) == ((), 0, 0)
+    assert applied.refusals == ()
 
 
 @pytest.mark.parametrize(
@@ -107,7 +127,7 @@ def test_hostile_paths_are_refused_and_the_attempt_retried(
         }
     )
     assert outcome.state == "Succeeded"
-    refusals = scenario.of_type(events.EditsApplied)[0].refusals
+    refusals = scenario.of_type(events.EditsApplied)[0].outcome.refusals
     assert any(reason in refusal for refusal in refusals), refusals
     assert not (tmp_path / "work" / "escape.py").exists()
     assert reason in scenario.prompts()[1]
@@ -120,11 +140,11 @@ def test_writes_through_a_symlink_that_leaves_the_workspace_are_refused(tmp_path
     scenario.run({"responses": {"builder": [{"text": GOOD_READING}], "auditor": [APPROVE]}})
     clone = tmp_path / "work" / "scenario"
     (clone / "textstats" / "linked").symlink_to(outside)
-    result = editing.apply_edits(
+    result = edits.apply_edits(
         clone,
-        editing.parse_edits(file_block("textstats/linked/evil.py", "x = 1")),
+        edits.parse_edits(file_block("textstats/linked/evil.py", "x = 1")),
         allowed=["textstats/"],
-        protected=editing.DEFAULT_PROTECTED,
+        protected=edits.DEFAULT_PROTECTED,
         deletion_threshold=None,
     )
     assert result.refusals == (
@@ -146,8 +166,15 @@ def test_large_deletion_waits_for_approval_then_continues(tmp_path: Path) -> Non
     assert scenario.of_type(events.ApprovalNeeded)
     again = scenario.run({"responses": {}})
     assert again.state == "AwaitingApproval"  # not approved yet: nothing is redone
+    seen = len(scenario.events)
     approved = scenario.run({"responses": {"auditor": [APPROVE]}}, approved={0})
     assert approved.state == "Succeeded"
+    # the approved change is gated as the phase's next attempt (numbering continues)
+    assert [e.attempt for e in scenario.events[seen:] if isinstance(e, events.TestsRan)] == [
+        None,
+        2,
+    ]
+    assert approved.results[0].attempts == 2
     assert scenario.branch_file("textstats/table.py") == "LINE_0 = 0\n"
     assert scenario.branch_log()[0] == "autopack: phase 0 Shrink the table"
 
@@ -227,6 +254,7 @@ def test_budget_exhaustion_stops_before_the_call(tmp_path: Path) -> None:
     outcome = scenario.run({"responses": {"builder": [{"text": GOOD_READING}]}})
     assert (outcome.state, outcome.reason) == ("Failed", "BudgetExceeded")
     assert "but the run has 5,000 tokens / $10.0000 left" in outcome.message
+    assert not outcome.message.startswith("BudgetExceeded")  # the reason is not repeated
     assert scenario.prompts() == []  # no call was made
 
 
@@ -238,9 +266,18 @@ def test_resume_does_not_redo_completed_phases(tmp_path: Path) -> None:
     assert "has no builder response left" in first.message
     done_commit = git("rev-parse", "autopack/scenario", cwd=scenario.origin).strip()
     cli = file_block("textstats/cli.py", "def main() -> int:\n    return 0")
+    seen = len(scenario.events)
     second = scenario.run({"responses": {"builder": [{"text": cli}], "auditor": [APPROVE]}})
     assert second.state == "Succeeded"
-    assert list(second.results) == [1]  # phase 0 was not run again
+    rerun = scenario.events[seen:]
+    # phase 0 was not run again: it was found complete on the branch
+    assert [e.index for e in rerun if isinstance(e, events.PhaseStarted)] == [1]
+    [found] = [e for e in rerun if isinstance(e, events.PhaseAlreadyComplete)]
+    assert (found.index, found.commit) == (0, done_commit)
+    assert (second.results[0].state, second.results[0].commit) == ("Complete", done_commit)
+    # attempt numbering continues: phase 1's first attempt was the stopped one
+    assert [e.attempt for e in rerun if isinstance(e, events.AttemptStarted)] == [2]
+    assert (second.results[0].attempts, second.results[1].attempts) == (1, 2)
     log = scenario.branch_log()
     assert log[:2] == ["autopack: phase 1 Add a CLI", "autopack: phase 0 Add reading time"]
     assert git("rev-parse", "autopack/scenario~1", cwd=scenario.origin).strip() == done_commit
@@ -252,33 +289,46 @@ def test_health_budget_stops_a_run_that_would_loop(tmp_path: Path) -> None:
     bad = {"text": file_block("outside.py", "x = 1")}
     outcome = scenario.run({"responses": {"builder": [bad] * 5}})
     assert (outcome.state, outcome.reason) == ("Failed", "HealthBudgetExhausted")
-    assert outcome.message.startswith("HealthBudgetExhausted: 2 failures, last: ")
+    assert outcome.message.startswith("2 failures, last: ")
 
 
-def test_a_provider_outage_costs_no_attempt_and_is_recorded(tmp_path: Path) -> None:
+def test_a_provider_outage_costs_no_attempt_and_is_recorded(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     scenario = reading_phase(Scenario(tmp_path))
+    waits_pass_time(scenario, monkeypatch)
     scenario.builder.budget(maxAttemptsPerPhase=1)
-    outage = [{"error": "overloaded"}] * 5  # every retry of one call
+    outage = [{"error": "overloaded"}] * 2  # every try of one call (overload_attempts: 2)
     outcome = scenario.run(
         {"responses": {"builder": [*outage, {"text": GOOD_READING}], "auditor": [APPROVE]}}
     )
     assert outcome.state == "Succeeded", outcome.message
     failed, passed = scenario.of_type(events.AttemptFinished)
-    assert (failed.attempt, failed.outcome, failed.category) == (1, "failed", "provider")
-    assert failed.signature == (
-        "ProviderError: every model failed; last: scripted: injected overloaded (builder call <n>)"
+    assert failed.result.failure is not None
+    assert (failed.attempt, failed.result.outcome, failed.result.failure.category) == (
+        1,
+        "failed",
+        "provider",
     )
-    assert (passed.attempt, passed.outcome) == (2, "passed")
-    assert len(scenario.waits) == 4  # back-offs between the five tries, none actually slept
+    assert failed.result.failure.signature.text == (
+        "every route failed; the first error: scripted: injected overloaded (builder call <n>)"
+    )
+    assert (passed.attempt, passed.result.outcome) == (2, "passed")
+    # the back-off between the two tries, then the open breaker's cooldown; none slept
+    assert len(scenario.waits) == 2
+    assert scenario.waits[1] == pytest.approx(30.0)  # breaker.cooldown_seconds
 
 
-def test_repeated_provider_outages_exhaust_the_health_budget(tmp_path: Path) -> None:
+def test_repeated_provider_outages_exhaust_the_health_budget(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     scenario = reading_phase(Scenario(tmp_path))
+    waits_pass_time(scenario, monkeypatch)
     outcome = scenario.run({"responses": {"builder": [{"error": "server_error"}] * 40}})
     assert (outcome.state, outcome.reason) == ("Failed", "HealthBudgetExhausted")
     assert outcome.message == (
-        "HealthBudgetExhausted: 8 provider errors, last: provider: ProviderError: every model "
-        "failed; last: scripted: injected server_error (builder call <n>)"
+        "8 provider errors, last: provider: every route failed; the first error: "
+        "scripted: injected server_error (builder call <n>)"
     )
     assert len(scenario.of_type(events.AttemptFinished)) == 8
 
@@ -287,4 +337,12 @@ def test_a_rejected_key_stops_the_run_at_once(tmp_path: Path) -> None:
     scenario = reading_phase(Scenario(tmp_path))
     outcome = scenario.run({"responses": {"builder": [{"error": "authentication"}] * 3}})
     assert (outcome.state, outcome.reason) == ("Failed", "ProviderError")
-    assert scenario.of_type(events.AttemptFinished) == []
+    assert scenario.cassettes[0].positions["builder"] == 1  # never retried
+    # the stop ends the attempt and the phase with a final state
+    [stopped] = scenario.of_type(events.AttemptFinished)
+    assert stopped.result.outcome == "stopped"
+    assert stopped.result.failure is None
+    assert stopped.result.stop is not None
+    assert stopped.result.stop.reason == "ProviderError"
+    [finished] = scenario.of_type(events.PhaseFinished)
+    assert (finished.result.state, finished.result.stop) == ("Failed", stopped.result.stop)

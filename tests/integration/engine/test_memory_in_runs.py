@@ -6,8 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from autopack import settings
-from autopack import events
+from autopack import events, settings
 from tests.builders.scenario import APPROVE, GOOD_READING, Scenario
 
 pytestmark = pytest.mark.slow
@@ -29,7 +28,7 @@ def test_drift_is_checked_and_memory_reaches_the_prompts(tmp_path: Path) -> None
         {"responses": {"builder": [{"text": GOOD_READING}], "auditor": [APPROVE]}}
     )
     assert outcome.state == "Succeeded"
-    [drift] = scenario.of_type(events.DriftChecked)
+    [drift] = [e.outcome for e in scenario.of_type(events.DriftChecked)]
     assert drift.provider in ("minilm", "hashing-lexical")
     assert drift.lexical == (drift.provider == "hashing-lexical")
     assert not drift.blocks
@@ -69,4 +68,4 @@ def test_blocking_drift_mode_stops_an_off_goal_change(
     )
     assert outcome.state == "Failed"
     assert "goal drift" in (outcome.results[0].failure or "")
-    assert scenario.of_type(events.DriftChecked)[0].blocks
+    assert scenario.of_type(events.DriftChecked)[0].outcome.blocks

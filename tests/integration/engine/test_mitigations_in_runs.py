@@ -1,11 +1,13 @@
 """Known failures fixed deterministically between attempts, recorded on the attempt."""
 
+import shutil
 import subprocess
 from pathlib import Path
 
 import pytest
+import yaml
 
-from autopack import events
+from autopack import events, settings
 from tests.builders.python_env import make_wheel, project_venv
 from tests.builders.scenario import APPROVE, GOOD_READING, Scenario, file_block
 
@@ -35,11 +37,11 @@ def test_wrong_test_path_is_fixed_by_a_mitigation_without_any_model_diagnosis(
         }
     )
     assert outcome.state == "Succeeded", outcome.message
-    failed = [e for e in scenario.of_type(events.AttemptFinished) if e.outcome == "failed"]
+    failed = [e for e in scenario.of_type(events.AttemptFinished) if e.result.outcome == "failed"]
     assert len(failed) == 1
-    assert failed[0].mitigation == "wrong-working-directory: run the tests from backend/"
+    assert failed[0].result.mitigation == "wrong-working-directory: run the tests from backend/"
     ran = scenario.of_type(events.TestsRan)
-    assert ran[-1].passed == 1
+    assert ran[-1].outcome.passed == 1
     assert scenario.prompts("doctor") == []
 
 
@@ -48,9 +50,14 @@ def test_failure_signatures_are_normalized(tmp_path: Path) -> None:
     scenario.builder.budget(maxAttemptsPerPhase=1)
     outcome = scenario.run({"responses": {"builder": [{"text": "no blocks at all"}] * 2}})
     assert outcome.state == "Failed"
-    [failed] = [e for e in scenario.of_type(events.AttemptFinished) if e.outcome == "failed"]
+    [failed] = [
+        e.result.failure
+        for e in scenario.of_type(events.AttemptFinished)
+        if e.result.outcome == "failed"
+    ]
+    assert failed is not None
     assert failed.category == "malformed"
-    assert failed.signature == (
+    assert failed.signature.text == (
         "unparseable Builder output: no '=== FILE:', '=== EDIT:' or '=== DELETE:' block found"
     )
 
@@ -63,6 +70,13 @@ def test_a_missing_module_is_installed_and_declared_without_any_model_diagnosis(
     make_wheel(wheels, "tinydep")
     monkeypatch.setenv("PIP_NO_INDEX", "1")
     monkeypatch.setenv("PIP_FIND_LINKS", str(wheels))
+    # The demo project does not declare tinydep: only allowed_installs lets a mitigation add it.
+    config = tmp_path / "config"
+    shutil.copytree(settings.config_dir(), config)
+    hardening = yaml.safe_load((config / "hardening.yaml").read_text())
+    hardening["allowed_installs"]["python"] = ["tinydep"]
+    (config / "hardening.yaml").write_text(yaml.safe_dump(hardening))
+    monkeypatch.setenv("AUTOPACK_CONFIG_DIR", str(config))
     python = project_venv(tmp_path / "project-venv")
     scenario = Scenario(tmp_path)
     scenario.builder.set(
@@ -86,8 +100,9 @@ def test_a_missing_module_is_installed_and_declared_without_any_model_diagnosis(
         }
     )
     assert outcome.state == "Succeeded", outcome.message
-    failed, passed = scenario.of_type(events.AttemptFinished)
-    assert failed.signature.startswith("<n> passed")
+    failed, passed = (e.result for e in scenario.of_type(events.AttemptFinished))
+    assert failed.failure is not None
+    assert failed.failure.signature.text.startswith("<n> passed")
     assert failed.mitigation == (
         "missing-python-module: installed tinydep and declared it in pyproject.toml"
     )

@@ -1,12 +1,14 @@
 """A whole run against a local server speaking Anthropic's wire format: escalation and cost."""
 
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
 
 from autopack import events
+from autopack.llm.tokens import token_ids
 from tests.builders.scenario import GOOD_READING, Scenario, file_block
-from tests.builders.wire import Reply, anthropic_message, wire_server
+from tests.fakes.llm_servers import Answer, llm_server
 
 pytestmark = pytest.mark.slow
 
@@ -25,31 +27,17 @@ def test_builder_escalates_to_the_next_model_after_two_failures(
         "Add reading time", complexity="low", deliverables=["textstats/reading.py"]
     )
     scenario.builder.budget(maxAttemptsPerPhase=3)
-    with wire_server() as server:
-        server.replies += [
-            Reply(200, anthropic_message(BROKEN, input_tokens=2000, output_tokens=300)),
-            Reply(200, anthropic_message(DOCTOR_RETRY, input_tokens=800, output_tokens=40)),
-            Reply(200, anthropic_message(BROKEN, input_tokens=2100, output_tokens=300)),
-            Reply(
-                200,
-                anthropic_message(
-                    "Leave counting alone; add reading.py only.", input_tokens=500, output_tokens=20
-                ),
-            ),
-            Reply(200, anthropic_message(GOOD_READING, input_tokens=2200, output_tokens=280)),
-            Reply(
-                200,
-                anthropic_message(
-                    "VERDICT: approved\n- fine",
-                    input_tokens=900,
-                    output_tokens=10,
-                    cache_read=None,
-                    cache_write=None,
-                ),
-            ),
+    with llm_server("anthropic") as server:  # streams, as the real API does
+        server.script += [
+            Answer(BROKEN),
+            Answer(DOCTOR_RETRY),
+            Answer(BROKEN),
+            Answer("Leave counting alone; add reading.py only."),
+            Answer(GOOD_READING),
+            Answer("VERDICT: approved\n- fine"),
         ]
         monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-local-test")
-        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.url)
+        monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
         outcome = scenario.run(None)
     assert outcome.state == "Succeeded", outcome.message
     models_used = [request["body"]["model"] for request in server.requests]
@@ -65,7 +53,21 @@ def test_builder_escalates_to_the_next_model_after_two_failures(
     assert started[2].escalation == (
         "builder claude-haiku-4-5 -> claude-sonnet-4-6 after 2 failures"
     )
-    costs = [round(e.cost_usd, 6) for e in scenario.of_type(events.ModelCalled)]
-    # haiku: 2000*1 + 300*5 + 900*0.10 + 50*1.25 = 3652.5 per 1M -> 0.003652 (half-even)
-    assert costs[0] == 0.003652
-    assert all(cost > 0 for cost in costs)
+    calls = [e.call for e in scenario.of_type(events.ModelCalled)]
+    assert [(call.model, call.outcome) for call in calls] == [
+        (model, "ok") for model in models_used
+    ]
+    # The server reports usage from the tokenizer (the output is the answer's tokens); the
+    # first call is priced at haiku's rates per 1M: input 1, output 5, cache read 0.10, write 1.25.
+    usage = calls[0].usage
+    assert usage is not None
+    assert usage.output_tokens == len(token_ids(BROKEN))
+    assert (usage.input_tokens or 0) > 0
+    expected = (
+        Decimal(usage.input_tokens or 0) * Decimal("1")
+        + Decimal(usage.output_tokens or 0) * Decimal("5")
+        + Decimal(usage.cache_read_tokens or 0) * Decimal("0.10")
+        + Decimal(usage.cache_write_tokens or 0) * Decimal("1.25")
+    ) / Decimal(1_000_000)
+    assert round(calls[0].cost_usd, 6) == float(expected.quantize(Decimal("0.000001")))
+    assert all(call.cost_usd > 0 for call in calls)

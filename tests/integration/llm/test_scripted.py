@@ -128,7 +128,7 @@ def test_record_then_replay_round_trip(tmp_path: Path, monkeypatch: pytest.Monke
         server.script += [Answer("first answer"), Answer("VERDICT: approved")]
         monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-local-0123456789")
         monkeypatch.setenv("ANTHROPIC_BASE_URL", server.base_url)
-        recorded, _, _ = routed(recording, profile="default")
+        recorded, _, originals = routed(recording, profile="default")
         assert ask(recorded, "builder") == "first answer"
         assert ask(recorded, "auditor") == "VERDICT: approved"
         recorded.close()
@@ -137,4 +137,7 @@ def test_record_then_replay_round_trip(tmp_path: Path, monkeypatch: pytest.Monke
     assert ask(replay, "auditor") == "VERDICT: approved"
     assert records[0].usage is not None
     assert records[0].usage.output_tokens == 2
+    # the cassette keeps each answer's usage exactly as the provider reported it
+    assert [r.usage for r in records] == [r.usage for r in originals]
+    assert (records[0].usage.input_tokens or 0) > 0
     assert "sk-local" not in cassette.read_text()

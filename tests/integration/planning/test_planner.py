@@ -1,16 +1,15 @@
 """Messy notes become grounded phases through the Planner role (scripted provider)."""
 
 import json
-from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from autopack.engine.wiring import model_factory, scripted_planner
-from autopack.llm.routed import RoutedModels
+from autopack.engine.wiring import RoutedCalls, model_factory, model_planner
 from autopack.llm.pricing import load_prices
+from autopack.llm.routed import RoutedModels
 from autopack.llm.routing import load_models_config
 from autopack.llm.scripted import Cassette
 from autopack.planning import (
@@ -65,11 +64,10 @@ def planner_for(responses: list[str], root: Path) -> tuple[Any, Cassette]:
         run="notes",
         run_tokens=1_000_000,
         run_cost=Decimal(10),
-        emit=lambda event: None,
-        now=lambda: datetime.now(UTC),
+        record=lambda call: None,
         factory=model_factory(cassette=cassette, record=None),
     )
-    return scripted_planner(models, root), cassette
+    return model_planner(RoutedCalls(models), root), cassette
 
 
 def normalize_notes(repo: Path, planner: Any) -> Any:
