@@ -65,6 +65,8 @@ class SessionOptions:
     spent: tuple[int, Decimal] = (0, Decimal(0))
     """Tokens and dollars the run spent before this session (its ledger): budgets are per run."""
     sandbox: sandboxing.SandboxMode = "auto"
+    sandbox_socket: Path | None = None
+    """In a runner pod: the sandbox container's socket; commands run there, never here."""
     now: Callable[[], datetime] = utcnow
 
 
@@ -135,11 +137,20 @@ def open_session(
     suite = toolchains.choose_suite_command(
         toolchains.detect(workspace.root, files), run.spec.toolchain
     )
-    sandbox = sandboxing.choose(
-        options.sandbox,
-        workspace=workspace.root,
-        env_names=run.spec.toolchain.env,
-        network=run.spec.toolchain.network,
+    sandbox: sandboxing.Sandbox = (
+        sandboxing.RemoteSandbox(
+            workspace.root,
+            socket_path=options.sandbox_socket,
+            env_names=run.spec.toolchain.env,
+            network=run.spec.toolchain.network,
+        )
+        if options.sandbox_socket is not None
+        else sandboxing.choose(
+            options.sandbox,
+            workspace=workspace.root,
+            env_names=run.spec.toolchain.env,
+            network=run.spec.toolchain.network,
+        )
     )
     gates = CommandGates(workspace.root, suite=suite or SuiteCommand("false"), sandbox=sandbox)
 

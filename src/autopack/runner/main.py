@@ -31,6 +31,9 @@ from autopack.workspace import WorkspaceError, display_url
 
 log = logging.getLogger(__name__)
 
+# Set in the agent container of a runner pod: the sandbox container serves commands there.
+SANDBOX_SOCKET_ENV = "AUTOPACK_SANDBOX_SOCKET"
+
 
 def write_report(report: RunnerReport) -> None:
     """Write the report where Kubernetes reads termination messages."""
@@ -146,6 +149,7 @@ def _execute(namespace: str, name: str) -> int:
         previous_attempts=kube.attempts_made(namespace, name, run_id),
         notes=notes,
         spent=_spent(store_sink, namespace=namespace, name=name, run_id=run_id),
+        sandbox_socket=Path(socket) if (socket := os.environ.get(SANDBOX_SOCKET_ENV)) else None,
     )
     try:
         session = open_session(run, run_id=run_id, options=options, emit=sinks.emit)
