@@ -117,17 +117,21 @@ def start(cluster: Cluster, mode: str) -> int:
 
 
 def create_all(cluster: Cluster, bodies: list[dict[str, Any]]) -> dict[str, float]:
-    """Create runs in one go on the API server's loop; return their creation times."""
+    """Create runs on the API server's loop, in batches; return their creation times."""
     kind = cluster.api.kind("autopack.dev", "v1alpha1", "autopackruns")
 
-    def create() -> dict[str, float]:
+    def create(batch: list[dict[str, Any]]) -> dict[str, float]:
         created = {}
-        for body in bodies:
+        for body in batch:
             cluster.api.store.create(kind, "default", body, source="kubectl")
             created[body["metadata"]["name"]] = time.monotonic()
         return created
 
-    return cluster.call(create)
+    created: dict[str, float] = {}
+    for start in range(0, len(bodies), 25):
+        batch = bodies[start : start + 25]
+        created.update(cluster.call(lambda batch=batch: create(batch)))
+    return created
 
 
 def job_times(cluster: Cluster) -> dict[str, float]:
@@ -249,7 +253,9 @@ def side_by_side(size: int, workdir: Path, *, idle: float = 0.0) -> dict[str, An
             "operator_rss_mib_all_finished",
         )
     }
-    return {"runs": size, "autopack": autopack, "bare_kopf": bare, "autopack_over_bare": ratios}
+    row = {"runs": size, "autopack": autopack, "bare_kopf": bare, "autopack_over_bare": ratios}
+    print(json.dumps(row), file=sys.stderr, flush=True)  # each size as soon as it is known
+    return row
 
 
 def demo_run_writes(workdir: Path) -> dict[str, Any]:

@@ -179,3 +179,6 @@ def test_a_run_costs_few_operator_writes_and_none_to_its_metadata(
     assert writes[("autopackruns", "patch")] <= 2 * runs, writes
     assert writes[("events", "create")] <= 2 * runs, writes
     assert sum(writes.values()) <= 5 * runs, writes
+    described = cluster.kubectl("describe", "autopackrun", "run-0")
+    assert "RunSucceeded" in described
+    assert "autopack-operator" in described  # the events' reporting component ("From")

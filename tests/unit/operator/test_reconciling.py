@@ -217,3 +217,28 @@ def test_what_earlier_versions_left_on_a_run_is_removed_and_a_deleted_run_is_let
     assert result.decision is None
     assert api.jobs == []
     assert api.status_writes == []
+
+
+def test_a_phase_ending_and_the_next_starting_make_one_write_once_settled(api: FakeApi) -> None:
+    clock = Clock()
+    reconciler = Reconciler(OperatorConfig(status_interval_seconds=60), clock=clock)
+    job = a_job()
+    first = [a_phase_in(PhaseState.BUILDING, 0).to_api(), a_phase_in(PhaseState.QUEUED, 1).to_api()]
+    reconciler.reconcile(Snapshot(KEY, run_body(), jobs=[job], phases=first), now=NOW)
+    writes = len(api.status_writes)
+    clock.now += 30
+    ended = [a_phase_in(PhaseState.COMPLETE, 0).to_api(), a_phase_in(PhaseState.QUEUED, 1).to_api()]
+    held = reconciler.reconcile(Snapshot(KEY, run_body(), jobs=[job], phases=ended), now=NOW)
+    assert held.again == pytest.approx(2)
+    clock.now += 0.5
+    started = [
+        a_phase_in(PhaseState.COMPLETE, 0).to_api(),
+        a_phase_in(PhaseState.BUILDING, 1).to_api(),
+    ]
+    reconciler.reconcile(Snapshot(KEY, run_body(), jobs=[job], phases=started), now=NOW)
+    assert len(api.status_writes) == writes
+    clock.now += 1.5
+    reconciler.reconcile(Snapshot(KEY, run_body(), jobs=[job], phases=started), now=NOW)
+    assert len(api.status_writes) == writes + 1
+    assert api.status_writes[-1]["progress"] == "1/2"
+    assert api.status_writes[-1]["currentPhase"] == "demo-p01"
