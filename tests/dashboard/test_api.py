@@ -92,7 +92,7 @@ def test_usage_totals_equal_the_ledger_by_day_week_and_month(store: Store) -> No
     assert report["cache_share"] == pytest.approx(4000 / (3000 + 3500 + 4000 + 1000))
     page = api.get("/usage", params={"period": "week"}).text
     assert 'data-cost="1.114346"' in page
-    assert page.count("<svg") == 2
+    assert page.count("<svg") == 5
 
 
 def test_run_page_shows_failed_attempt_doctor_tests_and_calls(store: Store) -> None:

@@ -13,6 +13,7 @@ from urllib.parse import urlencode, urlsplit
 from fastapi import APIRouter, Form, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 
 from autopack.dashboard import api, charts, schemas
 
@@ -150,19 +151,7 @@ def usage_page(
     with request.app.state.store.session() as session:
         report = api.get_usage(session, period=period, days=days)
     categories = [row.key for row in report.by_period]
-    token_chart = charts.stacked_bars(
-        label=f"Tokens per {period}",
-        categories=categories,
-        series=[
-            charts.Series(name, [float(getattr(row.usage, field)) for row in report.by_period])
-            for name, field in (
-                ("input", "input_tokens"),
-                ("cache read", "cache_read_tokens"),
-                ("cache write", "cache_write_tokens"),
-                ("output", "output_tokens"),
-            )
-        ],
-    )
+    token_chart = _token_chart(f"Tokens per {period}", report.by_period)
     providers = [row.key for row in report.by_provider]
     cost = {(row.period, row.provider): float(row.cost_usd) for row in report.cost_by_provider}
     cost_chart = charts.stacked_bars(
@@ -181,6 +170,31 @@ def usage_page(
         days=days,
         token_chart=token_chart,
         cost_chart=cost_chart,
+        group_charts={
+            "provider": _token_chart("Tokens by provider", report.by_provider),
+            "model": _token_chart("Tokens by model", report.by_model),
+            "role": _token_chart("Tokens by role", report.by_role),
+        },
+    )
+
+
+TOKEN_KINDS = (
+    ("input", "input_tokens"),
+    ("cache read", "cache_read_tokens"),
+    ("cache write", "cache_write_tokens"),
+    ("output", "output_tokens"),
+)
+
+
+def _token_chart(label: str, rows: list[schemas.UsageRow]) -> Markup:
+    """Tokens of each row, stacked by kind."""
+    return charts.stacked_bars(
+        label=label,
+        categories=[row.key for row in rows],
+        series=[
+            charts.Series(name, [float(getattr(row.usage, field)) for row in rows])
+            for name, field in TOKEN_KINDS
+        ],
     )
 
 
