@@ -147,8 +147,11 @@ def path_problem(path: str) -> str | None:
         return "contains a control character"
     if path.startswith(("/", "~")) or re.match(r"^[A-Za-z]:", path):
         return "is absolute; use a path relative to the repository root"
-    if ".." in path.replace("\\", "/").split("/"):
+    parts = path.replace("\\", "/").split("/")
+    if ".." in parts:
         return "contains '..'; paths must stay inside the repository"
+    if any(part.lower() == ".git" for part in parts):
+        return "is inside .git/, which is never editable"
     return None
 
 

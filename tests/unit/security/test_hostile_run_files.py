@@ -112,6 +112,7 @@ def test_the_crd_patterns_agree_with_the_validators() -> None:
         ("allowedPaths: ['src/../../etc/']", "contains '..'"),
         ("allowedPaths: ['/etc/']", "is absolute"),
         ("readOnlyContext: ['~/.ssh/']", "is absolute"),
+        ("allowedPaths: ['.git/hooks/']", "is inside .git/"),
     ],
 )
 def test_validate_refuses_scopes_outside_the_repository(scope: str, reason: str) -> None:
