@@ -14,6 +14,7 @@ from autopack.api import AutopackRun
 from autopack.engine.wiring import RoutedCalls, SessionOptions, open_session
 from autopack.events import RunOutcome
 from autopack.llm.scripted import Cassette
+from autopack.sandbox import SandboxMode
 from tests.builders.api import RunBuilder
 
 PROJECT = Path(__file__).resolve().parents[2] / "examples" / "demo" / "project"
@@ -63,6 +64,7 @@ class Scenario:
         self.previous_attempts: dict[int, int] = {}
         self.run_id = "scenario"
         self.notes: list[str] = []
+        self.sandbox: SandboxMode = "auto"
         self.cassettes: list[Cassette] = []
         self.executions = 0
         self.waits: list[float] = []
@@ -98,6 +100,7 @@ class Scenario:
             profile=None if tape is not None else "default",
             previous_attempts=self.previous_attempts,
             notes=lambda: list(self.notes),
+            sandbox=self.sandbox,
         )
         session = open_session(
             self.run_object,

@@ -47,6 +47,17 @@ def execute_phases(
     pending = workspace.set_aside_pending() if pending_index in approved else None
     baseline = ctx.gates.baseline()
     ctx.emit(events.TestsRan(run=ctx.run, at=ctx.now(), index=None, attempt=None, outcome=baseline))
+    if baseline.unrunnable:
+        # Nothing could be gated: every change would "pass" the tests it never ran.
+        last = (baseline.log_excerpt.strip().splitlines() or ["no output"])[-1]
+        return RunOutcome(
+            RunPhase.FAILED,
+            Reason.PLAN_INVALID,
+            f"the test command `{baseline.command}` cannot start (exit code "
+            f"{baseline.exit_code}: {last}); set spec.toolchain.test to a command that runs "
+            "in the repository",
+            baseline=baseline.summary,
+        )
     results: dict[int, PhaseResult] = {}
     last_commit = workspace.head()
     for index, phase in enumerate(phases):

@@ -125,6 +125,7 @@ class CommandGates:
         if run.timed_out:
             summary += f"; timed out after {self.timeout:.0f} s"
         return GateOutcome(
+            exit_code=run.exit_code,
             command=self.test_command,
             passed=values.count("passed"),
             failed=values.count("failed"),

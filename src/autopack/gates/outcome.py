@@ -20,3 +20,9 @@ class GateOutcome:
     summary: str = ""
     log_excerpt: str = ""
     duration_seconds: float = 0.0
+    exit_code: int | None = None
+
+    @property
+    def unrunnable(self) -> bool:
+        """The command could not start at all (not found, not executable): nothing was tested."""
+        return self.exit_code in (126, 127)

@@ -79,6 +79,9 @@ def test_a_missing_module_is_installed_and_declared_without_any_model_diagnosis(
     monkeypatch.setenv("AUTOPACK_CONFIG_DIR", str(config))
     python = project_venv(tmp_path / "project-venv")
     scenario = Scenario(tmp_path)
+    # The project's interpreter lives in pytest's temporary directory, which the sandbox's
+    # private /tmp hides (and the install writes there): this test is about the mitigation.
+    scenario.sandbox = "none"
     scenario.builder.set(
         "spec.toolchain", {"test": f"{python} -m pytest -q -p no:asyncio -p no:kmock"}
     )

@@ -173,3 +173,16 @@ def test_a_succeeded_run_opens_then_updates_its_pull_request(
         assert len(state.pulls) == 1
         assert ("PATCH", "/repos/acme/textstats/pulls/1") in state.calls
     assert token not in repr(scenario.events)
+
+
+def test_a_test_command_that_cannot_start_fails_the_run_before_any_change(
+    tmp_path: Path,
+) -> None:
+    scenario = reading_phase(Scenario(tmp_path))
+    scenario.builder.set("spec.toolchain", {"test": "no-such-test-runner --all"})
+    outcome = scenario.run({"responses": {}})
+    assert outcome.state == "Failed"
+    assert outcome.reason == Reason.PLAN_INVALID
+    assert "`no-such-test-runner --all` cannot start (exit code 127" in outcome.message
+    assert "set spec.toolchain.test" in outcome.message
+    assert not scenario.of_type(events.AttemptStarted)
