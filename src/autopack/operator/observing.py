@@ -29,8 +29,9 @@ def plain(value: Any) -> Any:
 
 
 def _conditions(status: Mapping[str, Any], kept: frozenset[str]) -> list[dict[str, Any]]:
+    fields = ("type", "status", "reason", "message", "lastTransitionTime")
     return [
-        {k: c.get(k) for k in ("type", "status", "reason", "message") if c.get(k) is not None}
+        {k: c.get(k) for k in fields if c.get(k) is not None}
         for c in status.get("conditions") or []
         if c.get("type") in kept
     ]

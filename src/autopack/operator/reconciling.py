@@ -27,6 +27,7 @@ from autopack.operator.admission import RunSlot, admit
 from autopack.operator.config import OperatorConfig
 from autopack.operator.decisions import Decision, Observed, decide, launch_number
 from autopack.operator.history import RunHistory, lifecycle_row
+from autopack.operator.status import awaits_pod_end
 
 RunKey = tuple[str, str]
 """(namespace, run name)."""
@@ -45,6 +46,8 @@ _URGENT_FIELDS = (
 # run status write covers both.
 _MILESTONE_FIELDS = ("progress", "phaseCounts", "currentPhase")
 MILESTONE_SETTLE_SECONDS = 2.0
+POD_REPORT_GRACE_SECONDS = 30.0
+"""How long after its Job ended a runner pod's report is waited for."""
 LEGACY_FINALIZER = "kopf.zalando.org/KopfFinalizerMarker"
 """kopf's finalizer, which operator versions with a timer put on every run."""
 # States in which a run holds a runner slot.
@@ -267,12 +270,17 @@ class Reconciler:
             acting.delete_run(run.name, namespace=namespace)
             return Result(decision=None)
         jobs = self._jobs(snapshot, written)
-        latest = max(jobs, key=launch_number)["metadata"]["name"] if jobs else None
+        latest_job = max(jobs, key=launch_number) if jobs else None
+        latest = latest_job["metadata"]["name"] if latest_job else None
         pods = [
             pod
             for pod in snapshot.pods
             if (pod.get("metadata", {}).get("labels") or {}).get("job-name") == latest
         ]
+        if latest_job is not None and awaits_pod_end(
+            latest_job, pods, now=moment, grace=POD_REPORT_GRACE_SECONDS
+        ):
+            return Result(decision=None, again=1.0)  # the pod's watch event is on its way
         phases = _phases(snapshot.phases)
         # Admission and the decision happen under one lock, so two runs decided at once
         # cannot both take the last runner slot.

@@ -147,6 +147,35 @@ def job_outcome(job: dict[str, Any], pods: Sequence[dict[str, Any]]) -> JobOutco
     return _failure(job, failed, pod, terminated, report)
 
 
+_ENDINGS = ("Complete", "SuccessCriteriaMet", "Failed", "FailureTarget")
+
+
+def awaits_pod_end(
+    job: dict[str, Any], pods: Sequence[dict[str, Any]], *, now: datetime, grace: float
+) -> bool:
+    """Whether the Job ended but how its pod ended (the runner's report) is not seen yet.
+
+    Jobs and pods come through separate watches, so the Job's end can arrive first; the
+    run's result (branch, commit, reason) is in the pod's termination message. Wait for it,
+    at most ``grace`` seconds after the Job ended (a pod may be gone for good).
+    """
+    ended = [
+        c
+        for c in (job.get("status") or {}).get("conditions") or []
+        if c.get("type") in _ENDINGS and c.get("status") == "True"
+    ]
+    if not ended or _terminated(pods) != (None, None):
+        return False
+    since = ended[0].get("lastTransitionTime")
+    if not since:
+        return False
+    try:
+        moment = datetime.fromisoformat(str(since).replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return (now - moment).total_seconds() < grace
+
+
 def _failure(
     job: dict[str, Any],
     failed: dict[str, Any] | None,

@@ -7,7 +7,7 @@ from autopack.api import AutopackRun, AutopackRunStatus, PhaseState, RunPhase
 from autopack.api.report import RunnerReport
 from autopack.operator import observing
 from autopack.operator.decisions import Decision, Observed, decide, truncate
-from autopack.operator.status import job_outcome
+from autopack.operator.status import awaits_pod_end, job_outcome
 from tests.builders.api import a_run
 from tests.builders.k8s import a_job, a_phase_in, a_pod
 
@@ -131,3 +131,14 @@ def test_indexes_keep_only_what_decisions_read() -> None:
         }
     }
     assert observing.run_view(run)["metadata"] == {"annotations": {"keep": "me"}}
+
+
+def test_a_job_seen_ending_before_its_pod_waits_for_the_pods_report_for_a_while() -> None:
+    job = a_job(state="succeeded")
+    job["status"]["conditions"][0]["lastTransitionTime"] = "2026-01-01T11:59:58Z"
+    running_pod = {"metadata": {}, "status": {"containerStatuses": [{"name": "runner"}]}}
+    assert awaits_pod_end(job, [running_pod], now=NOW, grace=30)
+    assert not awaits_pod_end(job, [a_pod(report=APPROVAL)], now=NOW, grace=30)
+    later = datetime(2026, 1, 1, 12, 1, tzinfo=UTC)
+    assert not awaits_pod_end(job, [running_pod], now=later, grace=30)
+    assert not awaits_pod_end(a_job(state="running"), [running_pod], now=NOW, grace=30)
