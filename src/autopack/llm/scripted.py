@@ -211,6 +211,12 @@ class RecordingModel:
         self.provider = inner.provider
         self.name = inner.name
 
+    def close(self) -> None:
+        """Close the real model's connections."""
+        closer = getattr(self.inner, "close", None)
+        if callable(closer):
+            closer()
+
     def complete(self, *, prompt: Prompt, max_tokens: int) -> Completion:
         """Call the real model and record what it answered."""
         try:

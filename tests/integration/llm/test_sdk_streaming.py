@@ -1,6 +1,8 @@
 """The official SDKs stream from local servers speaking the Anthropic and OpenAI wire formats."""
 
 import time
+from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -12,6 +14,29 @@ from tests.fakes.llm_servers import Answer, CacheModel, Fault, llm_server
 
 KEY = "sk-test-not-a-real-key-1234567890"
 REPOSITORY = "def double(x):\n    return x * 2\n\n" * 300  # ~3,600 tokens, stable between attempts
+
+
+@pytest.fixture(autouse=True)
+def close_models() -> Iterator[None]:
+    """Close every client a test opened (an unclosed socket is a warning, hence an error)."""
+    yield
+    while OPENED:
+        OPENED.pop().close()
+
+
+OPENED: list[AnthropicModel | OpenAIModel] = []
+
+
+def anthropic_model(name: str, **options: Any) -> AnthropicModel:
+    model = AnthropicModel(name, **options)
+    OPENED.append(model)
+    return model
+
+
+def openai_model(name: str, **options: Any) -> OpenAIModel:
+    model = OpenAIModel(name, **options)
+    OPENED.append(model)
+    return model
 
 
 def layout(feedback: str) -> Prompt:
@@ -33,7 +58,7 @@ def layout(feedback: str) -> Prompt:
 def test_anthropic_streams_and_the_second_attempt_reads_the_stable_prefix_from_cache() -> None:
     with llm_server("anthropic") as server:
         server.script += [Answer("first"), Answer("second")]
-        model = AnthropicModel("claude-sonnet-4-6", api_key=KEY, base_url=server.base_url)
+        model = anthropic_model("claude-sonnet-4-6", api_key=KEY, base_url=server.base_url)
         first = model.complete(prompt=layout("attempt 1"), max_tokens=256)
         second = model.complete(prompt=layout("attempt 2 failed: test_triple"), max_tokens=256)
     body = server.requests[0]["body"]
@@ -53,7 +78,7 @@ def test_anthropic_streams_and_the_second_attempt_reads_the_stable_prefix_from_c
 
 def test_anthropic_prefix_below_the_minimum_is_not_cached() -> None:
     with llm_server("anthropic", cache=CacheModel(default_min_tokens=4096)) as server:
-        model = AnthropicModel("claude-haiku-4-5", api_key=KEY, base_url=server.base_url)
+        model = anthropic_model("claude-haiku-4-5", api_key=KEY, base_url=server.base_url)
         model.complete(prompt=layout("a"), max_tokens=64)
         again = model.complete(prompt=layout("b"), max_tokens=64)
     assert (again.usage.cache_read_tokens, again.usage.cache_write_tokens) == (0, 0)
@@ -63,7 +88,7 @@ def test_more_than_four_breakpoints_are_never_sent() -> None:
     blocks = tuple(PromptBlock(f"block {i} " * 400, cache=True) for i in range(6))
     prompt = Prompt(system=blocks[:3], messages=(Message("user", blocks[3:]),))
     with llm_server("anthropic") as server:
-        AnthropicModel("claude-sonnet-4-6", api_key=KEY, base_url=server.base_url).complete(
+        anthropic_model("claude-sonnet-4-6", api_key=KEY, base_url=server.base_url).complete(
             prompt=prompt, max_tokens=64
         )
     body = server.requests[0]["body"]
@@ -74,7 +99,7 @@ def test_more_than_four_breakpoints_are_never_sent() -> None:
 
 def test_openai_streams_with_usage_in_the_final_chunk_and_cached_tokens_counted_once() -> None:
     with llm_server("openai") as server:
-        model = OpenAIModel("gpt-4.1", api_key=KEY, base_url=server.base_url)
+        model = openai_model("gpt-4.1", api_key=KEY, base_url=server.base_url)
         model.complete(prompt=layout("attempt 1"), max_tokens=256)
         second = model.complete(prompt=layout("attempt 2"), max_tokens=256)
     body = server.requests[0]["body"]
@@ -90,7 +115,7 @@ def test_openai_streams_with_usage_in_the_final_chunk_and_cached_tokens_counted_
 def test_reasoning_models_take_max_completion_tokens_from_their_quirks() -> None:
     with llm_server("openai", reasoning_models={"o4-mini"}) as server:
         server.script.append(Answer("thought", reasoning_tokens=300))
-        model = OpenAIModel(
+        model = openai_model(
             "o4-mini",
             api_key=KEY,
             base_url=server.base_url,
@@ -125,7 +150,7 @@ def test_a_slow_but_live_answer_is_capped_by_the_overall_limit(provider: str) ->
 def test_anthropic_stream_cut_midway_carries_the_usage_reported_so_far() -> None:
     with llm_server("anthropic") as server:
         server.script.append(Fault(cut_after_events=5))
-        model = AnthropicModel("claude-sonnet-4-6", api_key=KEY, base_url=server.base_url)
+        model = anthropic_model("claude-sonnet-4-6", api_key=KEY, base_url=server.base_url)
         with pytest.raises(errors.StreamCutError) as cut:
             model.complete(prompt=layout("x"), max_tokens=64)
     usage = cut.value.partial_usage
@@ -136,7 +161,7 @@ def test_anthropic_stream_cut_midway_carries_the_usage_reported_so_far() -> None
 def test_openai_stream_cut_midway_is_a_cut_not_a_connection_failure() -> None:
     with llm_server("openai") as server:
         server.script.append(Fault(cut_after_events=3))
-        model = OpenAIModel("gpt-4.1", api_key=KEY, base_url=server.base_url)
+        model = openai_model("gpt-4.1", api_key=KEY, base_url=server.base_url)
         with pytest.raises(errors.StreamCutError):
             model.complete(prompt=layout("x"), max_tokens=64)
 
@@ -144,7 +169,7 @@ def test_openai_stream_cut_midway_is_a_cut_not_a_connection_failure() -> None:
 def test_an_overloaded_error_event_inside_the_stream_is_an_overload() -> None:
     with llm_server("anthropic") as server:
         server.script.append(Fault(error_event="overloaded_error", message="Overloaded"))
-        model = AnthropicModel("claude-sonnet-4-6", api_key=KEY, base_url=server.base_url)
+        model = anthropic_model("claude-sonnet-4-6", api_key=KEY, base_url=server.base_url)
         with pytest.raises(errors.OverloadedError, match="error event in the stream"):
             model.complete(prompt=layout("x"), max_tokens=64)
 
@@ -165,7 +190,7 @@ def test_http_errors_are_typed_with_status_and_retry_after(
 ) -> None:
     with llm_server("anthropic") as server:
         server.script.append(Fault(status=status, headers=headers))
-        model = AnthropicModel("claude-sonnet-4-6", api_key=KEY, base_url=server.base_url)
+        model = anthropic_model("claude-sonnet-4-6", api_key=KEY, base_url=server.base_url)
         with pytest.raises(error) as raised:
             model.complete(prompt=layout("x"), max_tokens=64)
     assert raised.value.status_code == status
@@ -176,7 +201,7 @@ def test_http_errors_are_typed_with_status_and_retry_after(
 def test_an_error_body_echoing_the_key_is_redacted() -> None:
     with llm_server("openai") as server:
         server.script.append(Fault(status=401, message=f"Incorrect API key provided: {KEY}"))
-        model = OpenAIModel("gpt-4.1", api_key=KEY, base_url=server.base_url)
+        model = openai_model("gpt-4.1", api_key=KEY, base_url=server.base_url)
         with pytest.raises(errors.AuthenticationFailedError) as raised:
             model.complete(prompt=layout("x"), max_tokens=64)
     assert KEY not in str(raised.value)
@@ -185,8 +210,8 @@ def test_an_error_body_echoing_the_key_is_redacted() -> None:
 
 def _model(provider: str, url: str, timeouts: StreamTimeouts) -> AnthropicModel | OpenAIModel:
     if provider == "anthropic":
-        return AnthropicModel("claude-sonnet-4-6", api_key=KEY, base_url=url, timeouts=timeouts)
-    return OpenAIModel("gpt-4.1", api_key=KEY, base_url=url, timeouts=timeouts)
+        return anthropic_model("claude-sonnet-4-6", api_key=KEY, base_url=url, timeouts=timeouts)
+    return openai_model("gpt-4.1", api_key=KEY, base_url=url, timeouts=timeouts)
 
 
 @pytest.mark.parametrize("provider", ["anthropic", "openai"])
@@ -204,7 +229,7 @@ def test_a_stream_kept_alive_forever_is_still_capped(provider: str) -> None:
 def test_an_error_object_inside_an_openai_stream_is_transient() -> None:
     with llm_server("openai") as server:
         server.script.append(Fault(error_event="server_error", message="The server had an error"))
-        model = OpenAIModel("gpt-4.1", api_key=KEY, base_url=server.base_url)
+        model = openai_model("gpt-4.1", api_key=KEY, base_url=server.base_url)
         with pytest.raises(errors.ServerError, match="an error in the stream"):
             model.complete(prompt=layout("x"), max_tokens=64)
 
@@ -215,9 +240,9 @@ def test_models_that_do_not_stream_get_one_json_answer(provider: str) -> None:
         server.script.append(Answer("whole"))
         model: AnthropicModel | OpenAIModel
         if provider == "anthropic":
-            model = AnthropicModel("m", api_key=KEY, base_url=server.base_url, streaming=False)
+            model = anthropic_model("m", api_key=KEY, base_url=server.base_url, streaming=False)
         else:
-            model = OpenAIModel("m", api_key=KEY, base_url=server.base_url, streaming=False)
+            model = openai_model("m", api_key=KEY, base_url=server.base_url, streaming=False)
         done = model.complete(prompt=layout("x"), max_tokens=64)
     assert done.text == "whole"
     assert not server.requests[0]["body"].get("stream")
@@ -230,7 +255,7 @@ def test_the_servers_x_should_retry_header_overrides_the_status_rule() -> None:
             Fault(status=500, headers={"x-should-retry": "false"}),
             Fault(status=400, headers={"x-should-retry": "true"}),
         ]
-        model = AnthropicModel("claude-sonnet-4-6", api_key=KEY, base_url=server.base_url)
+        model = anthropic_model("claude-sonnet-4-6", api_key=KEY, base_url=server.base_url)
         with pytest.raises(errors.ServerError) as final:
             model.complete(prompt=layout("x"), max_tokens=64)
         with pytest.raises(errors.InvalidRequestError) as transient:
@@ -244,6 +269,6 @@ def test_an_exhausted_quota_is_its_own_error() -> None:
         server.script.append(
             Fault(status=429, message="You exceeded your current quota (insufficient_quota)")
         )
-        model = OpenAIModel("gpt-4.1", api_key=KEY, base_url=server.base_url)
+        model = openai_model("gpt-4.1", api_key=KEY, base_url=server.base_url)
         with pytest.raises(errors.QuotaExhaustedError):
             model.complete(prompt=layout("x"), max_tokens=64)
