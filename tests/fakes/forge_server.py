@@ -34,7 +34,7 @@ def _authorized(headers: Any, token: str) -> bool:
 
 def _handler(state: ForgeState, base: str) -> type[BaseHTTPRequestHandler]:
     class Handler(BaseHTTPRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the stdlib's name
+        def log_message(self, format: str, *args: Any) -> None:
             pass
 
         def _reply(self, status: int, body: Any) -> None:

@@ -140,11 +140,18 @@ class PhaseRecovery:
             self.workspace.rollback(savepoint)
             return None, failure
         if mitigation.changed_files:
+            # Only the files the mitigation meant to change (an install's side effects stay out).
+            accepted = self.workspace.snapshot(mitigation.changed_files)
+            self.workspace.discard_side_effects(accepted)
             self.workspace.commit(
                 f"autopack: {mitigation.rule} in phase {self.index}\n\n"
                 f"{mitigation.description}\n\n{MITIGATION_TRAILER}: {self.index}"
             )
-        return mitigation.description, failure.with_feedback(
+        installed = "; ".join(mitigation.installs)
+        described = (
+            f"{mitigation.description} ({installed})" if installed else mitigation.description
+        )
+        return described, failure.with_feedback(
             f"Autopack already applied: {mitigation.description}"
         )
 

@@ -270,6 +270,7 @@ class StoreSink:
                 stop_reason=call.stop_reason,
                 error_type=call.error_type,
                 error_message=call.error_message,
+                status_code=call.status_code,
                 created_at=at,
             )
         )

@@ -7,9 +7,11 @@ from decimal import Decimal
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import select
 
 from autopack.store import Store, StoreUnavailableError, models, records
+from autopack.store.engine import MIGRATIONS_DIR
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 
@@ -27,8 +29,13 @@ def add_run(store: Store, run_id: str = "uid-1", name: str = "demo") -> None:
         )
 
 
+def head_revision() -> str:
+    return str(ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head())
+
+
 def test_upgrade_reaches_head_and_matches_the_models(store: Store) -> None:
-    assert store.current_revision() == "0001"
+    assert head_revision() == max(p.name[:4] for p in MIGRATIONS_DIR.glob("versions/0*.py"))
+    assert store.current_revision() == head_revision()
     with store.engine.connect() as connection:
         context = MigrationContext.configure(connection, opts={"compare_type": True})
         assert compare_metadata(context, models.Base.metadata) == []
@@ -36,7 +43,7 @@ def test_upgrade_reaches_head_and_matches_the_models(store: Store) -> None:
 
 def test_upgrade_twice_is_harmless(store: Store) -> None:
     store.upgrade()
-    assert store.current_revision() == "0001"
+    assert store.current_revision() == head_revision()
 
 
 def test_upserts_are_idempotent(store: Store) -> None:
