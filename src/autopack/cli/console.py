@@ -90,6 +90,8 @@ class ConsoleSink:
                 return f"  [yellow]{escape(event.message)}[/]"
             case events.EditsApplied():
                 return _edits(event)
+            case events.DiffReviewed():
+                return None
             case events.ChangesDiscarded():
                 shown = ", ".join(event.paths[:5]) + (" …" if len(event.paths) > 5 else "")
                 return (

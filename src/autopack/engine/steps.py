@@ -21,6 +21,7 @@ from autopack.workspace import PENDING_TRAILER, PHASE_TRAILER
 BUILDER_MAX_TOKENS = 8_192
 AUDITOR_MAX_TOKENS = 1_024
 MAX_CONTINUATIONS = 3
+MAX_STORED_DIFF = 200_000  # characters of the reviewed diff kept in the store
 
 
 @dataclass
@@ -194,9 +195,19 @@ class AttemptSteps:
 
     def audit(self, attempt: int, *, savepoint: str, tests: str) -> None:
         """The Auditor reviews the diff; one re-ask when its answer has no readable verdict."""
+        diff = self.ctx.workspace.diff(savepoint)
+        self.ctx.emit(
+            events.DiffReviewed(
+                run=self.ctx.run,
+                at=self.ctx.now(),
+                index=self.index,
+                attempt=attempt,
+                diff=diff[:MAX_STORED_DIFF],
+            )
+        )
         prompt = auditing.build_audit_layout(
             phase=self.phase,
-            diff=self.ctx.workspace.diff(savepoint),
+            diff=diff,
             test_summary=tests,
             intention=self.intention(),
         )

@@ -117,6 +117,15 @@ class ChangesDiscarded(Event):
 
 
 @dataclass(frozen=True, kw_only=True)
+class DiffReviewed(Event):
+    """The change the Auditor reviewed, as a unified diff (capped); for the store only."""
+
+    index: int
+    attempt: int
+    diff: str
+
+
+@dataclass(frozen=True, kw_only=True)
 class TestsRan(Event):
     """The project's tests ran; ``attempt`` is None for the baseline."""
 
@@ -199,6 +208,7 @@ RunEvent = (
     | ProviderNotice
     | EditsApplied
     | ChangesDiscarded
+    | DiffReviewed
     | TestsRan
     | AuditDone
     | DriftChecked

@@ -161,6 +161,7 @@ class KubernetesStatusSink:
                 | events.PlanReady()
                 | events.ProviderNotice()
                 | events.ChangesDiscarded()
+                | events.DiffReviewed()
                 | events.ApprovalNeeded()
                 | events.PhaseReplanned()
             ):

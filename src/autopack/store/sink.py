@@ -44,7 +44,7 @@ def _jsonable(value: Any) -> Any:  # noqa: PLR0911 - one return per kind of valu
 
 def _event_data(event: events.RunEvent) -> dict[str, Any]:
     data = _jsonable(event)
-    for key in ("run", "at", "phases"):
+    for key in ("run", "at", "phases", "diff"):
         data.pop(key, None)
     return dict(data)
 
@@ -158,6 +158,11 @@ class StoreSink:
                 return phase.id
             case events.TestsRan():
                 return self._tests(session, event)
+            case events.DiffReviewed():
+                phase = self._phase(session, event.index)
+                attempt = records.upsert_attempt(session, phase_id=phase.id, number=event.attempt)
+                attempt.details = {**attempt.details, "diff": event.diff}
+                return phase.id
             case events.AttemptFinished():
                 return self._attempt_finished(session, event)
             case events.PhaseFinished():

@@ -1,7 +1,9 @@
+from alembic.script import ScriptDirectory
 from typer.testing import CliRunner
 
 from autopack.cli import app
 from autopack.store import Store, records
+from autopack.store.engine import MIGRATIONS_DIR
 
 runner = CliRunner()
 
@@ -9,9 +11,10 @@ runner = CliRunner()
 def test_db_upgrade_then_current_reports_head(database_url: str) -> None:
     upgraded = runner.invoke(app, ["db", "upgrade", "--url", database_url])
     assert upgraded.exit_code == 0, upgraded.output
-    assert "is at revision 0001" in upgraded.stdout
+    head = ScriptDirectory(str(MIGRATIONS_DIR)).get_current_head()
+    assert f"is at revision {head}" in upgraded.stdout
     current = runner.invoke(app, ["db", "current", "--url", database_url])
-    assert "is at revision 0001" in current.stdout
+    assert f"is at revision {head}" in current.stdout
 
 
 def test_db_current_before_upgrade_says_what_to_do(sqlite_url: str) -> None:
