@@ -19,6 +19,7 @@ import pytest
 
 from tests.builders.scenario import git
 from tests.cluster.harness import Cluster, emulated_cluster, free_port
+from tests.container.dockerd import docker_unavailable
 
 REPO = Path(__file__).resolve().parents[2]
 DEMO = REPO / "examples" / "demo"
@@ -28,19 +29,7 @@ OPERATOR = "autopack/operator:dev"
 pytestmark = pytest.mark.slow
 
 
-def docker_available() -> str | None:
-    """None if a Docker engine answers or can be started (build-images.sh starts it)."""
-    if os.environ.get("AUTOPACK_NO_DOCKER"):
-        return "AUTOPACK_NO_DOCKER is set"
-    if shutil.which("docker") is None:
-        return "docker is not installed (scripts/setup.sh installs docker.io where it can)"
-    result = subprocess.run(["docker", "info"], capture_output=True, text=True, check=False)
-    if result.returncode == 0 or (shutil.which("dockerd") and os.geteuid() == 0):
-        return None
-    return "no Docker engine answers and dockerd cannot be started here"
-
-
-if (reason := docker_available()) is not None:
+if (reason := docker_unavailable()) is not None:
     pytest.skip(reason, allow_module_level=True)
 
 
