@@ -26,7 +26,8 @@ DEMO = REPO / "examples" / "demo"
 RUNNER = "autopack/runner:dev"
 OPERATOR = "autopack/operator:dev"
 
-pytestmark = pytest.mark.slow
+# A first build (debootstrap base, wheelhouse, two images) on two shared cores takes minutes.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(3600)]
 
 
 if (reason := docker_unavailable()) is not None:
