@@ -135,6 +135,18 @@ class Sandbox:
             extra=extra,
         )
 
+    def _identity_file(self, name: str) -> Path:
+        """A passwd or group file naming the sandbox user, with its private HOME."""
+        path = self.scratch / f".{name}"
+        if not path.exists():
+            entries = {
+                "passwd": f"root:x:0:0:root:/root:/bin/sh\n"
+                f"sandbox:x:{SANDBOX_UID}:{SANDBOX_UID}:sandbox:{self.home}:/bin/sh\n",
+                "group": f"root:x:0:\nsandbox:x:{SANDBOX_UID}:\n",
+            }
+            path.write_text(entries[name], encoding="utf-8")
+        return path
+
     def _wrap(self, argv: list[str], *, cwd: Path, env: dict[str, str], network: bool) -> list[str]:
         return argv
 
@@ -293,6 +305,18 @@ class Bubblewrap(Sandbox):
                         found.append(resolved)
         return found
 
+    def _identity_file(self, name: str) -> Path:
+        """A passwd or group file naming the sandbox user, with its private HOME."""
+        path = self.scratch / f".{name}"
+        if not path.exists():
+            entries = {
+                "passwd": f"root:x:0:0:root:/root:/bin/sh\n"
+                f"sandbox:x:{SANDBOX_UID}:{SANDBOX_UID}:sandbox:{self.home}:/bin/sh\n",
+                "group": f"root:x:0:\nsandbox:x:{SANDBOX_UID}:\n",
+            }
+            path.write_text(entries[name], encoding="utf-8")
+        return path
+
     def _wrap(self, argv: list[str], *, cwd: Path, env: dict[str, str], network: bool) -> list[str]:
         writable = (self.workspace, self.scratch)
         for name in _CACHE_NAMES:
@@ -310,7 +334,11 @@ class Bubblewrap(Sandbox):
         git_dir = self.workspace / ".git"
         if git_dir.is_dir() and not git_dir.is_symlink():
             args += ["--ro-bind", str(git_dir), str(git_dir)]
-        args += ["--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]
+        # The sandbox user has a name and a home (Java, Maven and others read them from passwd).
+        args += ["--ro-bind", str(self._identity_file("passwd")), "/etc/passwd"]
+        args += ["--ro-bind", str(self._identity_file("group")), "/etc/group"]
+        # No cgroup namespace: JDK 17 cannot read its memory limits inside one on cgroup v1 hosts.
+        args += ["--unshare-pid", "--unshare-ipc", "--unshare-uts"]
         if not network:
             args.append("--unshare-net")
         args += ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]

@@ -206,9 +206,6 @@ def test_gradle_project_resolves_from_maven_central_and_reads_its_xml(
     requires("gradle")
     # A Gradle home of its own: junit really comes from Maven Central, not a warm cache.
     monkeypatch.setenv("GRADLE_USER_HOME", str(scratch / "gradle-home"))
-    # bubblewrap's cgroup namespace breaks JDK 17's cgroup v1 detection (a NullPointerException
-    # in CgroupV1Subsystem when Gradle asks for the machine's memory); see the sandbox notes.
-    monkeypatch.setenv("GRADLE_OPTS", "-XX:-UseContainerSupport")
     root = project(tmp_path, "gradle-junit4")
     gates = gates_for(root, scratch, open_gates)
     assert gates.test_command == "gradle test --no-daemon"
