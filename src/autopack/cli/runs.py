@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import pydantic
 import typer
 from rich.markup import escape
-from rich.table import Table
+from rich.table import Column, Table
 
 from autopack.api import RunBudgets
 from autopack.cli.database import UrlOption, open_store
@@ -74,17 +74,18 @@ def show_run(
             console.print(f"repo {escape(run.repo_url)}@{run.base_ref} -> {run.push_branch}")
             console.print(f"usage: {describe_usage(run)}, {run.llm_calls} calls")
             console.print(f"spent: {describe_budget(run)}")
+            # Titles and states never wrap (they are what people look for); numbers stay narrow.
             table = Table(
                 "#",
-                "PHASE",
-                "STATE",
-                "ATTEMPTS",
+                Column("PHASE", no_wrap=True, min_width=10),
+                Column("STATE", no_wrap=True),
+                "TRIES",
                 "IN",
-                "CACHE READ",
-                "CACHE WRITE",
+                "CACHE R",
+                "CACHE W",
                 "OUT",
                 "COST",
-                "FAILURE",
+                Column("FAILURE", overflow="fold"),
             )
             for phase in run.phases:
                 table.add_row(

@@ -106,8 +106,12 @@ def test_a_missing_module_is_installed_and_declared_without_any_model_diagnosis(
     failed, passed = (e.result for e in scenario.of_type(events.AttemptFinished))
     assert failed.failure is not None
     assert failed.failure.signature.text.startswith("<n> passed")
-    assert failed.mitigation == (
-        "missing-python-module: installed tinydep and declared it in pyproject.toml"
+    assert failed.mitigation is not None
+    assert failed.mitigation.startswith(
+        "missing-python-module: installed tinydep and declared it in pyproject.toml ("
+    )
+    assert "pip install --quiet tinydep (allowed by allowed_installs): installed" in (
+        failed.mitigation
     )
     assert failed.doctor_decision is None
     assert passed.outcome == "passed"
