@@ -15,6 +15,7 @@ import base64
 import contextlib
 import json
 import os
+import shutil
 import socket
 import ssl
 import subprocess
@@ -98,6 +99,19 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def _dying_with_parent(command: list[str]) -> list[str]:
+    """``command`` set to be killed when the test process dies, even by SIGKILL.
+
+    Without it a killed pytest (a CI timeout, a second ^C) leaves the API server, etcd and the
+    controller manager running. SIGKILL, not SIGTERM: all three would get it at once, and an API
+    server whose etcd went first hangs in its graceful shutdown; the data is thrown away anyway.
+    util-linux's ``setpriv`` sets the signal and execs the command (no ``preexec_fn``, which is
+    unsafe in a process with threads).
+    """
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "KILL", "--", *command] if setpriv else command
 
 
 def _b64(path: Path) -> str:
@@ -293,7 +307,10 @@ class ControlPlane:
     def _spawn(self, name: str, command: list[str]) -> None:
         with (self.logs / f"{name}.log").open("ab") as log:
             self._processes[name] = subprocess.Popen(
-                command, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL
+                _dying_with_parent(command),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
             )
 
     # ----- readiness ---------------------------------------------------------------------------
