@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from tests.controlplane import audit
 from tests.controlplane.fixtures import Release
 from tests.controlplane.server import ControlPlane
 from tests.controlplane.tools import Tool
@@ -72,6 +73,7 @@ def test_helm_install_creates_the_operator_and_its_rbac(kubectl: Tool, release: 
 
 
 def test_operator_with_the_charts_rbac_launches_a_runner_job_for_a_new_run(
+    control_plane: ControlPlane,
     kubectl: Tool,
     release: Release,
     operator: OperatorProcess,
@@ -103,4 +105,9 @@ def test_operator_with_the_charts_rbac_launches_a_runner_job_for_a_new_run(
         lambda: run_status().get("jobName") == created["metadata"]["name"],
     )
     assert "Forbidden" not in operator.log_text()
+    # The audit log names the writer: the Job was created by the chart's operator account.
+    operator_user = audit.service_account_user(release.namespace, release.operator_service_account)
+    writes = audit.count_writes(control_plane.audit_log, namespace=release.namespace)
+    assert writes[(operator_user, "jobs", "create")] == 1, writes
+    assert writes[(operator_user, "autopackruns/status", "patch")] >= 1, writes
     kubectl("delete", "autopackrun", "rbac-check", "-n", release.namespace, "--wait=false")
