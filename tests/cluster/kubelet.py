@@ -41,6 +41,7 @@ class PodProcess:
     directory: Path
     deadline_task: asyncio.Task[None] | None = None
     ended_by: str | None = None
+    sidecars: list[asyncio.subprocess.Process] = field(default_factory=list)
 
 
 @dataclass
@@ -153,6 +154,29 @@ class Kubelet:
             source="kubelet",
         )
         directory = self.workdir / namespace / pod_name
+        started_sidecars = []
+        for sidecar in pods.sidecars(template["spec"]):
+            # Native sidecars start first, without the pod's API credentials (no token).
+            side = pods.prepare(
+                self,
+                namespace=namespace,
+                pod_name=pod_name,
+                pod_spec=template["spec"],
+                directory=directory,
+                kubeconfig=None,
+                container=sidecar,
+            )
+            with (directory / f"{side.name}.log").open("ab") as side_log:
+                started_sidecars.append(
+                    await asyncio.create_subprocess_exec(
+                        *side.command,
+                        cwd=side.cwd,
+                        env=side.env,
+                        stdout=side_log,
+                        stderr=asyncio.subprocess.STDOUT,
+                        start_new_session=True,
+                    )
+                )
         local = pods.prepare(
             self,
             namespace=namespace,
@@ -174,6 +198,7 @@ class Kubelet:
         )
         log.close()
         running = PodProcess(namespace, meta["name"], pod_name, process, directory)
+        running.sidecars = started_sidecars
         self.pods[(namespace, pod_name)] = running
         started = now_rfc3339()
         self._patch_status(
@@ -243,6 +268,10 @@ class Kubelet:
 
     async def _wait(self, pod: PodProcess, container: str) -> None:
         code = await pod.process.wait()
+        for sidecar in pod.sidecars:  # the main container ended: its sidecars are stopped
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(sidecar.pid, signal.SIGKILL)
+            await sidecar.wait()
         if pod.deadline_task is not None:
             pod.deadline_task.cancel()
         self.pods.pop((pod.namespace, pod.pod), None)

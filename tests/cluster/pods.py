@@ -70,12 +70,17 @@ def prepare(
     pod_name: str,
     pod_spec: dict[str, Any],
     directory: Path,
-    kubeconfig: Path,
+    kubeconfig: Path | None,
     extra_env: dict[str, str] | None = None,
     command: list[str] | None = None,
+    container: dict[str, Any] | None = None,
 ) -> LocalContainer:
-    """Lay out ``directory`` for the pod's first container and say how to start it."""
-    container = pod_spec["containers"][0]
+    """Lay out ``directory`` for one container (default: the first) and say how to start it.
+
+    A container without ``kubeconfig`` gets no credentials for the API server, as a container
+    without the service-account token has none.
+    """
+    container = container if container is not None else pod_spec["containers"][0]
     directory.mkdir(parents=True, exist_ok=True)
     mounts = _volumes(source, namespace, container, pod_spec, directory)
     env = _environment(
@@ -91,8 +96,15 @@ def prepare(
     argv = list(command or [*container.get("command", []), *container.get("args", [])])
     if argv and (BIN / argv[0]).exists():
         argv[0] = str(BIN / argv[0])
+    if command is None:  # the container's own arguments name container paths: map them too
+        argv = [argv[0], *(_local(arg, mounts) or arg for arg in argv[1:])] if argv else argv
     cwd = _local(container.get("workingDir") or "/", mounts) or str(directory)
     return LocalContainer(name=container["name"], command=argv, cwd=cwd, env=env)
+
+
+def sidecars(pod_spec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The pod's native sidecars: init containers that run beside the main container."""
+    return [c for c in pod_spec.get("initContainers") or [] if c.get("restartPolicy") == "Always"]
 
 
 def terminated_status(
@@ -131,14 +143,15 @@ def _environment(
     container: dict[str, Any],
     mounts: dict[str, Path],
     directory: Path,
-    kubeconfig: Path,
+    kubeconfig: Path | None,
 ) -> dict[str, str]:
     env: dict[str, str] = {
         "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}",
-        "KUBECONFIG": str(kubeconfig),
         "AUTOPACK_TERMINATION_LOG": str(directory / "termination-log"),
         "LANG": "C.UTF-8",
     }
+    if kubeconfig is not None:
+        env["KUBECONFIG"] = str(kubeconfig)
     for reference in container.get("envFrom") or []:
         if "secretRef" in reference:
             env.update(source.secret(namespace, reference["secretRef"]["name"]))

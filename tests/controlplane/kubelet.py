@@ -47,6 +47,7 @@ class PodProcess:
     process: subprocess.Popen[bytes]
     directory: Path
     ended_by: str | None = None
+    sidecars: list[subprocess.Popen[bytes]] = field(default_factory=list)
 
 
 @dataclass
@@ -227,6 +228,30 @@ class NodeKubelet:
         kubeconfig = self._service_account_kubeconfig(
             directory, spec.get("serviceAccountName") or "default", pod
         )
+        started_sidecars = []
+        for sidecar in pods.sidecars(spec):
+            # Native sidecars start first, without the pod's service-account token.
+            side = pods.prepare(
+                self,
+                namespace=self.namespace,
+                pod_name=name,
+                pod_spec=spec,
+                directory=directory,
+                kubeconfig=None,
+                container=sidecar,
+            )
+            with (directory / f"{side.name}.log").open("ab") as side_log:
+                started_sidecars.append(
+                    subprocess.Popen(
+                        side.command,
+                        cwd=side.cwd,
+                        env=side.env,
+                        stdout=side_log,
+                        stderr=subprocess.STDOUT,
+                        stdin=subprocess.DEVNULL,
+                        start_new_session=True,
+                    )
+                )
         local = pods.prepare(
             self,
             namespace=self.namespace,
@@ -248,6 +273,7 @@ class NodeKubelet:
                 start_new_session=True,
             )
         running = PodProcess(self.namespace, name, local.name, process, directory)
+        running.sidecars = started_sidecars
         with self._lock:
             self.pods[(self.namespace, name)] = running
         started = _now()
@@ -302,6 +328,10 @@ class NodeKubelet:
 
     def _wait(self, pod: PodProcess, spec: dict[str, Any]) -> None:
         code = pod.process.wait()
+        for sidecar in pod.sidecars:  # the main container ended: its sidecars are stopped
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(sidecar.pid, signal.SIGKILL)
+            sidecar.wait()
         with self._lock:
             self.pods.pop((pod.namespace, pod.pod), None)
         finished = _now()

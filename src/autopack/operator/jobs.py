@@ -2,8 +2,14 @@
 
 One Job per launch, named ``<run>-runner-<n>``, isolated (non-root, read-only root
 filesystem, no capabilities, RuntimeDefault seccomp, emptyDir workspace), with the run's
-deadline, no Job-level retries (the operator owns retries), and the run's secrets as env or
-read-only mounts. Kueue mode creates it suspended with the queue label for Kueue to admit.
+deadline and no Job-level retries (the operator owns retries). Kueue mode creates it
+suspended with the queue label for Kueue to admit.
+
+The pod has two containers sharing the workspace. ``agent`` holds the run's secrets and the
+service-account token (projected into it alone: the pod does not automount one) and talks
+to the models, the API server and the git remote. ``sandbox`` (a native sidecar, so it ends
+with the agent) runs the repository's commands the agent hands it over a Unix socket on a
+shared volume: no secrets, no token, its own UID, a read-only root filesystem.
 """
 
 from typing import Any
@@ -12,11 +18,15 @@ from autopack.api import AutopackRun, constants
 from autopack.operator.config import OperatorConfig
 
 WORKSPACE = "/workspace"
+CONTROL_DIR = "/run/autopack"
+SANDBOX_SOCKET = f"{CONTROL_DIR}/sandbox.sock"
+TOKEN_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"  # noqa: S105 - a path
 GIT_CREDENTIALS_DIR = "/var/run/secrets/autopack/git"
 CONFIG_DIR = "/etc/autopack"
 CASSETTE_DIR = "/etc/autopack-cassette"
 SCRIPTED_PROFILE = "scripted"
 RUNNER_UID = 10001
+SANDBOX_UID = 10002  # the sandbox container's own user; files are shared through the group
 
 
 def runner_labels(run_name: str) -> dict[str, str]:
@@ -44,6 +54,7 @@ def _env(run: AutopackRun, *, namespace: str, config: OperatorConfig) -> list[di
         {"name": "HOME", "value": f"{WORKSPACE}/.home"},
         {"name": "AUTOPACK_MODEL_PROFILE", "value": run.spec.models.profile},
         {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
+        {"name": "AUTOPACK_SANDBOX_SOCKET", "value": SANDBOX_SOCKET},
     ]
     if config.database_secret:
         env.append(
@@ -59,6 +70,70 @@ def _env(run: AutopackRun, *, namespace: str, config: OperatorConfig) -> list[di
     if run.spec.models.profile == SCRIPTED_PROFILE:
         env.append({"name": "AUTOPACK_CASSETTE", "value": f"{CASSETTE_DIR}/cassette.yaml"})
     return env
+
+
+def _token_volume() -> dict[str, Any]:
+    """The service-account token, CA and namespace, as an automounted token would have them."""
+    return {
+        "name": "token",
+        "projected": {
+            "defaultMode": 0o400,
+            "sources": [
+                {"serviceAccountToken": {"path": "token", "expirationSeconds": 3600}},
+                {
+                    "configMap": {
+                        "name": "kube-root-ca.crt",
+                        "items": [{"key": "ca.crt", "path": "ca.crt"}],
+                    }
+                },
+                {
+                    "downwardAPI": {
+                        "items": [
+                            {"path": "namespace", "fieldRef": {"fieldPath": "metadata.namespace"}}
+                        ]
+                    }
+                },
+            ],
+        },
+    }
+
+
+def _sandbox_container(run: AutopackRun, *, config: OperatorConfig) -> dict[str, Any]:
+    """The container that runs the repository's commands: no secret, no token, its own UID."""
+    return {
+        "name": "sandbox",
+        "image": run.spec.runner.image or config.runner_image,
+        "imagePullPolicy": config.image_pull_policy,
+        # A native sidecar: started before the agent, stopped when the agent has finished.
+        "restartPolicy": "Always",
+        "command": [
+            "python",
+            "-m",
+            "autopack.sandbox",
+            "serve",
+            "--socket",
+            SANDBOX_SOCKET,
+            "--root",
+            WORKSPACE,
+        ],
+        "workingDir": WORKSPACE,
+        "env": [{"name": "HOME", "value": f"{CONTROL_DIR}/home"}],
+        "resources": _resources(run, config),
+        "volumeMounts": [
+            {"name": "workspace", "mountPath": WORKSPACE},
+            {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - a private emptyDir
+            {"name": "control", "mountPath": CONTROL_DIR},
+        ],
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": SANDBOX_UID,
+            "runAsGroup": RUNNER_UID,
+            "readOnlyRootFilesystem": True,
+            "allowPrivilegeEscalation": False,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+    }
 
 
 def build_runner_job(
@@ -81,10 +156,14 @@ def build_runner_job(
     volumes: list[dict[str, Any]] = [
         {"name": "workspace", "emptyDir": {"sizeLimit": config.workspace_size_limit}},
         {"name": "tmp", "emptyDir": {}},
+        {"name": "control", "emptyDir": {}},
+        _token_volume(),
     ]
     mounts: list[dict[str, Any]] = [
         {"name": "workspace", "mountPath": WORKSPACE},
         {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - a private emptyDir, not the host's
+        {"name": "control", "mountPath": CONTROL_DIR},
+        {"name": "token", "mountPath": TOKEN_DIR, "readOnly": True},
     ]
     if config.config_map:
         volumes.append({"name": "config", "configMap": {"name": config.config_map}})
@@ -103,7 +182,7 @@ def build_runner_job(
             {"name": "git-credentials", "mountPath": GIT_CREDENTIALS_DIR, "readOnly": True}
         )
     container: dict[str, Any] = {
-        "name": "runner",
+        "name": "agent",
         "image": run.spec.runner.image or config.runner_image,
         "imagePullPolicy": config.image_pull_policy,
         "command": ["autopack", "runner", "--run", f"{namespace}/{run.name}"],
@@ -127,13 +206,15 @@ def build_runner_job(
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
         "serviceAccountName": run.spec.runner.service_account_name or config.runner_service_account,
-        "automountServiceAccountToken": True,
+        # The token is projected into the agent container only (see ``_token_volume``).
+        "automountServiceAccountToken": False,
         "securityContext": {
             "runAsNonRoot": True,
             "runAsUser": RUNNER_UID,
             "fsGroup": RUNNER_UID,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
+        "initContainers": [_sandbox_container(run, config=config)],
         "containers": [container],
         "volumes": volumes,
     }

@@ -131,6 +131,10 @@ def _execute(namespace: str, name: str) -> int:
     )
     sinks = events.FanOut([status_sink, *([store_sink] if store_sink else [])])
     cassette = os.environ.get("AUTOPACK_CASSETTE")
+    socket = os.environ.get(SANDBOX_SOCKET_ENV)
+    if socket:
+        # The sandbox container (another user, same group) writes into what the agent clones.
+        os.umask(0o002)
     stored_notes = notes_reader(store_sink.store, run_id=run_id) if store_sink else list
 
     def notes() -> list[str]:
@@ -149,7 +153,7 @@ def _execute(namespace: str, name: str) -> int:
         previous_attempts=kube.attempts_made(namespace, name, run_id),
         notes=notes,
         spent=_spent(store_sink, namespace=namespace, name=name, run_id=run_id),
-        sandbox_socket=Path(socket) if (socket := os.environ.get(SANDBOX_SOCKET_ENV)) else None,
+        sandbox_socket=Path(socket) if socket else None,
     )
     try:
         session = open_session(run, run_id=run_id, options=options, emit=sinks.emit)

@@ -5,6 +5,7 @@ Usage: python -m autopack.sandbox serve --socket /workspace/.autopack/sandbox.so
 """
 
 import argparse
+import os
 from pathlib import Path
 
 from autopack.sandbox import choosing, remote
@@ -19,6 +20,8 @@ def main(argv: list[str] | None = None) -> None:
     serving.add_argument("--root", type=Path, required=True, help="shared volume with workspaces")
     serving.add_argument("--mode", choices=choosing.MODES, default="auto")
     arguments = parser.parse_args(argv)
+    # The agent (another user, same group) must be able to roll back what commands create.
+    os.umask(0o002)
     remote.serve(arguments.socket, root=arguments.root, mode=arguments.mode)
 
 

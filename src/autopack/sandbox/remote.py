@@ -17,7 +17,8 @@ import json
 import os
 import socket
 import threading
-from collections.abc import Iterable, Mapping, Sequence
+import time
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +26,7 @@ from autopack.sandbox import choosing
 from autopack.sandbox.running import TAIL_BYTES, CommandResult, Sandbox
 
 MAX_REQUEST_BYTES = 1_000_000
+CONNECT_WAIT_SECONDS = 120.0  # how long the agent waits for the sandbox container to listen
 MAX_REPLY_BYTES = 64_000_000
 
 
@@ -73,6 +75,19 @@ class RemoteSandbox(Sandbox):
             "environment)"
         )
 
+    def _connect(self, connection: socket.socket) -> None:
+        """Connect, waiting for the sandbox container to listen (it may start after the agent)."""
+        deadline = time.monotonic() + CONNECT_WAIT_SECONDS
+        while True:
+            try:
+                with _address(self.socket_path) as address:
+                    connection.connect(address)
+                return
+            except (FileNotFoundError, ConnectionRefusedError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
+
     def run(
         self,
         command: str | Sequence[str],
@@ -104,7 +119,7 @@ class RemoteSandbox(Sandbox):
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as connection:
             connection.settimeout(timeout + 120)
             try:
-                connection.connect(str(self.socket_path))
+                self._connect(connection)
                 connection.sendall(json.dumps(request).encode() + b"\n")
                 reply = _read_line(connection, MAX_REPLY_BYTES)
             except OSError as exc:
@@ -191,6 +206,22 @@ def _handle(connection: socket.socket, *, mode: choosing.SandboxMode, root: Path
             connection.sendall(json.dumps(outcome).encode() + b"\n")
 
 
+@contextlib.contextmanager
+def _address(path: Path) -> Iterator[str]:
+    """A Unix socket address for ``path``, short enough for the kernel (108 bytes at most).
+
+    A long path is reached through the directory's descriptor (``/proc/self/fd/N/name``).
+    """
+    if len(os.fsencode(path)) < 100:
+        yield str(path)
+        return
+    directory = os.open(path.parent, os.O_PATH | os.O_DIRECTORY)
+    try:
+        yield f"/proc/self/fd/{directory}/{path.name}"
+    finally:
+        os.close(directory)
+
+
 def serve(
     socket_path: Path,
     *,
@@ -208,7 +239,8 @@ def serve(
     with contextlib.suppress(FileNotFoundError):
         socket_path.unlink()
     with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as server:
-        server.bind(str(socket_path))
+        with _address(socket_path) as address:
+            server.bind(address)
         os.chmod(socket_path, 0o666)  # noqa: S103 - the agent container runs as another UID
         server.listen(16)
         server.settimeout(0.5)

@@ -107,3 +107,38 @@ def test_scripted_runs_replay_the_cassette_config_map() -> None:
     assert env["AUTOPACK_CASSETTE"] == "/etc/autopack-cassette/cassette.yaml"
     volumes = {v["name"]: v for v in pod["volumes"]}
     assert volumes["cassette"]["configMap"]["name"] == "autopack-cassette"
+
+
+def test_the_sandbox_container_has_no_secret_and_no_token() -> None:
+    run = (
+        a_run("demo")
+        .set("spec.repo.credentialsSecret", "git-creds")
+        .set("spec.models.credentialsSecret", "model-keys")
+        .obj()
+    )
+    pod = build_runner_job(run, namespace="ns", launch=1, config=CONFIG)["spec"]["template"]["spec"]
+    [sandbox] = pod["initContainers"]
+    [agent] = pod["containers"]
+    assert sandbox["name"] == "sandbox"
+    assert sandbox["restartPolicy"] == "Always"  # a native sidecar: it ends with the agent
+    assert pod["automountServiceAccountToken"] is False
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    secret_volumes = {name for name, v in volumes.items() if "secret" in v or "projected" in v}
+    assert secret_volumes == {"git-credentials", "token"}
+    assert not {m["name"] for m in sandbox["volumeMounts"]} & secret_volumes
+    assert "envFrom" not in sandbox
+    assert all("valueFrom" not in variable for variable in sandbox.get("env", []))
+    assert {m["name"] for m in agent["volumeMounts"]} >= {"git-credentials", "token"}
+    assert agent["envFrom"] == [{"secretRef": {"name": "model-keys"}}]
+    token = volumes["token"]["projected"]["sources"][0]["serviceAccountToken"]
+    assert token["path"] == "token"
+    # Its own user, the agent's group (the workspace is shared through it), a read-only root.
+    assert sandbox["securityContext"]["runAsUser"] != agent["securityContext"]["runAsUser"]
+    assert sandbox["securityContext"]["runAsGroup"] == agent["securityContext"]["runAsGroup"]
+    assert sandbox["securityContext"]["readOnlyRootFilesystem"] is True
+    shared = {m["mountPath"] for m in sandbox["volumeMounts"]} & {
+        m["mountPath"] for m in agent["volumeMounts"]
+    }
+    assert {"/workspace", "/run/autopack"} <= shared
+    socket = next(v["value"] for v in agent["env"] if v["name"] == "AUTOPACK_SANDBOX_SOCKET")
+    assert socket in sandbox["command"]
