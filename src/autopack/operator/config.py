@@ -68,5 +68,5 @@ class OperatorConfig(BaseSettings):
     changes of state are written at once, a phase's start or end within seconds. The operator
     is event-driven: it reconciles a run when the run, its Jobs, pods or Phases change."""
 
-    workers: Annotated[int, Field(ge=1, le=64)] = 8
+    workers: Annotated[int, Field(ge=1, le=64)] = 16
     """Runs reconciled at once (each in a thread; passes over one run never overlap)."""

@@ -234,6 +234,7 @@ def _observe_job(
     status = decision.status
     summary = summarize_phases(observed.phases)
     status.job_name = latest["metadata"]["name"]
+    status.started_at = status.started_at or observed.now  # the launch's write may be pending
     outcome = job_outcome(latest, observed.pods)
     if outcome.state == "suspended":
         labels = latest.get("metadata", {}).get("labels") or {}

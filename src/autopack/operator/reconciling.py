@@ -50,6 +50,7 @@ POD_REPORT_GRACE_SECONDS = 30.0
 """How long after its Job ended a runner pod's report is waited for."""
 LEGACY_FINALIZER = "kopf.zalando.org/KopfFinalizerMarker"
 """kopf's finalizer, which operator versions with a timer put on every run."""
+_WAITING = frozenset({"", "Pending", "Queued"})
 # States in which a run holds a runner slot.
 _HOLDING = frozenset({"Planning", "Running"})
 _NO_LOCK = contextlib.nullcontext()
@@ -140,6 +141,15 @@ def legacy_leftovers(metadata: Mapping[str, Any]) -> dict[str, Any] | None:
     if annotations:
         changes["annotations"] = dict.fromkeys(annotations)
     return {"metadata": changes}
+
+
+def is_launch(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
+    """Whether a waiting run just got its runner (written once settled, off the Job's path).
+
+    Creating the Job is what a new run waits for; its status follows a moment later in the
+    same write as what the runner did first (often the run's end, for a short run).
+    """
+    return str((old or {}).get("phase") or "") in _WAITING and new.get("phase") == "Planning"
 
 
 def is_milestone(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
@@ -393,9 +403,10 @@ class Reconciler:
         new = decision.status.to_api()
         patch = status_patch(old, new)
         again: float | None = None
-        urgent = bool(patch) and is_urgent(old, new)
+        launching = is_launch(old, new)
+        urgent = bool(patch) and is_urgent(old, new) and not launching
         if patch and not urgent:
-            due = self._due(written, milestone=is_milestone(old, new))
+            due = self._due(written, milestone=launching or is_milestone(old, new))
             if due > 0:
                 again, patch = due, {}
         history = self.history

@@ -72,17 +72,27 @@ def run_body(status: dict[str, Any] | None = None, version: str = "5") -> dict[s
 def test_a_pass_before_the_watch_caught_up_neither_writes_again_nor_creates_a_second_job(
     api: FakeApi,
 ) -> None:
-    reconciler = Reconciler(OperatorConfig(status_interval_seconds=10), clock=Clock())
+    clock = Clock()
+    reconciler = Reconciler(OperatorConfig(status_interval_seconds=10), clock=clock)
     first = reconciler.reconcile(Snapshot(KEY, run_body()), now=NOW)
     assert first.decision is not None
     assert first.decision.launch == 1
     assert api.jobs == ["demo-runner-1"]
-    assert len(api.status_writes) == 1
+    # The Job is what the run waits for; its Planning status follows once settled.
+    assert api.status_writes == []
+    assert first.again == pytest.approx(2)
     # The index still holds the run without status and no Job: nothing is done twice.
     again = reconciler.reconcile(Snapshot(KEY, run_body()), now=NOW)
     assert again.decision is not None
     assert again.decision.launch is None
     assert api.jobs == ["demo-runner-1"]
+    clock.now += 2
+    reconciler.reconcile(Snapshot(KEY, run_body()), now=NOW)
+    assert len(api.status_writes) == 1
+    assert api.status_writes[0]["phase"] == "Planning"
+    assert api.status_writes[0]["jobName"] == "demo-runner-1"
+    assert api.status_writes[0]["startedAt"]
+    reconciler.reconcile(Snapshot(KEY, run_body()), now=NOW)
     assert len(api.status_writes) == 1
     assert api.events == ["RunnerStarted"]
     assert reconciler.wrote(KEY, "11")
@@ -98,7 +108,7 @@ def test_progress_waits_for_the_interval_and_state_changes_do_not(api: FakeApi) 
         a_phase_in(PhaseState.QUEUED, 1).to_api(),
     ]
     running = reconciler.reconcile(Snapshot(KEY, run_body(), jobs=[job], phases=building), now=NOW)
-    assert len(api.status_writes) == 2  # Planning -> Running is a change of state
+    assert len(api.status_writes) == 1  # -> Running is a change of state
     assert running.again is None
     clock.now += 3
     progressed = [
@@ -108,11 +118,11 @@ def test_progress_waits_for_the_interval_and_state_changes_do_not(api: FakeApi) 
     deferred = reconciler.reconcile(
         Snapshot(KEY, run_body(), jobs=[job], phases=progressed), now=NOW
     )
-    assert len(api.status_writes) == 2
+    assert len(api.status_writes) == 1
     assert deferred.again == pytest.approx(7)
     clock.now += 7
     reconciler.reconcile(Snapshot(KEY, run_body(), jobs=[job], phases=progressed), now=NOW)
-    assert len(api.status_writes) == 3
+    assert len(api.status_writes) == 2
     assert api.status_writes[-1]["usage"]["inputTokens"] == 50
 
 
