@@ -15,6 +15,7 @@ import pytest
 from autopack import redaction, sandbox
 from autopack.edits import DEFAULT_PROTECTED, apply_edits, parse_edits
 from autopack.gates import CommandGates
+from autopack.sandbox import SandboxMode
 from autopack.toolchains import SuiteCommand
 from autopack.workspace import GitWorkspace
 
@@ -86,7 +87,7 @@ def remote(tmp_path: Path) -> Path:
 @pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 def test_a_hostile_test_suite_changes_nothing_but_the_governed_edits(
-    tmp_path: Path, remote: Path, mode: str, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, remote: Path, mode: SandboxMode, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("ANTHROPIC_API_KEY", KEY)
     monkeypatch.setenv("AUTOPACK_GIT_TOKEN", TOKEN)

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 
 from autopack.edits import DEFAULT_PROTECTED, ApplyOutcome, apply_edits, parse_edits
+from autopack.edits.applying import MAX_ATTEMPT_BYTES, MAX_FILE_BYTES
 
 PROTECTED = tuple(DEFAULT_PROTECTED)
 
@@ -16,7 +17,8 @@ def apply(
     *,
     allowed: tuple[str, ...] = ("./",),
     protected: tuple[str, ...] = PROTECTED,
-    **caps: int,
+    max_file_bytes: int = MAX_FILE_BYTES,
+    max_attempt_bytes: int = MAX_ATTEMPT_BYTES,
 ) -> ApplyOutcome:
     return apply_edits(
         root,
@@ -24,7 +26,8 @@ def apply(
         allowed=list(allowed),
         protected=protected,
         deletion_threshold=None,
-        **caps,
+        max_file_bytes=max_file_bytes,
+        max_attempt_bytes=max_attempt_bytes,
     )
 
 
