@@ -9,6 +9,7 @@ never redoes completed phases nor rewrites their history. The session is the sam
 ``AUTOPACK_CASSETTE`` names one, otherwise the run's model profile with real providers.
 """
 
+import hashlib
 import logging
 import os
 from decimal import Decimal
@@ -81,6 +82,18 @@ def _store_sink(run: AutopackRun, *, run_id: str, namespace: str) -> StoreSink |
     return StoreSink(store, run_id=run_id, run_row=row)
 
 
+def _record_annotation(store_sink: StoreSink, *, run_id: str, text: str) -> None:
+    """Record the ``autopack.dev/note`` annotation as the run's note (once per text)."""
+    key = "annotation:" + hashlib.sha256(text.encode()).hexdigest()[:32]
+    try:
+        with store_sink.store.session() as session:
+            records.add_note(
+                session, run_id=run_id, text=text, author="kubectl", source="annotation", key=key
+            )
+    except (StoreUnavailableError, ValueError) as exc:
+        log.warning("the note annotation was not recorded: %s", exc)
+
+
 def _spent(
     store_sink: StoreSink | None, *, namespace: str, name: str, run_id: str
 ) -> tuple[int, Decimal]:
@@ -138,12 +151,14 @@ def _execute(namespace: str, name: str) -> int:
     stored_notes = notes_reader(store_sink.store, run_id=run_id) if store_sink else list
 
     def notes() -> list[str]:
-        # The annotation is read fresh; the operator also records it in the store (deduplicated).
+        # The annotation is read fresh and recorded in the store once (keyed by its text).
         try:
             annotated = kube.run_note(namespace, name)
         except Exception as exc:  # a note is advice: an API hiccup must not stop the run
             log.warning("cannot read the run's note annotation: %s", exc)
             annotated = []
+        if annotated and store_sink is not None:
+            _record_annotation(store_sink, run_id=run_id, text=annotated[0])
         return list(dict.fromkeys([*stored_notes(), *annotated]))
 
     options = SessionOptions(
