@@ -71,7 +71,7 @@ def engine_overhead(scratch: Path) -> dict[str, float]:
         "total_seconds": round(total, 3),
         "test_seconds": round(tests, 3),
         "overhead_ms_per_phase": round(1000 * (total - tests) / phases, 1),
-        "overhead_target_ms": 300,
+        "overhead_target_ms": 150,
     }
 
 

@@ -33,7 +33,7 @@ from autopack.events.scrubbing import scrubbed
 from autopack.forge import describe_run, forge_for
 from autopack.gates import CommandGates
 from autopack.hardening.mitigator import Mitigator
-from autopack.llm import errors
+from autopack.llm import errors, tokens
 from autopack.llm.pricing import load_prices
 from autopack.llm.routed import RoutedModels, default_factory, sdk_factory
 from autopack.llm.routing import ModelEntry, load_models_config
@@ -125,6 +125,7 @@ def open_session(
 ) -> Session:
     """Clone (or refresh) the workspace and assemble every part of a session."""
     now = options.now
+    tokens.warm_up()  # context budgets count real tokens; loading overlaps the clone and baseline
     workspace = GitWorkspace.clone(
         options.repo_url,
         ref=run.spec.repo.ref,

