@@ -149,7 +149,9 @@ def is_launch(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
     Creating the Job is what a new run waits for; its status follows a moment later in the
     same write as what the runner did first (often the run's end, for a short run).
     """
-    return str((old or {}).get("phase") or "") in _WAITING and new.get("phase") == "Planning"
+    first = not new.get("runnerRestarts")  # a relaunch's count exists only in the decision
+    waiting = str((old or {}).get("phase") or "") in _WAITING
+    return first and waiting and new.get("phase") == "Planning"
 
 
 def is_milestone(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:

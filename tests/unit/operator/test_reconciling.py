@@ -12,7 +12,7 @@ from autopack.operator.config import OperatorConfig
 from autopack.operator.queueing import WorkQueue
 from autopack.operator.reconciling import Reconciler, Snapshot, is_urgent
 from tests.builders.api import a_run
-from tests.builders.k8s import a_job, a_phase_in
+from tests.builders.k8s import a_job, a_phase_in, a_pod
 
 NOW = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
 KEY = ("default", "demo")
@@ -252,3 +252,15 @@ def test_a_phase_ending_and_the_next_starting_make_one_write_once_settled(api: F
     assert len(api.status_writes) == writes + 1
     assert api.status_writes[-1]["progress"] == "1/2"
     assert api.status_writes[-1]["currentPhase"] == "demo-p01"
+
+
+def test_a_relaunch_is_written_at_once_even_before_the_first_launch_was(api: FakeApi) -> None:
+    reconciler = Reconciler(OperatorConfig(), clock=Clock())
+    reconciler.reconcile(Snapshot(KEY, run_body()), now=NOW)
+    assert api.status_writes == []
+    crashed = a_job(state="failed")
+    pod = a_pod(exit_code=137, reason="Error")
+    pod["metadata"]["labels"] = {"job-name": "demo-runner-1"}
+    reconciler.reconcile(Snapshot(KEY, run_body(), jobs=[crashed], pods=[pod]), now=NOW)
+    assert api.jobs == ["demo-runner-1", "demo-runner-2"]
+    assert api.status_writes[-1]["runnerRestarts"] == 1
