@@ -213,6 +213,10 @@ def test_approval_waits_for_phase_spec_approved(
             lambda: phase_of(cluster) != "AwaitingApproval",
         )
     wait_phase(cluster, "Succeeded")
+    # Every wait for approval ended its runner cleanly: no Job of this run failed.
+    jobs = json.loads(cluster.kubectl("get", "jobs", "-o", "json"))["items"]
+    assert len(jobs) == 3
+    assert all(not job["status"].get("failed") for job in jobs), jobs
 
 
 def test_operator_restarted_mid_run_loses_nothing(

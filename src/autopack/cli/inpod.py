@@ -12,7 +12,7 @@ def runner(
         str, typer.Option("--run", envvar="AUTOPACK_RUN", help="The run, as NAMESPACE/NAME.")
     ],
 ) -> None:
-    """Execute one AutopackRun inside the cluster (exit 0 succeeded, 1 failed, 2 approval)."""
+    """Execute one AutopackRun in the cluster (exit 0 succeeded or awaiting approval, 1 failed)."""
     from autopack.runner.main import run_in_cluster  # noqa: PLC0415 - kube imports only here
 
     try:

@@ -1,7 +1,8 @@
 """The runner's whole life in a pod: read the run, open its session, create Phases, report.
 
-Exit codes: 0 succeeded, 1 failed (the report says why: PlanInvalid, PhaseFailed,
-BudgetExceeded, HealthBudgetExhausted, InternalError, ...), 2 waiting for approval. The
+Exit codes: 0 succeeded or waiting for approval (the report says which), 1 failed (the
+report says why: PlanInvalid, PhaseFailed, BudgetExceeded, HealthBudgetExhausted,
+InternalError, ...). The
 report also goes to the termination message, where the operator reads it. A new runner
 resumes from the pushed work branch and continues the attempt numbering of the Phases, so it
 never redoes completed phases nor rewrites their history. The session is the same one
@@ -16,7 +17,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from autopack import events, redaction, settings
-from autopack.api import AutopackRun
+from autopack.api import AutopackRun, RunPhase
 from autopack.api.conditions import Reason
 from autopack.api.report import TERMINATION_LOG, RunnerReport
 from autopack.engine.wiring import SessionOptions, open_session
@@ -192,4 +193,6 @@ def _execute(namespace: str, name: str) -> int:
     if store_sink is not None:
         store_sink.flush()
     write_report(report_of(outcome, branch=run.push_branch))
-    return outcome.exit_code
+    # Waiting for approval is a clean end for the pod (its report says why): the Job succeeds,
+    # so approval waits raise no failed-Job alerts. `autopack run` still exits 2 then.
+    return 0 if outcome.state == RunPhase.AWAITING_APPROVAL else outcome.exit_code

@@ -36,7 +36,7 @@ class KubernetesStatusSink:
         namespace: str,
         run_name: str,
         patch: Patcher,
-        interval: float = 5.0,
+        interval: float = 30.0,
         clock: Callable[[], float] = time.monotonic,
         usage_now: bool = False,
     ) -> None:
