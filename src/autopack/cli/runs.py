@@ -75,28 +75,30 @@ def show_run(
             console.print(f"usage: {describe_usage(run)}, {run.llm_calls} calls")
             console.print(f"spent: {describe_budget(run)}")
             # Titles and states never wrap (they are what people look for); numbers stay narrow.
+            # One line per phase that fits 80 columns; the run's line above splits the tokens
+            # into input, cache read, cache write and output.
             table = Table(
                 "#",
-                Column("PHASE", no_wrap=True, min_width=10),
+                Column("PHASE", no_wrap=True, min_width=12, max_width=36, overflow="ellipsis"),
                 Column("STATE", no_wrap=True),
-                "TRIES",
-                "IN",
-                "CACHE R",
-                "CACHE W",
-                "OUT",
-                "COST",
-                Column("FAILURE", overflow="fold"),
+                Column("TRIES", no_wrap=True, justify="right"),
+                Column("TOKENS", no_wrap=True, justify="right"),
+                Column("COST", no_wrap=True, justify="right"),
+                Column("FAILURE", overflow="fold", min_width=8),
             )
             for phase in run.phases:
+                tokens = (
+                    phase.input_tokens
+                    + phase.cache_read_tokens
+                    + phase.cache_write_tokens
+                    + phase.output_tokens
+                )
                 table.add_row(
                     str(phase.index),
                     escape(phase.title),
                     phase.state,
                     str(phase.attempts_made),
-                    f"{phase.input_tokens:,}",
-                    f"{phase.cache_read_tokens:,}",
-                    f"{phase.cache_write_tokens:,}",
-                    f"{phase.output_tokens:,}",
+                    f"{tokens:,}",
                     f"${phase.cost_usd:.4f}",
                     escape(phase.failure_signature or ""),
                 )
