@@ -166,6 +166,8 @@ class Kubelet:
                 kubeconfig=None,
                 container=sidecar,
             )
+            # What each container was given, by name only: the scenarios check the split.
+            (directory / f"{side.name}.env-names").write_text("\n".join(sorted(side.env)))
             with (directory / f"{side.name}.log").open("ab") as side_log:
                 started_sidecars.append(
                     await asyncio.create_subprocess_exec(
@@ -187,6 +189,7 @@ class Kubelet:
             extra_env=self.extra_env,
             command=self.command,
         )
+        (directory / f"{local.name}.env-names").write_text("\n".join(sorted(local.env)))
         log = (directory / "container.log").open("ab")
         process = await asyncio.create_subprocess_exec(
             *local.command,

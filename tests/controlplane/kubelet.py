@@ -240,6 +240,8 @@ class NodeKubelet:
                 kubeconfig=None,
                 container=sidecar,
             )
+            # What each container was given, by name only: the scenarios check the split.
+            (directory / f"{side.name}.env-names").write_text("\n".join(sorted(side.env)))
             with (directory / f"{side.name}.log").open("ab") as side_log:
                 started_sidecars.append(
                     subprocess.Popen(
@@ -262,6 +264,7 @@ class NodeKubelet:
             extra_env=self.extra_env,
             command=self.command,
         )
+        (directory / f"{local.name}.env-names").write_text("\n".join(sorted(local.env)))
         with (directory / "container.log").open("ab") as log:
             process = subprocess.Popen(
                 local.command,

@@ -105,6 +105,19 @@ def test_applied_run_succeeds_and_kubectl_shows_progress_conditions_and_events(
     live = urllib.request.urlopen(cluster.liveness, timeout=5)  # noqa: S310 - http://127.0.0.1
     assert live.status == 200
 
+    # The runner pod's split: the sandbox container, which ran every test, got no API
+    # credentials and no secret; the agent got them.
+    [sandbox_env] = list(cluster.workdir.rglob("sandbox.env-names"))
+    [agent_env] = list(cluster.workdir.rglob("agent.env-names"))
+    # (PATH, LANG and the termination-log path are the test kubelet's own.)
+    assert set(sandbox_env.read_text().split()) <= {
+        "PATH",
+        "LANG",
+        "HOME",
+        "AUTOPACK_TERMINATION_LOG",
+    }
+    assert {"KUBECONFIG", "AUTOPACK_SANDBOX_SOCKET"} <= set(agent_env.read_text().split())
+
 
 def test_invalid_run_is_rejected_by_schema_validation(
     cluster: ClusterUser, run_manifest: Callable[..., Path]
