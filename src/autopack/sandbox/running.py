@@ -12,6 +12,7 @@ import contextlib
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -134,6 +135,26 @@ class Sandbox:
             extra_names=self.env_names,
             extra=extra,
         )
+
+    def _tools_under_tmp(self, env: dict[str, str]) -> list[Path]:
+        """Directories under /tmp the commands need read-only: this Python and PATH's tools.
+
+        The private /tmp would hide them (e.g. a checkout and its virtualenv under /tmp).
+        """
+        wanted = [Path(sys.prefix), Path(sys.base_prefix)]
+        wanted += [Path(entry) for entry in env.get("PATH", "").split(os.pathsep) if entry]
+        found: list[Path] = []
+        for path in wanted:
+            with contextlib.suppress(OSError):
+                resolved = path.resolve()
+                if (
+                    resolved.is_relative_to("/tmp")  # noqa: S108 - checking, not creating
+                    and resolved.is_dir()
+                    and not any(resolved.is_relative_to(r) for r in (self.workspace, self.scratch))
+                    and resolved not in found
+                ):
+                    found.append(resolved)
+        return found
 
     def _identity_file(self, name: str) -> Path:
         """A passwd or group file naming the sandbox user, with its private HOME."""
@@ -305,6 +326,26 @@ class Bubblewrap(Sandbox):
                         found.append(resolved)
         return found
 
+    def _tools_under_tmp(self, env: dict[str, str]) -> list[Path]:
+        """Directories under /tmp the commands need read-only: this Python and PATH's tools.
+
+        The private /tmp would hide them (e.g. a checkout and its virtualenv under /tmp).
+        """
+        wanted = [Path(sys.prefix), Path(sys.base_prefix)]
+        wanted += [Path(entry) for entry in env.get("PATH", "").split(os.pathsep) if entry]
+        found: list[Path] = []
+        for path in wanted:
+            with contextlib.suppress(OSError):
+                resolved = path.resolve()
+                if (
+                    resolved.is_relative_to("/tmp")  # noqa: S108 - checking, not creating
+                    and resolved.is_dir()
+                    and not any(resolved.is_relative_to(r) for r in (self.workspace, self.scratch))
+                    and resolved not in found
+                ):
+                    found.append(resolved)
+        return found
+
     def _identity_file(self, name: str) -> Path:
         """A passwd or group file naming the sandbox user, with its private HOME."""
         path = self.scratch / f".{name}"
@@ -325,6 +366,8 @@ class Bubblewrap(Sandbox):
                 env[name] = str(self.home / ".cache" / name.lower())
         args = [self.executable, "--ro-bind", "/", "/", "--dev", "/dev", "--tmpfs", "/dev/shm"]  # noqa: S108
         args += ["--proc", "/proc", "--tmpfs", "/tmp"]  # noqa: S108 - a private, empty /tmp
+        for path in self._tools_under_tmp(env):  # interpreters and tools installed under /tmp
+            args += ["--ro-bind", str(path), str(path)]
         for path in self._hidden_paths():
             args += (
                 ["--tmpfs", str(path)] if path.is_dir() else ["--ro-bind", "/dev/null", str(path)]
