@@ -136,38 +136,6 @@ class Sandbox:
             extra=extra,
         )
 
-    def _tools_under_tmp(self, env: dict[str, str]) -> list[Path]:
-        """Directories under /tmp the commands need read-only: this Python and PATH's tools.
-
-        The private /tmp would hide them (e.g. a checkout and its virtualenv under /tmp).
-        """
-        wanted = [Path(sys.prefix), Path(sys.base_prefix)]
-        wanted += [Path(entry) for entry in env.get("PATH", "").split(os.pathsep) if entry]
-        found: list[Path] = []
-        for path in wanted:
-            with contextlib.suppress(OSError):
-                resolved = path.resolve()
-                if (
-                    resolved.is_relative_to("/tmp")  # noqa: S108 - checking, not creating
-                    and resolved.is_dir()
-                    and not any(resolved.is_relative_to(r) for r in (self.workspace, self.scratch))
-                    and resolved not in found
-                ):
-                    found.append(resolved)
-        return found
-
-    def _identity_file(self, name: str) -> Path:
-        """A passwd or group file naming the sandbox user, with its private HOME."""
-        path = self.scratch / f".{name}"
-        if not path.exists():
-            entries = {
-                "passwd": f"root:x:0:0:root:/root:/bin/sh\n"
-                f"sandbox:x:{SANDBOX_UID}:{SANDBOX_UID}:sandbox:{self.home}:/bin/sh\n",
-                "group": f"root:x:0:\nsandbox:x:{SANDBOX_UID}:\n",
-            }
-            path.write_text(entries[name], encoding="utf-8")
-        return path
-
     def _wrap(self, argv: list[str], *, cwd: Path, env: dict[str, str], network: bool) -> list[str]:
         return argv
 
