@@ -80,6 +80,9 @@ class Settings(BaseSettings):
     qdrant_url: str = ""
     """Qdrant server URL; empty means local mode under the data directory."""
 
+    qdrant_api_key: str = Field(default="", repr=False)
+    """API key of the Qdrant server (set it from a Secret, never in a file); empty: none."""
+
     log_level: LogLevel = "INFO"
     """Log level."""
 

@@ -169,23 +169,6 @@ def test_runner_role_is_least_privilege(rendered: list[dict[str, Any]]) -> None:
     assert not any("secrets" in rule["resources"] for rule in operator["rules"])
 
 
-def test_runner_network_policy_allows_dns_and_https_only(rendered: list[dict[str, Any]]) -> None:
-    policies = [
-        p for p in by_kind(rendered, "NetworkPolicy") if p["metadata"]["name"].endswith("-runner")
-    ]
-    assert policies
-    for policy in policies:
-        spec = policy["spec"]
-        assert spec["podSelector"]["matchLabels"] == {"autopack.dev/component": "runner"}
-        ports = {
-            (p["protocol"], p["port"]) for rule in spec["egress"] for p in rule.get("ports", [])
-        }
-        assert ports == {("UDP", 53), ("TCP", 53), ("TCP", 443)}
-        https = next(r for r in spec["egress"] if {"protocol": "TCP", "port": 443} in r["ports"])
-        blocked = https["to"][0]["ipBlock"]["except"]
-        assert {"10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16", "169.254.0.0/16"} <= set(blocked)
-
-
 def test_dev_services_are_off_by_default_and_marked() -> None:
     defaults = render()
     assert not [d for d in by_kind(defaults, "Deployment") if "dev-" in d["metadata"]["name"]]

@@ -106,16 +106,25 @@ class QdrantStore:
 
     @classmethod
     def open(
-        cls, *, url: str = "", path: Path | None = None, check_server_version: bool = True
+        cls,
+        *,
+        url: str = "",
+        api_key: str = "",
+        path: Path | None = None,
+        check_server_version: bool = True,
     ) -> "QdrantStore":
         """Connect to the server at ``url``, else open local files at ``path`` (or the default).
+
+        ``api_key`` authenticates to the server (Qdrant's ``api-key`` header); empty: none.
 
         ``check_server_version`` lets qdrant-client warn (from a background thread) when the
         server's version does not match the client's.
         """
         if url:
             try:
-                client = QdrantClient(url=url, check_compatibility=check_server_version)
+                client = QdrantClient(
+                    url=url, api_key=api_key or None, check_compatibility=check_server_version
+                )
                 return cls(client, location=url, local=False)
             except Exception as error:  # the client raises many kinds for a bad URL
                 raise MemoryStoreError(
@@ -240,5 +249,11 @@ def open_store(
 
     An explicit ``path`` always means local files there.
     """
-    url = "" if path is not None else (settings or autopack_settings.get_settings()).qdrant_url
-    return QdrantStore.open(url=url, path=path, check_server_version=check_server_version)
+    if path is not None:
+        return QdrantStore.open(path=path, check_server_version=check_server_version)
+    chosen = settings or autopack_settings.get_settings()
+    return QdrantStore.open(
+        url=chosen.qdrant_url,
+        api_key=chosen.qdrant_api_key,
+        check_server_version=check_server_version,
+    )

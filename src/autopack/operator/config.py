@@ -30,6 +30,16 @@ class OperatorConfig(BaseSettings):
     database_url: str | None = None
     """URL of the operator's own connection for run lifecycle rows (unset: none written)."""
 
+    qdrant_url: str | None = None
+    """URL of the Qdrant server runners keep intention memory in (unset: local files in the
+    workspace, lost with the pod)."""
+
+    qdrant_api_key_secret: str | None = None
+    """Secret holding Qdrant's API key for runners (unset: no key)."""
+
+    qdrant_api_key_key: str = "api-key"
+    """Key of the API key in ``qdrant_api_key_secret``."""
+
     max_concurrent_runs: Annotated[int, Field(ge=0)] = 0
     """Runs active at once in the whole cluster; 0 means unlimited. Others wait as Queued."""
 

@@ -63,6 +63,11 @@ def _env(run: AutopackRun, *, namespace: str, config: OperatorConfig) -> list[di
                 "valueFrom": {"secretKeyRef": {"name": config.database_secret, "key": "url"}},
             }
         )
+    if config.qdrant_url:
+        env.append({"name": "AUTOPACK_QDRANT_URL", "value": config.qdrant_url})
+        if config.qdrant_api_key_secret:
+            key = {"name": config.qdrant_api_key_secret, "key": config.qdrant_api_key_key}
+            env.append({"name": "AUTOPACK_QDRANT_API_KEY", "valueFrom": {"secretKeyRef": key}})
     if run.spec.repo.credentials_secret:
         env.append({"name": "AUTOPACK_GIT_CREDENTIALS_DIR", "value": GIT_CREDENTIALS_DIR})
     if config.config_map:

@@ -1,5 +1,7 @@
 """Intention memory on real local-mode Qdrant files in temporary directories."""
 
+import http.server
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -182,3 +184,38 @@ def test_an_unreachable_qdrant_server_is_named_in_the_error(
             mem.recall(run_id="r", query="anything")
     finally:
         server.close()
+
+
+@pytest.mark.filterwarnings("ignore:Api key is used with an insecure connection")
+def test_the_qdrant_api_key_is_sent_to_the_server(
+    monkeypatch: pytest.MonkeyPatch, lexical: memory.LexicalHashingEmbedder
+) -> None:
+    seen: list[str | None] = []
+
+    class Refusing(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            seen.append(self.headers.get("api-key"))
+            self.send_error(403)
+
+        do_POST = do_PUT = do_GET
+
+        def log_message(self, format: str, *args: object) -> None:
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Refusing)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setenv("AUTOPACK_QDRANT_URL", f"http://127.0.0.1:{server.server_address[1]}")
+    monkeypatch.setenv("AUTOPACK_QDRANT_API_KEY", "qdrant-secret-key")
+    store = memory.open_store(settings.load_settings(), check_server_version=False)
+    mem = memory.IntentionMemory(embedder=lexical, vector_store=store, retrieval=RETRIEVAL)
+    try:
+        with pytest.raises(memory.MemoryStoreError, match=r"Qdrant at http://127\.0\.0\.1"):
+            mem.recall(run_id="r", query="anything")
+    finally:
+        store.close()
+        server.shutdown()
+        server.server_close()
+        thread.join()
+    assert seen
+    assert set(seen) == {"qdrant-secret-key"}

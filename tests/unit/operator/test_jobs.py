@@ -142,3 +142,30 @@ def test_the_sandbox_container_has_no_secret_and_no_token() -> None:
     assert {"/workspace", "/run/autopack"} <= shared
     socket = next(v["value"] for v in agent["env"] if v["name"] == "AUTOPACK_SANDBOX_SOCKET")
     assert socket in sandbox["command"]
+
+
+def test_qdrant_url_and_api_key_reach_the_agent_only() -> None:
+    config = OperatorConfig(
+        qdrant_url="http://autopack-dev-qdrant.autopack.svc:6333",
+        qdrant_api_key_secret="qdrant",
+        qdrant_api_key_key="token",
+    )
+    pod = build_runner_job(a_run().obj(), namespace="ns", launch=1, config=config)["spec"][
+        "template"
+    ]["spec"]
+    [sandbox] = pod["initContainers"]
+    [agent] = pod["containers"]
+    env = {e["name"]: e for e in agent["env"]}
+    assert env["AUTOPACK_QDRANT_URL"]["value"] == "http://autopack-dev-qdrant.autopack.svc:6333"
+    assert env["AUTOPACK_QDRANT_API_KEY"]["valueFrom"]["secretKeyRef"] == {
+        "name": "qdrant",
+        "key": "token",
+    }
+    assert not [e for e in sandbox.get("env", []) if "QDRANT" in e["name"]]
+
+
+def test_without_a_qdrant_server_runners_get_no_qdrant_settings() -> None:
+    keyless = OperatorConfig(qdrant_api_key_secret="qdrant")  # a key without a URL is unused
+    for config in (CONFIG, keyless):
+        agent = container(build_runner_job(a_run().obj(), namespace="ns", launch=1, config=config))
+        assert not [e for e in agent["env"] if "QDRANT" in e["name"]]
