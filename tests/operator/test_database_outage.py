@@ -13,22 +13,30 @@ import pytest
 from sqlalchemy import select
 
 from autopack.store import Store, models, records
-from tests.cluster.harness import Cluster
+from tests.cluster.harness import ClusterUser
 from tests.cluster.outage import PrivatePostgres
+from tests.operator.conftest import REAL_ONLY, cluster_on
 
-pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+pytestmark = [pytest.mark.slow, pytest.mark.postgres, pytest.mark.timeout(1200)]
+
+
+@pytest.fixture(params=REAL_ONLY)
+def cluster(request: pytest.FixtureRequest) -> ClusterUser:
+    """The real control plane: the fault is the database's, not the cluster's."""
+    return cluster_on(request)
+
 
 RUN = "textstats-demo"
 
 
-def condition(cluster: Cluster, kind: str) -> dict[str, str]:
+def condition(cluster: ClusterUser, kind: str) -> dict[str, str]:
     """One condition of the run (empty if absent)."""
     conditions = cluster.run_status(RUN).get("conditions") or []
     return next((c for c in conditions if c["type"] == kind), {})
 
 
 def test_database_outage_mid_run(
-    cluster: Cluster, run_manifest: Callable[..., Path], tmp_path: Path
+    cluster: ClusterUser, run_manifest: Callable[..., Path], tmp_path: Path
 ) -> None:
     database = PrivatePostgres(tmp_path / "postgres")
     database.start()
@@ -51,22 +59,22 @@ def test_database_outage_mid_run(
         cluster.wait_for(
             "DatabaseAvailable=False",
             lambda: condition(cluster, "DatabaseAvailable").get("status") == "False",
-            timeout=120,
+            timeout=600,
         )
         assert condition(cluster, "DatabaseAvailable")["reason"] == "DatabaseUnavailable"
         cluster.wait_for(
             "phase 0 complete during the outage",
             lambda: cluster.get("phase", f"{RUN}-p00").get("status", {}).get("state") == "Complete",
-            timeout=120,
+            timeout=600,
         )
         database.start()
         cluster.wait_for(
-            "Succeeded", lambda: cluster.run_status(RUN).get("phase") == "Succeeded", timeout=120
+            "Succeeded", lambda: cluster.run_status(RUN).get("phase") == "Succeeded", timeout=600
         )
         cluster.wait_for(
             "DatabaseAvailable=True",
             lambda: condition(cluster, "DatabaseAvailable").get("status") == "True",
-            timeout=60,
+            timeout=300,
         )
     except BaseException:
         database.stop()
@@ -75,7 +83,7 @@ def test_database_outage_mid_run(
     store = Store.connect(postgres_url)
     try:
         with store.session() as session:
-            run = records.find_run(session, name=RUN, namespace="default")
+            run = records.find_run(session, name=RUN, namespace=cluster.namespace)
             assert run is not None
             assert (run.state, run.source) == ("Succeeded", "kubernetes")
             assert run.finished_at is not None

@@ -1,7 +1,8 @@
-"""What users do with plain kubectl, against the operator, runner and kubelet on an emulated cluster.
+"""What users do with plain kubectl, against the operator and runner on the real control plane.
 
-Each test starts the real operator process (``autopack operator``), applies a run with the
-real ``kubectl`` and lets the test kubelet execute runner Jobs as local processes driven by
+The real etcd, kube-apiserver and kube-controller-manager of ``tests/controlplane/`` serve the
+API; the test kubelet is the only stand-in. Each test starts the real operator process
+(``autopack operator``, as the chart's ServiceAccount), applies a run with the real ``kubectl`` and lets the test kubelet execute runner Jobs as local processes driven by
 the scripted model (the demo cassette). Assertions read what a user reads: ``kubectl get``,
 ``kubectl describe``, the Phase objects and the pushed branch.
 """
@@ -14,16 +15,16 @@ from pathlib import Path
 import pytest
 
 from tests.cluster.harness import ClusterUser
-from tests.operator.conftest import BACKENDS, branch_commits, cluster_on
+from tests.operator.conftest import REAL_ONLY, branch_commits, cluster_on
 
 # A two-phase demo run takes minutes on a loaded 2-core machine: waits are on conditions with
 # generous limits, and the per-test limit leaves room for scenarios that run two of them.
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
 
 
-@pytest.fixture(params=BACKENDS)
+@pytest.fixture(params=REAL_ONLY)
 def cluster(request: pytest.FixtureRequest) -> ClusterUser:
-    """Each scenario on the emulated cluster and on the real control plane."""
+    """Each scenario on the real control plane (the emulator no longer runs these)."""
     return cluster_on(request)
 
 
