@@ -15,19 +15,12 @@ from typing import assert_never
 
 from autopack import events
 from autopack.api import FailureCategory, PhaseDefinition, PhaseState
-from autopack.api.conditions import Reason
-from autopack.engine.ports import AttemptFailed, RunStopped
+from autopack.engine.ports import AttemptFailed, stop_of
 from autopack.engine.recovering import PhaseRecovery, Retry, Revise, SkipPhase, StopRun
 from autopack.engine.steps import AttemptSteps, RunContext
 from autopack.events import AttemptOutcome, AttemptResult, Failure, PhaseResult, Stop
 
 log = logging.getLogger(__name__)
-
-
-def one_line(exc: BaseException) -> str:
-    """An unexpected error as one line: its type and the first line of its message."""
-    text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
 
 
 @dataclass
@@ -79,24 +72,17 @@ class PhaseLoop:
                 try:  # recovery talks to models and git too: it may stop the run as well
                     recovered = self._recover(steps, number, last)
                 except Exception as exc:
-                    return self._stopped(steps, number, savepoint, self._stop_of(exc))
+                    return self._stopped(steps, number, savepoint, stop_of(exc))
                 if isinstance(recovered, PhaseResult):
                     return recovered
                 feedback = recovered
             except Exception as exc:
-                return self._stopped(steps, number, savepoint, self._stop_of(exc))
+                return self._stopped(steps, number, savepoint, stop_of(exc))
             finally:
                 pending = None
         failure = str(last.signature) if last else "no attempt was made"
         result = PhaseResult(PhaseState.FAILED, number, failure=failure[:1024])
         return self._phase_finished(steps, result)
-
-    def _stop_of(self, exc: Exception) -> Stop:
-        """The stop a RunStopped carries; any other exception is an ``InternalError``."""
-        if isinstance(exc, RunStopped):
-            return exc.stop
-        log.exception("phase %d failed unexpectedly", self.index, exc_info=exc)
-        return Stop(Reason.INTERNAL_ERROR, one_line(exc))
 
     def _attempt_started(
         self, steps: AttemptSteps, number: int, *, previous_model: str | None
@@ -151,7 +137,7 @@ class PhaseLoop:
         """Record the failed attempt and follow recovery: the next feedback, or the phase's end."""
         ctx = self.ctx
         outcome = self.recovery.recover(failure, phase=steps.phase, attempt=number)
-        self._attempt_finished(number, AttemptOutcome.FAILED, failure, recovered=outcome)
+        self._attempt_finished(number, outcome.recorded(failure))
         match outcome:
             case Revise(phase=PhaseDefinition() as revised, reason=reason):
                 steps.phase = revised
@@ -191,7 +177,7 @@ class PhaseLoop:
         steps.audit(number, savepoint=savepoint, tests=tests)
         steps.drift(number, savepoint=savepoint)
         commit = steps.commit(pending=False)
-        self._attempt_finished(number, AttemptOutcome.PASSED, discarded=discarded)
+        self._attempt_finished(number, AttemptResult(AttemptOutcome.PASSED, discarded=discarded))
         done = PhaseResult(PhaseState.COMPLETE, number, commit=commit, tests=tests)
         return self._phase_finished(steps, done)
 
@@ -202,7 +188,7 @@ class PhaseLoop:
         self._emit(
             events.ApprovalNeeded(run=ctx.run, at=ctx.now(), index=self.index, reason=reason)
         )
-        self._attempt_finished(number, AttemptOutcome.AWAITING_APPROVAL)
+        self._attempt_finished(number, AttemptResult(AttemptOutcome.AWAITING_APPROVAL))
         result = PhaseResult(
             PhaseState.AWAITING_APPROVAL, number, commit=commit, approval_reason=reason
         )
@@ -211,7 +197,7 @@ class PhaseLoop:
     def _stopped(self, steps: AttemptSteps, number: int, savepoint: str, stop: Stop) -> PhaseResult:
         """The run stops inside this attempt: roll it back and end attempt and phase ``Failed``."""
         self._rollback(savepoint)
-        self._attempt_finished(number, AttemptOutcome.STOPPED, stop=stop)
+        self._attempt_finished(number, AttemptResult(AttemptOutcome.STOPPED, stop=stop))
         failure = f"{stop.reason}: {stop.message}"[:1024]
         return self._phase_finished(
             steps, PhaseResult(PhaseState.FAILED, number, failure=failure, stop=stop)
@@ -223,26 +209,7 @@ class PhaseLoop:
         except Exception:  # the stop that brought us here says more than a failed rollback
             log.exception("could not roll the workspace back to %s", savepoint)
 
-    def _attempt_finished(
-        self,
-        number: int,
-        outcome: AttemptOutcome,
-        failure: Failure | None = None,
-        *,
-        recovered: Retry | SkipPhase | StopRun | None = None,
-        stop: Stop | None = None,
-        discarded: tuple[str, ...] = (),
-    ) -> None:
-        result = AttemptResult(
-            outcome,
-            failure=failure,
-            mitigation=recovered.mitigation if recovered else None,
-            doctor_decision=recovered.decision if recovered else None,
-            doctor_hint=recovered.hint if recovered else None,
-            next_feedback=recovered.feedback if isinstance(recovered, Retry) else (),
-            stop=recovered.stop if isinstance(recovered, StopRun) else stop,
-            discarded=discarded,
-        )
+    def _attempt_finished(self, number: int, result: AttemptResult) -> None:
         ctx = self.ctx
         self._emit(
             events.AttemptFinished(

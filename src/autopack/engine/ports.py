@@ -7,17 +7,21 @@ attempt failed, the loop goes on) and :class:`RunStopped` (the run stops). Nothi
 about Kubernetes, SQL or terminals.
 """
 
+import logging
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Protocol
 
 from autopack.api import FailureCategory, PhaseDefinition
+from autopack.api.conditions import Reason
 from autopack.edits import ApplyOutcome, ParsedEdits
 from autopack.events import Failure, Stop
 from autopack.gates import GateOutcome
 from autopack.hardening.mitigator import Mitigation
 from autopack.llm.types import Prompt
 from autopack.memory.run import DriftOutcome
+
+log = logging.getLogger(__name__)
 
 
 class AttemptFailed(Exception):
@@ -41,6 +45,20 @@ class RunStopped(Exception):
         """Carry the reason and message."""
         super().__init__(f"{stop.reason}: {stop.message}")
         self.stop = stop
+
+
+def one_line(exc: BaseException) -> str:
+    """An unexpected error as one line: its type and the first line of its message."""
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0]}" if text else type(exc).__name__
+
+
+def stop_of(exc: Exception) -> Stop:
+    """The stop a :class:`RunStopped` carries; any other exception is an ``InternalError``."""
+    if isinstance(exc, RunStopped):
+        return exc.stop
+    log.exception("the run stopped on an unexpected error", exc_info=exc)
+    return Stop(Reason.INTERNAL_ERROR, one_line(exc))
 
 
 class Models(Protocol):

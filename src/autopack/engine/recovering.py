@@ -2,24 +2,22 @@
 
 The loop (:mod:`autopack.engine.attempts`) hands each failure to :meth:`PhaseRecovery.recover`
 and gets back a value: :class:`Retry` (with feedback), :class:`Revise` (a revised phase),
-:class:`SkipPhase` or :class:`StopRun`. A deterministic mitigation is tried first; when it
-worked and changed files it is committed on its own (so the next attempt's rollback keeps
-it), otherwise its changes are rolled back. Failures no mitigation fixes go to the Doctor (an
+:class:`SkipPhase` or :class:`StopRun`. A deterministic mitigation is tried first
+(:mod:`autopack.engine.mitigating`). Failures no mitigation fixes go to the Doctor (an
 approach flaw is replanned once without asking it). Every failure counts against the run's
-health budget, whose caps stop the run.
+health budget (:class:`~autopack.hardening.health.RunHealth`), whose caps stop the run.
 """
 
-from collections import Counter
 from dataclasses import dataclass, field
 
 from autopack.api import FailureCategory, PhaseDefinition
 from autopack.api.conditions import Reason
 from autopack.engine.doctoring import Doctor
+from autopack.engine.mitigating import mitigate
 from autopack.engine.ports import Mitigations, Workspace
-from autopack.events import Failure, Stop
-from autopack.hardening.registry import HealthSettings
+from autopack.events import AttemptOutcome, AttemptResult, Failure, Stop
+from autopack.hardening.health import RunHealth
 from autopack.hardening.signatures import FailureSignature
-from autopack.workspace import MITIGATION_TRAILER
 
 
 @dataclass(frozen=True)
@@ -29,6 +27,18 @@ class Recovery:
     mitigation: str | None = None
     decision: str | None = None
     hint: str | None = None
+
+    def recorded(self, failure: Failure) -> AttemptResult:
+        """The failed attempt's record: the failure, and what recovery did about it."""
+        return AttemptResult(
+            AttemptOutcome.FAILED,
+            failure=failure,
+            mitigation=self.mitigation,
+            doctor_decision=self.decision,
+            doctor_hint=self.hint,
+            next_feedback=self.feedback if isinstance(self, Retry) else (),
+            stop=self.stop if isinstance(self, StopRun) else None,
+        )
 
 
 @dataclass(frozen=True)
@@ -64,36 +74,6 @@ Outcome = Retry | SkipPhase | StopRun
 
 
 @dataclass
-class RunHealth:
-    """The run's failures so far, against the health budget's caps."""
-
-    max_failures: int
-    settings: HealthSettings
-    counts: Counter[FailureCategory] = field(default_factory=Counter)
-
-    def record(self, signature: FailureSignature) -> Stop | None:
-        """Count a failure; return the stop when a cap is reached."""
-        self.counts[FailureCategory(signature.category)] += 1
-        caps = (
-            (self.counts.total(), self.max_failures, "failures"),
-            (
-                self.counts[FailureCategory.APPLY],
-                self.settings.max_apply_failures,
-                "apply failures",
-            ),
-            (
-                self.counts[FailureCategory.PROVIDER],
-                self.settings.max_provider_errors,
-                "provider errors",
-            ),
-        )
-        for count, cap, what in caps:
-            if count >= cap:
-                return Stop(Reason.HEALTH_BUDGET_EXHAUSTED, f"{count} {what}, last: {signature}")
-        return None
-
-
-@dataclass
 class PhaseRecovery:
     """Recovery for the attempts of one phase: its failures so far and whether it replanned."""
 
@@ -109,9 +89,13 @@ class PhaseRecovery:
         """Decide what follows ``failure`` (the attempt has been rolled back already)."""
         signature = failure.signature
         if failure.category == FailureCategory.PROVIDER:
-            stop = self.health.record(signature)
+            stop = self._health(signature)
             return StopRun(stop=stop) if stop else Retry(feedback=failure.feedback)
-        mitigation, failure = self._mitigate(failure, phase)
+        mitigation = None
+        if self.mitigations is not None:
+            mitigation, failure = mitigate(
+                self.mitigations, self.workspace, self.index, failure, phase
+            )
         outcome: Outcome
         if mitigation is not None and self.doctor is not None:
             self.doctor.avoided += 1
@@ -119,41 +103,14 @@ class PhaseRecovery:
             outcome = Retry(mitigation=mitigation, feedback=failure.feedback)
         else:
             outcome = self._treat(failure, signature, phase=phase, attempt=attempt)
-        stop = self.health.record(signature)
+        stop = self._health(signature)
         if stop is not None and not isinstance(outcome, StopRun):
             return StopRun(mitigation=outcome.mitigation, decision=outcome.decision, stop=stop)
         return outcome
 
-    def _mitigate(self, failure: Failure, phase: PhaseDefinition) -> tuple[str | None, Failure]:
-        """Try the registry's mitigation; return its description when it worked."""
-        if self.mitigations is None:
-            return None, failure
-        savepoint = self.workspace.head()
-        detail = "\n".join([failure.summary, *failure.feedback])
-        mitigation = self.mitigations.mitigate(
-            category=failure.category, message=detail, phase=phase
-        )
-        if mitigation is None:
-            return None, failure
-        failure = failure.with_feedback(*mitigation.feedback)
-        if not mitigation.applied:
-            self.workspace.rollback(savepoint)
-            return None, failure
-        if mitigation.changed_files:
-            # Only the files the mitigation meant to change (an install's side effects stay out).
-            accepted = self.workspace.snapshot(mitigation.changed_files)
-            self.workspace.discard_side_effects(accepted)
-            self.workspace.commit(
-                f"autopack: {mitigation.rule} in phase {self.index}\n\n"
-                f"{mitigation.description}\n\n{MITIGATION_TRAILER}: {self.index}"
-            )
-        installed = "; ".join(mitigation.installs)
-        described = (
-            f"{mitigation.description} ({installed})" if installed else mitigation.description
-        )
-        return described, failure.with_feedback(
-            f"Autopack already applied: {mitigation.description}"
-        )
+    def _health(self, signature: FailureSignature) -> Stop | None:
+        exhausted = self.health.record(signature)
+        return Stop(Reason.HEALTH_BUDGET_EXHAUSTED, exhausted) if exhausted else None
 
     def _treat(  # noqa: PLR0911 - one return per Doctor decision
         self, failure: Failure, signature: FailureSignature, *, phase: PhaseDefinition, attempt: int
@@ -163,7 +120,8 @@ class PhaseRecovery:
         doctor = self.doctor
         self.history.append(signature)
         if not self.replanned and doctor.approach_flawed(self.history):
-            return self._revise(phase, attempt, failure, f"repeated failure: {signature}")
+            reason = f"repeated failure: {signature}"
+            return self._revise(phase, attempt, failure, reason, "replan (approach flaw)")
         diagnosis = doctor.diagnose(
             phase=phase,
             index=self.index,
@@ -181,13 +139,7 @@ class PhaseRecovery:
                 hinted = failure.with_feedback(f"Doctor's hint: {diagnosis.hint}")
                 return Retry(decision=decision, hint=diagnosis.hint, feedback=hinted.feedback)
             case "replan" if not self.replanned:
-                revised = self._revise(phase, attempt, failure, f"Doctor: {diagnosis.reason}")
-                return Revise(
-                    decision=decision,
-                    feedback=revised.feedback,
-                    phase=revised.phase,
-                    reason=revised.reason,
-                )
+                return self._revise(phase, attempt, failure, f"Doctor: {reason}", decision)
             case "skip_phase":
                 return SkipPhase(decision=decision, reason=reason)
             case "mark_fatal":
@@ -198,19 +150,14 @@ class PhaseRecovery:
                 return Retry(decision=decision, feedback=failure.feedback)
 
     def _revise(
-        self, phase: PhaseDefinition, attempt: int, failure: Failure, reason: str
+        self, phase: PhaseDefinition, attempt: int, failure: Failure, reason: str, decision: str
     ) -> Revise:
         assert self.doctor is not None  # noqa: S101 - only called with a Doctor
         self.replanned = True
         revised = self.doctor.replan(
             phase=phase, index=self.index, attempt=attempt, history=self.history
         )
-        return Revise(
-            decision="replan (approach flaw)",
-            feedback=failure.feedback,
-            phase=revised,
-            reason=reason,
-        )
+        return Revise(decision=decision, feedback=failure.feedback, phase=revised, reason=reason)
 
     def _rollback_run(self, reason: str) -> Stop:
         """Reset the work branch to where the run began, keeping the undone work on a branch."""

@@ -17,9 +17,10 @@ from autopack.api.conditions import Reason
 from autopack.engine.attempts import PhaseLoop
 from autopack.engine.doctoring import Doctor
 from autopack.engine.ports import Mitigations
-from autopack.engine.recovering import PhaseRecovery, RunHealth
+from autopack.engine.recovering import PhaseRecovery
 from autopack.engine.steps import RunContext
 from autopack.events import PhaseResult, RunOutcome
+from autopack.hardening.health import RunHealth
 
 
 @dataclass

@@ -14,8 +14,7 @@ from dataclasses import dataclass, field
 from autopack import events
 from autopack.api import AutopackRun, RunPhase
 from autopack.api.conditions import Reason
-from autopack.engine.attempts import one_line
-from autopack.engine.ports import AttemptFailed, Memory, RunStopped
+from autopack.engine.ports import AttemptFailed, Memory, RunStopped, one_line
 from autopack.engine.running import Recovery, execute_phases
 from autopack.engine.steps import RunContext
 from autopack.events import RunOutcome

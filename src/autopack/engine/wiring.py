@@ -24,7 +24,6 @@ from autopack.api.conditions import Reason
 from autopack.edits import BlockEditor
 from autopack.engine.doctoring import Doctor
 from autopack.engine.ports import AttemptFailed, RunStopped
-from autopack.engine.recovering import RunHealth
 from autopack.engine.running import Recovery
 from autopack.engine.session import Session
 from autopack.engine.steps import RunContext
@@ -32,6 +31,7 @@ from autopack.events import RunOutcome, Spend, Stop
 from autopack.events.scrubbing import scrubbed
 from autopack.forge import describe_run, forge_for
 from autopack.gates import CommandGates
+from autopack.hardening.health import RunHealth
 from autopack.hardening.mitigator import Mitigator
 from autopack.llm import errors, tokens
 from autopack.llm.pricing import load_prices

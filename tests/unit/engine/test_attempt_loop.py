@@ -11,10 +11,11 @@ from autopack.edits import BlockEditor
 from autopack.engine.attempts import PhaseLoop
 from autopack.engine.doctoring import Doctor
 from autopack.engine.ports import AttemptFailed, RunStopped
-from autopack.engine.recovering import PhaseRecovery, RunHealth
+from autopack.engine.recovering import PhaseRecovery
 from autopack.engine.steps import RunContext
 from autopack.events import AttemptOutcome, Stop
 from autopack.gates import GateOutcome
+from autopack.hardening.health import RunHealth
 from autopack.hardening.registry import HealthSettings
 from tests.builders.api import a_run
 from tests.unit.engine.fakes import FakeMitigations, FakeModels, FakeWorkspace, doctor_says

@@ -4,11 +4,11 @@ from autopack.api import FailureCategory, PhaseDefinition
 from autopack.api.conditions import Reason
 from autopack.engine.doctoring import Doctor
 from autopack.engine.ports import AttemptFailed
-from autopack.engine.recovering import PhaseRecovery, Retry, Revise, RunHealth, SkipPhase, StopRun
+from autopack.engine.recovering import PhaseRecovery, Retry, Revise, SkipPhase, StopRun
 from autopack.events import Failure
+from autopack.hardening.health import RunHealth
 from autopack.hardening.mitigator import Mitigation
 from autopack.hardening.registry import HealthSettings
-from autopack.hardening.signatures import signature
 from tests.unit.engine.fakes import FakeMitigations, FakeModels, FakeWorkspace, doctor_says
 
 PHASE = PhaseDefinition.model_validate(
@@ -139,17 +139,3 @@ def test_provider_failures_skip_mitigation_and_doctor_but_count_for_health() -> 
     assert stopped.stop.reason == Reason.HEALTH_BUDGET_EXHAUSTED
     assert stopped.stop.message.startswith("2 provider errors")
     assert models.asked == []
-
-
-def test_health_caps_count_by_category_and_in_total() -> None:
-    health = RunHealth(max_failures=3, settings=HealthSettings(max_apply_failures=2))
-    assert health.record(signature("apply", "x is outside the allowed paths")) is None
-    stop = health.record(signature("apply", "y is outside the allowed paths"))
-    assert stop is not None
-    assert stop.message.startswith("2 apply failures")
-    total = RunHealth(max_failures=2, settings=HealthSettings())
-    assert total.record(signature("ci", "a")) is None
-    stop = total.record(signature("audit", "b"))
-    assert stop is not None
-    assert stop.reason == Reason.HEALTH_BUDGET_EXHAUSTED
-    assert stop.message == "2 failures, last: audit: b"
