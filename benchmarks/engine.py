@@ -1,31 +1,45 @@
 """Print JSON figures for the run engine (issue: run engine).
 
-- engine overhead per phase, excluding model latency and test time (target: under 300 ms);
+- engine overhead per phase, excluding model latency and test time (target: under 150 ms): the
+  demo run as ``autopack run`` makes it (console and SQLite store sinks behind the scrubbing
+  fan-out), timed from the clone to ``RunFinished``; the scripted model answers at once, so
+  only the project's test time is subtracted (each test command's wall time in the sandbox,
+  bubblewrap's start included: 20-27 ms per command, see ``benchmarks/sandbox.py``). Opening
+  and migrating the store happens before the clock starts, once per run. Each repetition runs
+  in a fresh interpreter, as each ``autopack run`` does: nothing is cached between them;
 - context selection on a generated 10,000-file repository (target: under 2 s);
 - Builder prompt tokens per attempt on the demo compared with the same prompts sending every
   scoped file whole (target: under half). Tokens are counted with tiktoken (cl100k, offline).
 
-Run: .venv/bin/python benchmarks/engine.py
+Run: .venv/bin/python benchmarks/engine.py [--repeat N]
 """
 
+import argparse
+import io
 import json
 import shutil
+import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import yaml
+from rich.console import Console
 
 from autopack import events
 from autopack.agents.building import build_system_prompt
 from autopack.agents.contexting import ContextSelector
 from autopack.api import PhaseDefinition, loading
+from autopack.cli.console import ConsoleSink
 from autopack.edits import FORMAT_INSTRUCTIONS
 from autopack.engine.wiring import SessionOptions, open_session
 from autopack.llm.scripted import Cassette
 from autopack.llm.tokens import ENCODING, count_tokens
 from autopack.planning import scan_repository
+from autopack.store import Store, records
+from autopack.store.sink import StoreSink
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO = ROOT / "examples" / "demo"
@@ -44,12 +58,32 @@ def demo_origin(scratch: Path) -> Path:
 
 
 def engine_overhead(scratch: Path) -> dict[str, float]:
+    """One demo run with the sinks ``autopack run`` uses; its overhead per phase."""
     data = yaml.safe_load((DEMO / "run.yaml").read_text())
     data["spec"]["toolchain"] = {"test": "python -m pytest -q -p no:asyncio -p no:kmock"}
     run = loading.parse_run(data, source="demo")
     recorded: list[events.RunEvent] = []
     origin = demo_origin(scratch)
-    started = time.perf_counter()  # clone, plan, every phase, every commit and push
+    store = Store.open(f"sqlite:///{scratch / 'autopack.db'}")
+    with store.session() as session:
+        records.upsert_run(
+            session,
+            run_id="bench",
+            name=run.name,
+            repo_url=str(origin),
+            base_ref=run.spec.repo.ref,
+            push_branch=run.push_branch,
+            spec=run.to_api()["spec"],
+        )
+    console = ConsoleSink(Console(file=io.StringIO(), width=100), live=False)
+    store_sink = StoreSink(store, run_id="bench")
+    sinks = events.FanOut([console, store_sink])
+
+    def emit(event: events.RunEvent) -> None:
+        recorded.append(event)
+        sinks.emit(event)
+
+    started = time.perf_counter()  # clone, plan, every phase, every commit and push, the sinks
     session = open_session(
         run,
         run_id="bench",
@@ -59,18 +93,41 @@ def engine_overhead(scratch: Path) -> dict[str, float]:
             cassette=DEMO / "cassette.yaml",
             use_memory=False,
         ),
-        emit=recorded.append,
+        emit=emit,
     )
     session.start()
     outcome = session.execute()
     total = time.perf_counter() - started
+    store.dispose()
     tests = sum(e.outcome.duration_seconds for e in recorded if isinstance(e, events.TestsRan))
     phases = len(run.spec.phases)
     return {
-        "state_ok": outcome.state == "Succeeded",
+        "state_ok": outcome.state == "Succeeded" and not sinks.failures,
         "total_seconds": round(total, 3),
         "test_seconds": round(tests, 3),
         "overhead_ms_per_phase": round(1000 * (total - tests) / phases, 1),
+    }
+
+
+def engine_overhead_repeated(repeat: int) -> dict[str, object]:
+    """``engine_overhead`` in ``repeat`` fresh interpreters: median and range."""
+    runs = []
+    for _ in range(repeat):
+        done = subprocess.run(
+            [sys.executable, __file__, "--engine-once"],
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        runs.append(json.loads(done.stdout))
+    overheads = [r["overhead_ms_per_phase"] for r in runs]
+    return {
+        "state_ok": all(r["state_ok"] for r in runs),
+        "runs": repeat,
+        "overhead_ms_per_phase_median": round(statistics.median(overheads), 1),
+        "overhead_ms_per_phase_range": [min(overheads), max(overheads)],
+        "overhead_ms_per_phase_each": overheads,
+        "test_seconds_median": round(statistics.median(r["test_seconds"] for r in runs), 3),
         "overhead_target_ms": 150,
     }
 
@@ -172,12 +229,19 @@ def prompt_ratio(scratch: Path) -> dict[str, object]:
 
 
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5, help="engine runs (fresh processes)")
+    parser.add_argument("--engine-once", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         base = Path(scratch)
+        if args.engine_once:
+            print(json.dumps(engine_overhead(base)))
+            return
         print(
             json.dumps(
                 {
-                    "engine": engine_overhead(base),
+                    "engine": engine_overhead_repeated(args.repeat),
                     "context_selection": context_selection(base),
                     "prompt_size": prompt_ratio(base),
                 },
