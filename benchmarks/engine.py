@@ -65,9 +65,9 @@ def engine_overhead(scratch: Path) -> dict[str, float]:
     recorded: list[events.RunEvent] = []
     origin = demo_origin(scratch)
     store = Store.open(f"sqlite:///{scratch / 'autopack.db'}")
-    with store.session() as session:
+    with store.session() as rows:
         records.upsert_run(
-            session,
+            rows,
             run_id="bench",
             name=run.name,
             repo_url=str(origin),
