@@ -65,26 +65,14 @@ class OpenAIModel:
         """Create a client that never retries on its own (our layer owns retries)."""
         self.name = name
         redaction.register(api_key)  # an error body that echoes the key is masked
-        if timeouts is None:
-            timeouts = (
-                StreamTimeouts(idle_seconds=timeout, total_seconds=timeout)
-                if timeout is not None
-                else StreamTimeouts()
-            )
-        self.timeouts = timeouts
+        self.timeouts = timeouts = deadlines.stream_timeouts(timeouts, timeout)
         self.streaming = streaming
         self.max_tokens_param = max_tokens_param
         self._client = openai.OpenAI(
             api_key=api_key,
             base_url=base_url,
             max_retries=0,
-            timeout=httpx2.Timeout(
-                timeouts.idle_seconds,
-                connect=timeouts.connect_seconds,
-                read=timeouts.idle_seconds,
-                write=timeouts.idle_seconds,
-                pool=timeouts.connect_seconds,
-            ),
+            timeout=deadlines.http_timeouts(timeouts),
         )
 
     def close(self) -> None:
