@@ -28,9 +28,20 @@ from autopack.store.errors import StoreUnavailableError, first_line, redact_url
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 
 
-def _enable_sqlite_foreign_keys(dbapi_connection: Any, _record: Any) -> None:
+def _configure_sqlite(dbapi_connection: Any, _record: Any) -> None:
+    """Foreign keys on; a write-ahead log synced at checkpoints, not at every commit.
+
+    The sink commits once per event: with SQLite's default rollback journal each commit waits
+    for an fsync (6-30 ms here), several times the rest of the engine's work per event. With
+    ``journal_mode=WAL`` and ``synchronous=NORMAL`` a crash of the process loses nothing and
+    the database is never corrupted; only a power cut may lose the last commits (the work
+    branch stays the durable record of a run). Readers (the dashboard, ``autopack runs``) no
+    longer block the writer. An in-memory database keeps its own journal.
+    """
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
 
 
@@ -65,7 +76,7 @@ def _build_engine(url: str, *, connect_timeout: float) -> Engine:
             "for PostgreSQL install the extra: pip install 'autopack[postgres]'"
         ) from None
     if engine.dialect.name == "sqlite":
-        event.listen(engine, "connect", _enable_sqlite_foreign_keys)
+        event.listen(engine, "connect", _configure_sqlite)
     return engine
 
 
