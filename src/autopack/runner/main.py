@@ -25,7 +25,7 @@ from autopack.events import RunOutcome
 from autopack.llm.scripted import CassetteError
 from autopack.planning import NormalizedPlan
 from autopack.runner import kube
-from autopack.runner.status_sink import KubernetesStatusSink
+from autopack.runner.status_sink import LEDGER_INTERVAL, PROGRESS_INTERVAL, KubernetesStatusSink
 from autopack.store import Store, StoreUnavailableError, records
 from autopack.store.notes import notes_reader
 from autopack.store.sink import StoreSink
@@ -136,12 +136,12 @@ def _execute(namespace: str, name: str) -> int:
     run, body = kube.read_run(namespace, name)
     run_id = str(body["metadata"]["uid"])
     store_sink = _store_sink(run, run_id=run_id, namespace=namespace)
-    # Without a store the Phases' usage is the run's ledger: it is written at once, not coalesced.
+    # Without a store the Phases' usage is the run's ledger: it is written within seconds.
     status_sink = KubernetesStatusSink(
         namespace=namespace,
         run_name=name,
         patch=kube.patch_phase_status,
-        usage_now=store_sink is None,
+        interval=PROGRESS_INTERVAL if store_sink else LEDGER_INTERVAL,
     )
     sinks = events.FanOut([status_sink, *([store_sink] if store_sink else [])])
     cassette = os.environ.get("AUTOPACK_CASSETTE")

@@ -2,17 +2,21 @@
 
 The operator aggregates the Phases into the run's status; this sink keeps each Phase's state,
 attempts, model, usage, test delta, audit verdict, diff size, commit and failure current
-without a write per event: a phase's start and end are written at once, progress (usage, the
-attempt, tests, review) is merged and written at most every ``interval`` seconds or with the
-next immediate write. Only small summaries go into status (etcd limits objects to 1 MB);
-details go to the store.
+without a write per event: a phase's start and end are written at once; progress (usage, the
+attempt, tests, review) is merged and written at most every ``interval`` seconds, with the next
+immediate write, or by a timer once the interval has passed (so progress made before a long
+model call or test run is not held back). Only small summaries go into status (etcd limits
+objects to 1 MB); details go to the store. When the Phases are the run's only ledger (no store)
+the interval is :data:`LEDGER_INTERVAL`: a runner that dies loses at most that much of its
+spend, and a phase still costs a few writes rather than one per model call.
 """
 
 import logging
+import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any, assert_never
+from typing import Any, Protocol, assert_never
 
 from autopack import events
 from autopack.api import PhaseState, constants
@@ -21,6 +25,30 @@ from autopack.events import AttemptOutcome, Spend
 logger = logging.getLogger(__name__)
 
 Patcher = Callable[[str, str, dict[str, Any]], None]
+
+PROGRESS_INTERVAL = 30.0
+"""Least seconds between two progress writes of one Phase when a store keeps the ledger."""
+LEDGER_INTERVAL = 10.0
+"""The same when the Phases' usage is the run's only ledger (no store)."""
+
+
+class Cancellable(Protocol):
+    """A scheduled call that can be called off."""
+
+    def cancel(self) -> None:
+        """Call it off (no effect once it ran)."""
+
+
+Scheduler = Callable[[float, Callable[[], None]], Cancellable]
+"""Call the function after that many seconds, in the background."""
+
+
+def thread_timer(seconds: float, function: Callable[[], None]) -> Cancellable:
+    """Run ``function`` in a daemon thread after ``seconds``."""
+    timer = threading.Timer(seconds, function)
+    timer.daemon = True
+    timer.start()
+    return timer
 
 
 def _time(moment: datetime) -> str:
@@ -36,45 +64,65 @@ class KubernetesStatusSink:
         namespace: str,
         run_name: str,
         patch: Patcher,
-        interval: float = 30.0,
+        interval: float = PROGRESS_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
-        usage_now: bool = False,
+        schedule: Scheduler = thread_timer,
     ) -> None:
-        """Patch Phases of ``run_name`` in ``namespace`` with ``patch(namespace, name, status)``.
-
-        ``usage_now`` writes usage at once (when the Phases are the run's only ledger).
-        """
+        """Patch Phases of ``run_name`` in ``namespace`` with ``patch(namespace, name, status)``."""
         self.namespace = namespace
         self.run_name = run_name
         self.patch = patch
         self.interval = interval
         self.clock = clock
+        self.schedule = schedule
         self.spend: dict[int, Spend] = {}
         self.pending: dict[int, dict[str, Any]] = {}
         self.written: dict[int, float] = {}
         self.writes = 0
-        self.usage_now = usage_now
+        self._timers: dict[int, Cancellable] = {}
+        # Held while writing: a timer's write and the engine's never interleave or reorder.
+        self._lock = threading.RLock()
 
     def emit(self, event: events.RunEvent) -> None:
-        """Merge the event's status into its phase; write now or when the interval has passed."""
+        """Merge the event's status into its phase; write now, or once the interval has passed."""
         update = self._status(event)
         if update is None:
             return
         index, status, now = update
-        self.pending.setdefault(index, {}).update(status)
-        due = self.clock() - self.written.get(index, float("-inf")) >= self.interval
-        if now or due:
-            self.flush(index)
+        with self._lock:
+            self.pending.setdefault(index, {}).update(status)
+            wait = self.written.get(index, float("-inf")) + self.interval - self.clock()
+            if now or wait <= 0:
+                self.flush(index)
+            elif index not in self._timers:
+                self._timers[index] = self.schedule(wait, lambda: self._due(index))
+
+    def _due(self, index: int) -> None:
+        """A timer's write of what is still pending (an API error waits for the next write)."""
+        with self._lock:
+            self._timers.pop(index, None)
+            status = self.pending.get(index)
+            try:
+                self.flush(index)
+            except Exception as exc:
+                logger.warning("cannot write the status of phase %s yet: %s", index, exc)
+                if status:
+                    self.pending[index] = {**status, **self.pending.get(index, {})}
 
     def flush(self, index: int | None = None) -> None:
         """Write what is pending (for one phase, or all)."""
-        for phase in [index] if index is not None else list(self.pending):
-            status = self.pending.pop(phase, None)
-            if not status:
-                continue
-            self.patch(self.namespace, constants.phase_object_name(self.run_name, phase), status)
-            self.written[phase] = self.clock()
-            self.writes += 1
+        with self._lock:
+            for phase in [index] if index is not None else list(self.pending):
+                timer = self._timers.pop(phase, None)
+                if timer is not None:
+                    timer.cancel()
+                status = self.pending.pop(phase, None)
+                if not status:
+                    continue
+                name = constants.phase_object_name(self.run_name, phase)
+                self.patch(self.namespace, name, status)
+                self.written[phase] = self.clock()
+                self.writes += 1
 
     def _status(self, event: events.RunEvent) -> tuple[int, dict[str, Any], bool] | None:  # noqa: PLR0911, PLR0912 - one case per event
         """(phase index, status fields, write now?) for ``event``; None for run-level events."""
@@ -101,7 +149,7 @@ class KubernetesStatusSink:
                     return None
                 spend = self.spend.setdefault(index, Spend())
                 spend.add(event.call)
-                return index, {"usage": _usage(spend)}, self.usage_now
+                return index, {"usage": _usage(spend)}, False
             case events.EditsApplied():
                 applied = event.outcome
                 diff = {

@@ -1,3 +1,5 @@
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -22,7 +24,29 @@ class Clock:
         return self.now
 
 
-def sink(clock: Clock) -> tuple[KubernetesStatusSink, Patches]:
+class Timers:
+    """Scheduled calls, run by the test when it moves the clock."""
+
+    def __init__(self) -> None:
+        self.calls: list[Timer] = []
+
+    def __call__(self, seconds: float, function: Callable[[], None]) -> "Timer":
+        timer = Timer(seconds, function)
+        self.calls.append(timer)
+        return timer
+
+
+@dataclass
+class Timer:
+    seconds: float
+    function: Callable[[], None]
+    cancelled: bool = False
+
+    def cancel(self) -> None:
+        self.cancelled = True
+
+
+def sink(clock: Clock, timers: Timers | None = None) -> tuple[KubernetesStatusSink, Patches]:
     patches: Patches = []
     return (
         KubernetesStatusSink(
@@ -31,6 +55,7 @@ def sink(clock: Clock) -> tuple[KubernetesStatusSink, Patches]:
             patch=lambda ns, n, s: patches.append((ns, n, s)),
             interval=5.0,
             clock=clock,
+            schedule=timers or Timers(),
         ),
         patches,
     )
@@ -116,3 +141,56 @@ def test_run_level_events_write_nothing_and_failures_are_summarized() -> None:
     assert patches[-1][2] == {
         "failure": {"signature": "ci: ImportError: no module x", "mitigation": ""}
     }
+
+
+def test_progress_held_back_is_written_by_a_timer_once_the_interval_has_passed() -> None:
+    clock, timers = Clock(), Timers()
+    status_sink, patches = sink(clock, timers)
+    status_sink.emit(events.PhaseStarted(run="demo", at=AT, index=0, title="x"))
+    clock.now = 1.0
+    status_sink.emit(a_call(100))
+    clock.now = 2.0
+    status_sink.emit(a_call(100))
+    # A long model call or test run follows: nothing else is emitted for a while.
+    assert len(patches) == 1
+    [timer] = timers.calls  # one timer for the phase, however many events wait
+    assert timer.seconds == 4.0
+    clock.now = 5.0
+    timer.function()
+    assert len(patches) == 2
+    assert patches[-1][2]["usage"]["llmCalls"] == 2
+
+
+def test_an_immediate_write_takes_what_a_timer_waited_for_and_calls_it_off() -> None:
+    clock, timers = Clock(), Timers()
+    status_sink, patches = sink(clock, timers)
+    status_sink.emit(events.PhaseStarted(run="demo", at=AT, index=0, title="x"))
+    status_sink.emit(a_call(100))
+    done = PhaseResult(PhaseState.COMPLETE, 1, commit="abc")
+    status_sink.emit(events.PhaseFinished(run="demo", at=AT, index=0, title="x", result=done))
+    assert len(patches) == 2
+    assert patches[-1][2]["usage"]["llmCalls"] == 1
+    assert timers.calls[0].cancelled
+
+
+def test_a_failed_timer_write_keeps_the_progress_for_the_next_write() -> None:
+    clock, timers = Clock(), Timers()
+    failing = {"now": False}
+    patches: Patches = []
+
+    def patch(namespace: str, name: str, status: dict[str, Any]) -> None:
+        if failing["now"]:
+            raise OSError("connection refused")
+        patches.append((namespace, name, status))
+
+    status_sink = KubernetesStatusSink(
+        namespace="team", run_name="demo", patch=patch, interval=5.0, clock=clock, schedule=timers
+    )
+    status_sink.emit(events.PhaseStarted(run="demo", at=AT, index=0, title="x"))
+    status_sink.emit(a_call(100))
+    failing["now"] = True
+    clock.now = 5.0
+    timers.calls[0].function()
+    failing["now"] = False
+    status_sink.flush()
+    assert patches[-1][2]["usage"]["llmCalls"] == 1
