@@ -16,6 +16,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from autopack import settings
 
+# A safe loader: libyaml's when PyYAML has it (~40x faster than the pure-Python one).
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -80,7 +83,7 @@ class HardeningConfig(_Strict):
 def load_hardening_config(path: Path | None = None) -> HardeningConfig:
     """Read ``hardening.yaml`` (built-in unless ``path`` is given)."""
     source = path or settings.config_dir() / "hardening.yaml"
-    data: Any = yaml.safe_load(source.read_text(encoding="utf-8"))
+    data: Any = yaml.load(source.read_text(encoding="utf-8"), Loader=_YAML_LOADER)  # noqa: S506 - safe
     return HardeningConfig.model_validate(data)
 
 

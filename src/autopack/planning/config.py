@@ -8,6 +8,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from autopack import settings
 
+# A safe loader: libyaml's when PyYAML has it (~40x faster than the pure-Python one).
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
@@ -54,5 +57,5 @@ class PlanningConfig(_Strict):
 def load_planning_config(path: Path | None = None) -> PlanningConfig:
     """Read ``planning.yaml`` from the built-in configuration directory (or ``path``)."""
     source = path or settings.config_dir() / "planning.yaml"
-    data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    data = yaml.load(source.read_text(encoding="utf-8"), Loader=_YAML_LOADER)  # noqa: S506 - safe
     return PlanningConfig.model_validate(data)
