@@ -11,11 +11,12 @@ from typing import Any
 
 from autopack import events
 from autopack.api import AutopackRun
-from autopack.engine.wiring import RoutedCalls, SessionOptions, open_session
+from autopack.engine.wiring import SessionOptions, open_session
 from autopack.events import RunOutcome
 from autopack.llm.scripted import Cassette
 from autopack.sandbox import SandboxMode
 from tests.builders.api import RunBuilder
+from tests.fakes.clock import VirtualClock
 
 PROJECT = Path(__file__).resolve().parents[2] / "examples" / "demo" / "project"
 GIT = ["-c", "user.name=Test", "-c", "user.email=test@example.com"]
@@ -67,7 +68,13 @@ class Scenario:
         self.sandbox: SandboxMode = "auto"
         self.cassettes: list[Cassette] = []
         self.executions = 0
-        self.waits: list[float] = []
+        self.clock = VirtualClock()
+        """The model layer's clock: retry waits advance it instead of sleeping."""
+
+    @property
+    def waits(self) -> list[float]:
+        """The model layer's retry waits so far, in seconds (none was slept)."""
+        return self.clock.slept
 
     def phase(self, title: str, **fields: Any) -> "Scenario":
         """Add a phase (defaults: deliverables textstats/, scope textstats/ and tests/)."""
@@ -101,6 +108,8 @@ class Scenario:
             previous_attempts=self.previous_attempts,
             notes=lambda: list(self.notes),
             sandbox=self.sandbox,
+            sleep=self.clock.sleep,
+            clock=self.clock,
         )
         session = open_session(
             self.run_object,
@@ -108,9 +117,6 @@ class Scenario:
             options=options,
             emit=events.FanOut([Collector(self.events)]).emit,
         )
-        models = session.ctx.models
-        if isinstance(models, RoutedCalls):
-            models.routed.sleep = self.waits.append  # retry back-offs are recorded, not waited
         session.start()
         outcome = session.execute(approved=approved or set())
         for index, result in outcome.results.items():

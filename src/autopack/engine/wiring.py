@@ -8,6 +8,7 @@ planner, mitigations, the Doctor, the health budget and intention memory — is 
 once, so the two entry points cannot drift.
 """
 
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -68,6 +69,10 @@ class SessionOptions:
     sandbox_socket: Path | None = None
     """In a runner pod: the sandbox container's socket; commands run there, never here."""
     now: Callable[[], datetime] = utcnow
+    sleep: Callable[[float], None] = time.sleep
+    """How the model layer waits between retries (tests pass a virtual clock's)."""
+    clock: Callable[[], float] = time.monotonic
+    """The model layer's monotonic clock (circuit-breaker cooldowns, deadlines)."""
 
 
 @dataclass
@@ -184,6 +189,8 @@ def open_session(
         on_note=notice,
         spent_tokens=options.spent[0],
         spent_cost=options.spent[1],
+        sleep=options.sleep,
+        clock=options.clock,
     )
     models = RoutedCalls(routed)
     doctor = Doctor(models=models, notes=options.notes)

@@ -1,13 +1,10 @@
 """The real engine loop on real git repositories with real test runs and scripted models."""
 
-import functools
 from pathlib import Path
 
 import pytest
 
 from autopack import edits, events
-from autopack.engine import wiring
-from autopack.llm.routed import RoutedModels
 from tests.builders.scenario import APPROVE, GOOD_READING, Scenario, file_block, git
 
 pytestmark = pytest.mark.slow
@@ -17,19 +14,6 @@ BROKEN_TEST = file_block(
     "from textstats import word_count\n\n\ndef test_counts_words() -> None:\n"
     "    assert word_count('one two') == 3\n",
 )
-
-
-def waits_pass_time(scenario: Scenario, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Let the recorded retry waits move the model layer's clock, as real sleeps would.
-
-    The scenario records waits instead of sleeping; without this the circuit breaker that an
-    outage opens would never see its cooldown pass.
-    """
-    monkeypatch.setattr(
-        wiring,
-        "RoutedModels",
-        functools.partial(RoutedModels, clock=lambda: 1000.0 + sum(scenario.waits)),
-    )
 
 
 def reading_phase(scenario: Scenario, **fields: object) -> Scenario:
@@ -292,11 +276,8 @@ def test_health_budget_stops_a_run_that_would_loop(tmp_path: Path) -> None:
     assert outcome.message.startswith("2 failures, last: ")
 
 
-def test_a_provider_outage_costs_no_attempt_and_is_recorded(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_provider_outage_costs_no_attempt_and_is_recorded(tmp_path: Path) -> None:
     scenario = reading_phase(Scenario(tmp_path))
-    waits_pass_time(scenario, monkeypatch)
     scenario.builder.budget(maxAttemptsPerPhase=1)
     outage = [{"error": "overloaded"}] * 2  # every try of one call (overload_attempts: 2)
     outcome = scenario.run(
@@ -319,11 +300,8 @@ def test_a_provider_outage_costs_no_attempt_and_is_recorded(
     assert scenario.waits[1] == pytest.approx(30.0)  # breaker.cooldown_seconds
 
 
-def test_repeated_provider_outages_exhaust_the_health_budget(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_repeated_provider_outages_exhaust_the_health_budget(tmp_path: Path) -> None:
     scenario = reading_phase(Scenario(tmp_path))
-    waits_pass_time(scenario, monkeypatch)
     outcome = scenario.run({"responses": {"builder": [{"error": "server_error"}] * 40}})
     assert (outcome.state, outcome.reason) == ("Failed", "HealthBudgetExhausted")
     assert outcome.message == (
