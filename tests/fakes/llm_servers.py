@@ -5,8 +5,8 @@ to the providers: JSON answers and server-sent events (Anthropic's ``message_sta
 ``message_stop``; OpenAI's ``chat.completion.chunk`` lines with a final usage chunk and
 ``[DONE]``), over HTTP/1.1 with chunked bodies, so a stream cut midway is a real broken stream.
 
-Each server plays a script of :class:`Answer` and :class:`Fault` entries (then its default
-answer): HTTP errors with the providers' bodies and ``retry-after`` / ``retry-after-ms``
+Each server plays a script of :class:`Answer` and :class:`Fault` entries (then a ``responder``
+that chooses from the request, then its default answer): HTTP errors with the providers' bodies and ``retry-after`` / ``retry-after-ms``
 headers, hangs before the headers, silence between chunks, slow but live streams, streams cut
 midway, error events inside a stream. An outage (``outage_until`` against an injectable clock)
 answers every request with the provider's overload error.
@@ -161,7 +161,11 @@ class FakeLlmServer:
     outage_status: int | None = None
     reasoning_models: set[str] = field(default_factory=set)
     """OpenAI models that reject ``max_tokens`` (they take ``max_completion_tokens``)."""
+    responder: Callable[[dict[str, Any]], Step | None] | None = None
+    """Chooses the step from the request's body once the script is empty (None: the default)."""
     requests: list[dict[str, Any]] = field(default_factory=list)
+    answered: list[dict[str, Any]] = field(default_factory=list)
+    """Model and usage of every answer sent in full, as the server reported them."""
     url: str = ""
     stopping: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -171,13 +175,21 @@ class FakeLlmServer:
         """What the SDK's ``base_url`` should be."""
         return self.url if self.provider == "anthropic" else f"{self.url}/v1"
 
-    def next_step(self) -> Step | None:
-        """The next scripted step, or the outage's error, or the default."""
+    def next_step(self, body: dict[str, Any] | None = None) -> Step | None:
+        """The next scripted step, or the outage's error, or the responder's, or the default."""
         with self.lock:
             if self.outage_until is not None and self.clock() < self.outage_until:
                 status = self.outage_status or (529 if self.provider == "anthropic" else 503)
                 return Fault(status=status, message="Overloaded")
-            return self.script.pop(0) if self.script else self.default
+            if self.script:
+                return self.script.pop(0)
+        # Outside the lock: a responder may hold its answer back (a call kept in flight).
+        chosen = self.responder(body or {}) if self.responder is not None else None
+        return chosen if chosen is not None else self.default
+
+    def _answered(self, model: str, usage: dict[str, Any]) -> None:
+        with self.lock:
+            self.answered.append({"model": model, "usage": usage})
 
     def error_body(self, status: int, message: str) -> dict[str, Any]:
         """The provider's error body for ``status``."""
@@ -286,7 +298,7 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("content-length", 0))
         body = json.loads(self.rfile.read(length) or b"{}")
         state.requests.append({"path": self.path, "headers": dict(self.headers), "body": body})
-        step = state.next_step()
+        step = state.next_step(body)
         if step is None:
             step = Fault(status=500, message="the fake server's script is empty")
         try:
@@ -351,6 +363,7 @@ class _Handler(BaseHTTPRequestHandler):
                 },
                 {},
             )
+            state._answered(model, {**usage, "output_tokens": output})
             return
         events = [
             _sse(
@@ -407,6 +420,8 @@ class _Handler(BaseHTTPRequestHandler):
                 _sse("message_stop", {"type": "message_stop"}),
             ]
         self._stream(events, step)
+        if isinstance(step, Answer):
+            state._answered(model, {**usage, "output_tokens": output})
 
     def _openai(self, body: dict[str, Any], step: Step) -> None:
         state = self.server_state
@@ -454,6 +469,7 @@ class _Handler(BaseHTTPRequestHandler):
                 },
                 {},
             )
+            state._answered(model, usage)
             return
         chunk = {**base, "object": "chat.completion.chunk"}
         events = [
@@ -492,15 +508,23 @@ class _Handler(BaseHTTPRequestHandler):
             events.append(_sse(None, {**chunk, "choices": [], "usage": usage}))
         events.append(_sse(None, "[DONE]"))
         self._stream(events, step)
+        if isinstance(step, Answer):
+            state._answered(model, usage)
 
 
 @contextmanager
-def llm_server(provider: Provider, **options: Any) -> Iterator[FakeLlmServer]:
-    """Serve a fake ``provider`` on a free 127.0.0.1 port until the block ends."""
+def llm_server(
+    provider: Provider, *, host: str = "127.0.0.1", **options: Any
+) -> Iterator[FakeLlmServer]:
+    """Serve a fake ``provider`` on a free port of ``host`` until the block ends.
+
+    ``url`` names 127.0.0.1 whatever the host: a server bound to all addresses (kind's pods
+    reach it through the Docker network) is still addressed locally by the test.
+    """
     state = FakeLlmServer(provider=provider, **options)
     token_ids("load the tokenizer before the first request: tests use sub-second idle timeouts")
     handler = type("Handler", (_Handler,), {"server_state": state})
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server = ThreadingHTTPServer((host, 0), handler)
     server.daemon_threads = True
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
