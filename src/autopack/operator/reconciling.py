@@ -3,8 +3,11 @@
 A pass starts from a :class:`Snapshot` (the run and its runner Jobs, pods and Phases as the
 operator's indexes hold them, taken on kopf's loop) and runs in a worker thread. The run's
 status is written only when it differs from what the API server holds: a change of state
-(phase, conditions, Job, result) at once, a phase's start or end once it settled for a
-moment, and usage alone at most every ``status_interval_seconds``. The :class:`Reconciler`
+(phase, conditions, Job, result) at once, the start of a phase once it settled for a moment
+(with the end of the one before, which the PhaseCompleted event already announced), and other
+progress (Phases appearing, a phase's end with no next one started yet, usage) with the next
+such write or at most every ``status_interval_seconds``. A launch's Planning becoming Running
+is progress too, shown with the first phase's start. The :class:`Reconciler`
 remembers what this process wrote and created, so a pass that runs before the watch has
 delivered those writes neither writes them again nor creates a
 second Job.
@@ -43,8 +46,7 @@ _URGENT_FIELDS = (
     "observedGeneration",
 )
 # A phase ending and the next one starting arrive as two Phase writes a moment apart: one
-# run status write covers both.
-_MILESTONE_FIELDS = ("progress", "phaseCounts", "currentPhase")
+# run status write, once the start settled, covers both.
 MILESTONE_SETTLE_SECONDS = 2.0
 POD_REPORT_GRACE_SECONDS = 30.0
 """How long after its Job ended a runner pod's report is waited for."""
@@ -91,8 +93,8 @@ class _Written:
     at: float = float("-inf")
     jobs: dict[str, dict[str, Any]] = field(default_factory=dict)
     retry_handled: str | None = None
-    pending_since: float | None = None
-    """When a progress change was first held back (None: nothing held back)."""
+    milestone_since: float | None = None
+    """When a launch or a phase's start was first held back to settle (None: none is)."""
     decided: str | None = None
     """The phase our last decision gave the run (None: not decided here yet)."""
 
@@ -105,9 +107,20 @@ def status_patch(old: Mapping[str, Any] | None, new: dict[str, Any]) -> dict[str
     return patch
 
 
+def _starts_running(old: Mapping[str, Any], new: Mapping[str, Any]) -> bool:
+    """Whether a launched run goes from Planning to Running (its plan's Phases appeared)."""
+    return old.get("phase") == "Planning" and new.get("phase") == "Running"
+
+
 def is_urgent(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
-    """Whether going from status ``old`` to ``new`` changes more than progress."""
+    """Whether going from status ``old`` to ``new`` changes more than progress.
+
+    Planning becoming Running is progress: the runner creates the plan's Phases one by one and
+    starts the first a little later; the first phase's start is what is shown (a milestone).
+    """
     before = old or {}
+    if _starts_running(before, new):
+        before = {**before, "phase": new.get("phase"), "conditions": new.get("conditions")}
     if any(before.get(key) != new.get(key) for key in _URGENT_FIELDS):
         return True
 
@@ -155,9 +168,13 @@ def is_launch(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
 
 
 def is_milestone(old: Mapping[str, Any] | None, new: Mapping[str, Any]) -> bool:
-    """Whether a phase started or ended between status ``old`` and ``new``."""
-    before = old or {}
-    return any(before.get(key) != new.get(key) for key in _MILESTONE_FIELDS)
+    """Whether a phase started between status ``old`` and ``new``.
+
+    A phase's end alone is not one: the next phase usually starts a moment later (one write
+    covers both), and after the last phase the run's end follows.
+    """
+    current = new.get("currentPhase")
+    return current is not None and (old or {}).get("currentPhase") != current
 
 
 def ttl_remaining(run: AutopackRun, *, now: datetime) -> float | None:
@@ -379,16 +396,17 @@ class Reconciler:
     def _due(self, written: _Written, *, milestone: bool) -> float:
         """Seconds until held-back progress may be written (0 or less: now).
 
-        A phase's start or end once it settled; usage alone at most every interval.
+        A launch or a phase's start once it settled (counted from when it was first seen);
+        other progress at most every interval.
         """
         now = self.clock()
         with self._lock:
-            if written.pending_since is None:
-                written.pending_since = now
-            pending_since = written.pending_since
-        if milestone:
-            return pending_since + MILESTONE_SETTLE_SECONDS - now
-        return written.at + self.config.status_interval_seconds - now
+            if not milestone:
+                written.milestone_since = None
+                return written.at + self.config.status_interval_seconds - now
+            if written.milestone_since is None:
+                written.milestone_since = now
+            return written.milestone_since + MILESTONE_SETTLE_SECONDS - now
 
     def _write_status(
         self,
@@ -430,7 +448,7 @@ class Reconciler:
                 )
                 written.at = self.clock()
             wrote = True
-            written.pending_since = None
+            written.milestone_since = None
         final = decision.status
         if final.phase in TERMINAL_RUN_PHASES and final.finished_at is not None:
             finished = run.model_copy(update={"status": final})

@@ -239,19 +239,49 @@ def test_a_phase_ending_and_the_next_starting_make_one_write_once_settled(api: F
     clock.now += 30
     ended = [a_phase_in(PhaseState.COMPLETE, 0).to_api(), a_phase_in(PhaseState.QUEUED, 1).to_api()]
     held = reconciler.reconcile(Snapshot(KEY, run_body(), jobs=[job], phases=ended), now=NOW)
-    assert held.again == pytest.approx(2)
+    # The end alone waits (PhaseCompleted tells it): for the next start, else the interval.
+    assert held.again == pytest.approx(30)
     clock.now += 0.5
     started = [
         a_phase_in(PhaseState.COMPLETE, 0).to_api(),
         a_phase_in(PhaseState.BUILDING, 1).to_api(),
     ]
-    reconciler.reconcile(Snapshot(KEY, run_body(), jobs=[job], phases=started), now=NOW)
+    settling = reconciler.reconcile(Snapshot(KEY, run_body(), jobs=[job], phases=started), now=NOW)
     assert len(api.status_writes) == writes
-    clock.now += 1.5
+    assert settling.again == pytest.approx(2)
+    clock.now += 2
     reconciler.reconcile(Snapshot(KEY, run_body(), jobs=[job], phases=started), now=NOW)
     assert len(api.status_writes) == writes + 1
     assert api.status_writes[-1]["progress"] == "1/2"
     assert api.status_writes[-1]["currentPhase"] == "demo-p01"
+
+
+def test_planning_becomes_running_with_the_first_phase_start_in_one_write(api: FakeApi) -> None:
+    clock = Clock()
+    reconciler = Reconciler(OperatorConfig(status_interval_seconds=60), clock=clock)
+    reconciler.reconcile(Snapshot(KEY, run_body()), now=NOW)
+    clock.now += 2
+    job = a_job()
+    reconciler.reconcile(Snapshot(KEY, run_body(), jobs=[job]), now=NOW)
+    assert [w["phase"] for w in api.status_writes] == ["Planning"]
+    # The runner creates the plan's Phases one by one: Running is not written for each.
+    for count in (1, 2):
+        created = [a_phase_in(PhaseState.QUEUED, i).to_api() for i in range(count)]
+        held = reconciler.reconcile(Snapshot(KEY, run_body(), jobs=[job], phases=created), now=NOW)
+        assert held.again == pytest.approx(60)
+    assert len(api.status_writes) == 1
+    clock.now += 3
+    started = [
+        a_phase_in(PhaseState.BUILDING, 0).to_api(),
+        a_phase_in(PhaseState.QUEUED, 1).to_api(),
+    ]
+    reconciler.reconcile(Snapshot(KEY, run_body(), jobs=[job], phases=started), now=NOW)
+    clock.now += 2
+    reconciler.reconcile(Snapshot(KEY, run_body(), jobs=[job], phases=started), now=NOW)
+    assert len(api.status_writes) == 2
+    assert api.status_writes[-1]["phase"] == "Running"
+    assert api.status_writes[-1]["progress"] == "0/2"
+    assert api.status_writes[-1]["currentPhase"] == "demo-p00"
 
 
 def test_a_relaunch_is_written_at_once_even_before_the_first_launch_was(api: FakeApi) -> None:
