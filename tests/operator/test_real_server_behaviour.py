@@ -110,6 +110,9 @@ def test_deadline_fails_the_run_without_a_relaunch(stand_in: Callable[[str], Clu
     succeeded = {c["type"]: c for c in cluster.run_status("scale")["conditions"]}["Succeeded"]
     assert (succeeded["status"], succeeded["reason"]) == ("False", "DeadlineExceeded")
     assert [job["metadata"]["name"] for job in runner_jobs(cluster)] == ["scale-runner-1"]
+    described = cluster.kubectl("describe", "autopackrun", "scale")
+    assert "Hint:" in described
+    assert "raise spec.budgets.activeDeadlineSeconds" in described
 
 
 def large_run(plan_marker: str) -> dict[str, Any]:
@@ -181,4 +184,8 @@ def test_a_run_costs_few_operator_writes_and_none_to_its_metadata(
     assert sum(writes.values()) <= 5 * runs, writes
     described = cluster.kubectl("describe", "autopackrun", "run-0")
     assert "RunSucceeded" in described
+    # Model profile and spend against budget come in the same writes.
+    assert "Profile:  default" in described
+    assert "Cost Limit USD:" in described
+    assert "Token Limit:" in described
     assert "autopack-operator" in described  # the events' reporting component ("From")

@@ -4,7 +4,7 @@ Pure data and pure functions only: nothing here performs I/O or imports another 
 package, so every layer (CLI, operator, runner, engine) can share it.
 """
 
-from autopack.api import conditions, constants, loading, schema
+from autopack.api import conditions, constants, hints, loading, schema
 from autopack.api.common import ApiModel, Condition, ConditionStatus, ObjectMeta, Usage
 from autopack.api.loading import (
     DocumentError,
@@ -40,9 +40,11 @@ from autopack.api.run import (
     PhaseCounts,
     RepoSpec,
     RunBudgets,
+    RunModels,
     RunnerSpec,
     RunPhase,
     RunResult,
+    RunSpend,
     Toleration,
     ToolchainSpec,
 )
@@ -77,8 +79,10 @@ __all__ = [
     "RepoSpec",
     "ResourceInvalidError",
     "RunBudgets",
+    "RunModels",
     "RunPhase",
     "RunResult",
+    "RunSpend",
     "RunnerSpec",
     "Scope",
     "Toleration",
@@ -86,6 +90,7 @@ __all__ = [
     "Usage",
     "conditions",
     "constants",
+    "hints",
     "load_documents",
     "loading",
     "parse_resource",

@@ -48,6 +48,11 @@ class Reason(StrEnum):
     INTERNAL_ERROR = "InternalError"
     DATABASE_UNAVAILABLE = "DatabaseUnavailable"
     DATABASE_AVAILABLE = "DatabaseAvailable"
+    # How the runner Job ended when the runner could not say (read by the operator).
+    DEADLINE_EXCEEDED = "DeadlineExceeded"
+    OOM_KILLED = "OOMKilled"
+    EVICTED = "Evicted"
+    BACKOFF_LIMIT_EXCEEDED = "BackoffLimitExceeded"
 
 
 def find_condition(conditions: list[Condition], type: str) -> Condition | None:

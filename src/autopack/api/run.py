@@ -455,6 +455,32 @@ class RunResult(ApiModel):
     """URL of the pull (merge) request opened or updated for the result."""
 
 
+class RunSpend(ApiModel):
+    """What the run spent against its budgets (``spec.budgets``), from its phases' usage."""
+
+    cost_usd: Annotated[float, Field(ge=0, alias="costUSD")]
+    """Model cost so far, in US dollars."""
+
+    cost_limit_usd: Annotated[float, Field(ge=0, alias="costLimitUSD")]
+    """The run's cost budget in US dollars (spec.budgets.costUSD)."""
+
+    tokens: Annotated[int, Field(ge=0)]
+    """Model tokens so far: input, cache reads and writes, and output."""
+
+    token_limit: Annotated[int, Field(ge=0)]
+    """The run's token budget (spec.budgets.tokens)."""
+
+
+class RunModels(ApiModel):
+    """The models of the run."""
+
+    profile: Annotated[str, Field(max_length=63)]
+    """Model profile of config/models.yaml (spec.models.profile; spec.models.chains override)."""
+
+    used: Annotated[list[ShortText], Field(max_length=20)] = Field(default_factory=list)
+    """Models that wrote the phases' changes so far (each phase's last Builder), in phase order."""
+
+
 class AutopackRunStatus(ApiModel):
     """Observed state of an AutopackRun, written by the operator."""
 
@@ -480,6 +506,12 @@ class AutopackRunStatus(ApiModel):
     usage: Usage = Field(default_factory=Usage)
     """Model usage of the whole run."""
 
+    models: RunModels | None = None
+    """Model profile and the models used."""
+
+    budget: RunSpend | None = None
+    """Spend against the run's budgets."""
+
     started_at: datetime | None = None
     """When the first runner started."""
 
@@ -498,6 +530,9 @@ class AutopackRunStatus(ApiModel):
 
     message: Annotated[str, Field(max_length=4096)] | None = None
     """Human-readable summary of the current state."""
+
+    hint: Annotated[str, Field(max_length=1024)] | None = None
+    """What to do next: for a failure, the step its reason calls for; for a wait, how to approve."""
 
 
 class AutopackRun(ApiModel):

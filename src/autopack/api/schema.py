@@ -83,6 +83,21 @@ _RUN_COLUMNS: Final[list[JsonDict]] = [
     },
     {"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"},
     {"name": "Message", "type": "string", "jsonPath": ".status.message"},
+    # -o wide adds the model profile, the cost budget and the pull request.
+    {"name": "Profile", "type": "string", "jsonPath": ".spec.models.profile", "priority": 1},
+    {
+        "name": "Budget",
+        "type": "number",
+        "jsonPath": ".spec.budgets.costUSD",
+        "description": "Cost budget in US dollars",
+        "priority": 1,
+    },
+    {
+        "name": "Pull Request",
+        "type": "string",
+        "jsonPath": ".status.result.pullRequest",
+        "priority": 1,
+    },
 ]
 
 _PHASE_COLUMNS: Final[list[JsonDict]] = [

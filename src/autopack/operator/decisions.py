@@ -23,6 +23,7 @@ from autopack.api import (
     constants,
 )
 from autopack.api.conditions import Reason
+from autopack.operator import describing
 from autopack.operator.status import JobOutcome, job_outcome, set_run_conditions, summarize_phases
 
 EventType = Literal["Normal", "Warning"]
@@ -191,7 +192,8 @@ def decide(observed: Observed, *, max_launches: int) -> Decision:
         )
     )
 
-    if previous.phase in TERMINAL_RUN_PHASES and not retry_requested:
+    settled = previous.phase in TERMINAL_RUN_PHASES and not retry_requested
+    if settled:
         pass
     elif retry_requested and previous.phase in TERMINAL_RUN_PHASES | {RunPhase.AWAITING_APPROVAL}:
         decision.retry_token = retry
@@ -219,6 +221,9 @@ def decide(observed: Observed, *, max_launches: int) -> Decision:
         now=observed.now,
         generation=run.metadata.generation,
     )
+    if not settled or previous.budget is not None:  # runs finished before it existed: as they are
+        waiting = [p for p in summary.awaiting_approval if p not in summary.approved_waiting]
+        describing.describe(status, run=run, phases=observed.phases, reason=reason, waiting=waiting)
     if status.phase == RunPhase.AWAITING_APPROVAL and previous.phase != RunPhase.AWAITING_APPROVAL:
         decision.events.append(("Normal", "ApprovalRequired", status.message or ""))
     return decision

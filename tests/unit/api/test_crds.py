@@ -88,7 +88,18 @@ def test_run_crd_names_columns_and_status_subresource() -> None:
     version = crd["spec"]["versions"][0]
     assert version["subresources"] == {"status": {}}
     columns = [c["name"] for c in version["additionalPrinterColumns"]]
-    assert columns == ["Phase", "Progress", "Cost", "Age", "Message"]
+    assert columns == [
+        "Phase",
+        "Progress",
+        "Cost",
+        "Age",
+        "Message",
+        "Profile",
+        "Budget",
+        "Pull Request",
+    ]
+    wide = [c["name"] for c in version["additionalPrinterColumns"] if c.get("priority")]
+    assert wide == ["Profile", "Budget", "Pull Request"]
     phase_names = schema.build_phase_crd()["spec"]["names"]
     assert phase_names["shortNames"] == ["aph"]
     assert phase_names["categories"] == ["autopack"]
@@ -155,8 +166,11 @@ def full_run_status() -> dict[str, Any]:
         "finishedAt": "2026-01-01T01:00:00Z",
         "jobName": "demo-runner-1",
         "runnerRestarts": 1,
+        "models": {"profile": "default", "used": ["claude-sonnet"]},
+        "budget": {"costUSD": 0.01, "costLimitUSD": 10.0, "tokens": 20, "tokenLimit": 2000000},
         "result": {"branch": "autopack/demo", "commit": "abc123"},
         "message": "building phase 2",
+        "hint": "Review the waiting phase and approve it",
     }
 
 
