@@ -14,6 +14,7 @@ from kubernetes.client.exceptions import ApiException
 
 from autopack.api import AutopackRun, Phase, PhaseDefinition, PhaseSpec, constants, loading
 from autopack.api.common import ObjectMeta
+from autopack.events import Spend
 
 
 def load_credentials() -> None:
@@ -169,16 +170,29 @@ def attempts_made(namespace: str, run_name: str, run_uid: str) -> dict[int, int]
     }
 
 
-def recorded_spend(namespace: str, run_name: str, run_uid: str) -> tuple[int, Decimal]:
-    """What earlier runners recorded on this run's Phases: (every billed token, dollars)."""
-    tokens, cost = 0, Decimal(0)
+def recorded_usage(namespace: str, run_name: str, run_uid: str) -> dict[int, Spend]:
+    """Each of this run's Phases' usage as earlier runners recorded it, by phase index."""
+    found: dict[int, Spend] = {}
     for item in _run_phases(namespace, run_name, run_uid):
         usage = (item.get("status") or {}).get("usage") or {}
-        tokens += sum(
-            int(usage.get(key) or 0)
-            for key in ("inputTokens", "outputTokens", "cacheReadTokens", "cacheWriteTokens")
+        found[int(item["spec"]["index"])] = Spend(
+            input_tokens=int(usage.get("inputTokens") or 0),
+            cache_read_tokens=int(usage.get("cacheReadTokens") or 0),
+            cache_write_tokens=int(usage.get("cacheWriteTokens") or 0),
+            output_tokens=int(usage.get("outputTokens") or 0),
+            cost_usd=float(usage.get("costUSD") or 0),
+            calls=int(usage.get("llmCalls") or 0),
         )
-        cost += Decimal(str(usage.get("costUSD") or 0))
+    return found
+
+
+def recorded_spend(
+    namespace: str, run_name: str, run_uid: str, *, usage: dict[int, Spend] | None = None
+) -> tuple[int, Decimal]:
+    """What earlier runners recorded on this run's Phases: (every billed token, dollars)."""
+    phases = recorded_usage(namespace, run_name, run_uid) if usage is None else usage
+    tokens = sum(spend.tokens for spend in phases.values())
+    cost = sum((Decimal(str(spend.cost_usd)) for spend in phases.values()), Decimal(0))
     return tokens, cost
 
 

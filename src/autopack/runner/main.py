@@ -96,14 +96,19 @@ def _record_annotation(store_sink: StoreSink, *, run_id: str, text: str) -> None
 
 
 def _spent(
-    store_sink: StoreSink | None, *, namespace: str, name: str, run_id: str
+    store_sink: StoreSink | None,
+    *,
+    namespace: str,
+    name: str,
+    run_id: str,
+    usage: dict[int, events.Spend],
 ) -> tuple[int, Decimal]:
     """What the run spent before this runner: the store's ledger, else the Phases' usage.
 
     Both are read when both exist and the larger is used, so a relaunched runner never
     starts below what was really spent.
     """
-    recorded = kube.recorded_spend(namespace, name, run_id)
+    recorded = kube.recorded_spend(namespace, name, run_id, usage=usage)
     if store_sink is None:
         return recorded
     try:
@@ -136,12 +141,15 @@ def _execute(namespace: str, name: str) -> int:
     run, body = kube.read_run(namespace, name)
     run_id = str(body["metadata"]["uid"])
     store_sink = _store_sink(run, run_id=run_id, namespace=namespace)
+    # What earlier runners of this run recorded on its Phases: this runner adds to it.
+    recorded = kube.recorded_usage(namespace, name, run_id)
     # Without a store the Phases' usage is the run's ledger: it is written within seconds.
     status_sink = KubernetesStatusSink(
         namespace=namespace,
         run_name=name,
         patch=kube.patch_phase_status,
         interval=PROGRESS_INTERVAL if store_sink else LEDGER_INTERVAL,
+        spent=recorded,
     )
     sinks = events.FanOut([status_sink, *([store_sink] if store_sink else [])])
     cassette = os.environ.get("AUTOPACK_CASSETTE")
@@ -168,7 +176,7 @@ def _execute(namespace: str, name: str) -> int:
         cassette=Path(cassette) if cassette else None,
         previous_attempts=kube.attempts_made(namespace, name, run_id),
         notes=notes,
-        spent=_spent(store_sink, namespace=namespace, name=name, run_id=run_id),
+        spent=_spent(store_sink, namespace=namespace, name=name, run_id=run_id, usage=recorded),
         sandbox_socket=Path(socket) if socket else None,
     )
     try:

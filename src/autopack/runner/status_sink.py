@@ -8,13 +8,16 @@ immediate write, or by a timer once the interval has passed (so progress made be
 model call or test run is not held back). Only small summaries go into status (etcd limits
 objects to 1 MB); details go to the store. When the Phases are the run's only ledger (no store)
 the interval is :data:`LEDGER_INTERVAL`: a runner that dies loses at most that much of its
-spend, and a phase still costs a few writes rather than one per model call.
+spend, and a phase still costs a few writes rather than one per model call. A relaunched runner
+starts each Phase's usage from what earlier runners recorded there (``spent``), so the Phase and
+the run's aggregate keep counting every call once instead of restarting from this runner's own.
 """
 
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, Protocol, assert_never
 
@@ -67,15 +70,19 @@ class KubernetesStatusSink:
         interval: float = PROGRESS_INTERVAL,
         clock: Callable[[], float] = time.monotonic,
         schedule: Scheduler = thread_timer,
+        spent: Mapping[int, Spend] | None = None,
     ) -> None:
-        """Patch Phases of ``run_name`` in ``namespace`` with ``patch(namespace, name, status)``."""
+        """Patch Phases of ``run_name`` in ``namespace`` with ``patch(namespace, name, status)``.
+
+        ``spent``: each Phase's usage as earlier runners of the run recorded it, by index.
+        """
         self.namespace = namespace
         self.run_name = run_name
         self.patch = patch
         self.interval = interval
         self.clock = clock
         self.schedule = schedule
-        self.spend: dict[int, Spend] = {}
+        self.spend: dict[int, Spend] = {index: replace(s) for index, s in (spent or {}).items()}
         self.pending: dict[int, dict[str, Any]] = {}
         self.written: dict[int, float] = {}
         self.writes = 0

@@ -194,3 +194,35 @@ def test_a_failed_timer_write_keeps_the_progress_for_the_next_write() -> None:
     failing["now"] = False
     status_sink.flush()
     assert patches[-1][2]["usage"]["llmCalls"] == 1
+
+
+def test_a_relaunched_runner_adds_its_calls_to_what_earlier_runners_recorded() -> None:
+    earlier = events.Spend(
+        input_tokens=500,
+        cache_read_tokens=0,
+        cache_write_tokens=1648,
+        output_tokens=350,
+        cost_usd=0.0045,
+        calls=2,
+    )
+    patches: Patches = []
+    status_sink = KubernetesStatusSink(
+        namespace="team",
+        run_name="demo",
+        patch=lambda ns, n, s: patches.append((ns, n, s)),
+        interval=5.0,
+        clock=Clock(),
+        schedule=Timers(),
+        spent={0: earlier},
+    )
+    status_sink.emit(a_call(100))
+    status_sink.flush()
+    assert patches[-1][2]["usage"] == {
+        "inputTokens": 600,
+        "cacheReadTokens": 1000,
+        "cacheWriteTokens": 1648,
+        "outputTokens": 360,
+        "costUSD": 0.0145,
+        "llmCalls": 3,
+    }
+    assert earlier.calls == 2  # the caller's record is left as it was
