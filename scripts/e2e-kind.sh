@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# End to end on a real cluster (kind): build and load the images, helm install the chart, apply
-# the demo run with the scripted model, wait for Succeeded, show `kubectl describe`.
+# End to end on a real cluster (kind): build and load the images, helm install the chart, then run
+# tests/e2e/test_kind.py: the demo run with real provider profiles against local model servers.
 # Needs Docker, kind, kubectl and network access for kind's node image. Exits 0 with a message
 # where kind is absent (these build machines have no kind).
 set -euo pipefail
@@ -12,7 +12,7 @@ NAMESPACE=autopack
 log() { printf '\033[1me2e:\033[0m %s\n' "$*" >&2; }
 
 if ! command -v kind >/dev/null 2>&1; then
-    log "kind not found: skipping the kind end-to-end run"
+    log "kind not found: skipping the kind end-to-end run (the same real-provider scenario runs on the real control plane: tests/operator/test_real_runs.py)"
     exit 0
 fi
 scripts/setup.sh
@@ -31,13 +31,10 @@ kubectl config use-context "kind-$CLUSTER"
     --set image.operator.pullPolicy=Never --set image.runner.pullPolicy=Never \
     --set networkPolicy.enabled=false --wait --timeout 5m
 
-# Pods cannot see this machine's files: the demo project must be pushed to a git server the
-# cluster can reach, named by AUTOPACK_E2E_REPO_URL. Runs of the "scripted" model profile read
-# their cassette from the ConfigMap autopack-cassette (key cassette.yaml).
-REPO_URL="${AUTOPACK_E2E_REPO_URL:?set AUTOPACK_E2E_REPO_URL to a git URL the cluster can clone (the demo project pushed there)}"
-kubectl -n "$NAMESPACE" create configmap autopack-cassette \
-    --from-file=cassette.yaml=examples/demo/cassette.yaml --dry-run=client -o yaml | kubectl apply -f -
-sed "s|url: ./project|url: $REPO_URL|" examples/demo/run.yaml | kubectl -n "$NAMESPACE" apply -f -
-kubectl -n "$NAMESPACE" wait --for=condition=Succeeded autopackrun/textstats-demo --timeout=15m
+# The real-provider scenario of the control-plane tests (tests/operator/real_runs.py), run by the
+# in-cluster operator: the test serves the demo project with `git daemon` and the model servers
+# (Anthropic's and OpenAI's wire formats) on this machine, reached from pods through the kind
+# network's gateway; keys and base URLs reach the runners from a Secret.
+AUTOPACK_E2E=1 AUTOPACK_KIND_CLUSTER="$CLUSTER" AUTOPACK_E2E_NAMESPACE="$NAMESPACE" \
+    .venv/bin/pytest tests/e2e/test_kind.py -p no:cacheprovider -v
 kubectl -n "$NAMESPACE" get autopack
-kubectl -n "$NAMESPACE" describe autopackrun textstats-demo

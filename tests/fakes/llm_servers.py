@@ -315,7 +315,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self._openai(body, step)
         except _Cut:
             self.close_connection = True
-            self.connection.shutdown(2)
+            with contextlib.suppress(OSError):  # the client may be gone already (a killed runner)
+                self.connection.shutdown(2)
         except (BrokenPipeError, ConnectionResetError, OSError):
             self.close_connection = True
 
