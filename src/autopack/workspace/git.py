@@ -219,7 +219,8 @@ class GitWorkspace:
             remote_url=clean_url,
             run_id=run_id,
         )
-        if (dest / ".git").is_dir():
+        reused = (dest / ".git").is_dir()
+        if reused:
             workspace._remember()
             workspace.git("remote", "set-url", "origin", clean_url)
             workspace.git("fetch", "--quiet", "--no-recurse-submodules", "origin")
@@ -240,16 +241,27 @@ class GitWorkspace:
                     f"cannot clone repository {display_url(url)}: {str(exc).split(': ', 1)[-1]}"
                 ) from None
         workspace._remember()
-        remote_branch = workspace.git(
-            "ls-remote", "--heads", "--", "origin", f"refs/heads/{branch}"
-        ).strip()
+        if reused:  # fetch keeps remote-tracking branches the remote has deleted: ask it
+            remote_branch = workspace.git(
+                "ls-remote", "--heads", "--", "origin", f"refs/heads/{branch}"
+            ).strip()
+        else:  # the clone has just copied every branch the remote has
+            remote_branch = workspace.git(
+                "rev-parse",
+                "--verify",
+                "--quiet",
+                "--end-of-options",
+                f"refs/remotes/origin/{branch}",
+                check=False,
+            ).strip()
         if remote_branch and workspace._holds_this_run(f"origin/{branch}"):
             workspace.git("checkout", "--quiet", "-B", branch, f"origin/{branch}", "--")
         else:
             base = workspace._resolve(ref)
             workspace.git("checkout", "--quiet", "-B", branch, base, "--")
-        workspace.git("reset", "--quiet", "--hard")
-        workspace.git("clean", "-fdq")
+        if reused:  # a fresh clone's checkout is already exactly the commit, with nothing else
+            workspace.git("reset", "--quiet", "--hard")
+            workspace.git("clean", "-fdq")
         return workspace
 
     def _holds_this_run(self, rev: str) -> bool:
@@ -328,13 +340,16 @@ class GitWorkspace:
         self._guard()
         discarded, self.restored = list(self.restored), []
         self.git("reset", "--quiet")
-        changes = [c for c in hygiene.parse_status(self.git(*_STATUS)) if c.path not in keep]
-        tracked = [change.path for change in changes if change.tracked]
+        status = hygiene.parse_status(self.git(*_STATUS))
+        tracked = [c.path for c in status if c.path not in keep and c.tracked]
         for start in range(0, len(tracked), 500):
             self.git("checkout", "--quiet", "HEAD", "--", *tracked[start : start + 500])
         discarded += tracked
-        # Untracked files after the tracked ones: a restored .gitignore may reveal more.
-        for change in hygiene.parse_status(self.git(*_STATUS)):
+        # Untracked files after the tracked ones: a restored .gitignore may reveal more (with
+        # nothing restored, the status just read still holds).
+        if tracked:
+            status = hygiene.parse_status(self.git(*_STATUS))
+        for change in status:
             if change.path not in keep and not change.tracked:
                 hygiene.remove_new(self.root, change.path)
                 discarded.append(change.path)
