@@ -13,7 +13,7 @@ import os
 import shutil
 import socket
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -133,7 +133,6 @@ def test_run_with_a_real_provider_profile_succeeds_on_kind(
         path.write_text(yaml.safe_dump(run))
         return path
 
-    make: Callable[..., Path] = manifest
     name = f"real-{provider}"
     with llm_server(provider, host="0.0.0.0") as server:  # noqa: S104 - for the kind network
         real_runs.DemoModel(buggy_first=True).serve(server)
@@ -141,7 +140,7 @@ def test_run_with_a_real_provider_profile_succeeds_on_kind(
         pods_url = f"http://{_gateway()}:{port}" + ("/v1" if provider == "openai" else "")
         try:
             real_runs.run_succeeds_with_a_real_provider(
-                kind_cluster, server=server, base_url=pods_url, manifest=make, name=name
+                kind_cluster, server=server, base_url=pods_url, manifest=manifest, name=name
             )
         finally:
             kind_cluster.kubectl("delete", "autopackrun", name, "--ignore-not-found", check=False)

@@ -165,12 +165,14 @@ def test_second_run_with_the_same_name_does_its_own_work_on_the_same_branch(
     assert trailers(origin, BRANCH, "Autopack-Run") == [second_uid, second_uid]
 
 
-# Sized from the demo's calls on claude-haiku-4-5: the runner's check before a Builder call
-# reserves about 16,000 tokens (its input's upper bound plus max_tokens) and a call really uses
-# about 2,000. Killed after two calls (about 2,400 tokens), a relaunched runner that continues
-# from the ledger can finish phase 0 but must refuse phase 1's Builder call; one that forgot the
-# first runner's spend would finish the run.
-KILL_BUDGET_TOKENS = 20_000
+# Sized from the demo's calls on claude-haiku-4-5: the check before a Builder call reserves about
+# 15,000-16,000 tokens (its input's upper bound plus max_tokens) and a call really uses about
+# 2,000. Killed after two calls (2,379 tokens), a relaunched runner that continues from the ledger
+# can still make phase 0's calls (it needs about 17,500) but must refuse phase 1's Builder call
+# (about 5,300 spent by then plus 15,800 reserved); one that forgot the first runner's spend would
+# finish the run. The budget sits mid-way, about 1,800 tokens from either edge: if the prompts
+# grow or shrink by more, resize it from the refusal's message.
+KILL_BUDGET_TOKENS = 19_300
 
 
 def test_runner_killed_mid_phase_is_relaunched_and_the_run_stays_within_its_budget(
