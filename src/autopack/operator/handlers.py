@@ -12,6 +12,7 @@ or its namespace never waits for the operator, and a run's size is bounded by th
 import asyncio
 import contextvars
 import functools
+import json
 import logging
 import os
 import socket
@@ -215,16 +216,40 @@ async def run_event(
     _enqueue(key, kwargs)
 
 
+# What the operator read of each runner Job and pod at its last event (a digest of its view):
+# the many updates that change nothing it decides on (a pod bound, a Job's ready count, ...)
+# start no reconcile pass.
+_child_views: dict[tuple[str, str, str], int] = {}
+
+
+def _child_changed(kind: str, namespace: str | None, name: str, view: Any, type: Any) -> bool:
+    key = (kind, namespace or "", name)
+    if type == "DELETED":
+        _child_views.pop(key, None)
+        return True
+    digest = hash(json.dumps(view, sort_keys=True, default=str))
+    if _child_views.get(key) == digest:
+        return False
+    _child_views[key] = digest
+    return True
+
+
 @kopf.on.event("batch", "v1", "jobs", labels=RUNNER, id="runner_job_event")
-async def runner_job_event(*, namespace: str | None, labels: Any, **kwargs: Any) -> None:
+async def runner_job_event(
+    *, type: str | None, namespace: str | None, name: str, labels: Any, body: Any, **kwargs: Any
+) -> None:
     """A runner Job changed: its run may have moved on."""
-    _enqueue((namespace or "", str(labels.get(constants.LABEL_RUN))), kwargs)
+    if _child_changed("job", namespace, name, observing.job_view(body), type):
+        _enqueue((namespace or "", str(labels.get(constants.LABEL_RUN))), kwargs)
 
 
 @kopf.on.event("", "v1", "pods", labels=RUNNER, id="runner_pod_event")
-async def runner_pod_event(*, namespace: str | None, labels: Any, **kwargs: Any) -> None:
+async def runner_pod_event(
+    *, type: str | None, namespace: str | None, name: str, labels: Any, body: Any, **kwargs: Any
+) -> None:
     """A runner pod changed (started, ended, evicted, disrupted)."""
-    _enqueue((namespace or "", str(labels.get(constants.LABEL_RUN))), kwargs)
+    if _child_changed("pod", namespace, name, observing.pod_view(body), type):
+        _enqueue((namespace or "", str(labels.get(constants.LABEL_RUN))), kwargs)
 
 
 _PHASE_EVENTS = {
