@@ -35,11 +35,20 @@ _client_lock = threading.Lock()
 
 
 def api_client() -> client.ApiClient:
-    """One shared API client (its connection pool is thread-safe), made after credentials load."""
+    """One shared API client (its connection pool is thread-safe), made after credentials load.
+
+    Its pool keeps a connection for every reconcile worker: the client's default (five per
+    CPU) is smaller than the workers on small nodes, and each connection dropped from a full
+    pool means a new TLS handshake for the next request.
+    """
     global _client  # noqa: PLW0603 - one client per process, created on first use
     with _client_lock:
         if _client is None:
-            _client = client.ApiClient()
+            configuration = client.Configuration.get_default_copy()
+            configuration.connection_pool_maxsize = max(
+                configuration.connection_pool_maxsize or 0, OperatorConfig().workers + 4
+            )
+            _client = client.ApiClient(configuration)
             _client.user_agent = USER_AGENT
         return _client
 
