@@ -13,7 +13,9 @@ benchmarks/engine.py). Printed as JSON, per size and operator:
 - API writes per run by writer (operator, runner, controllers, kubelet, user), the operator's
   broken down by resource and verb, counted until the cluster is quiet;
 - reconcile passes per second (Autopack's Prometheus histogram);
-- operator resident memory when every run has its Job, and after every run finished.
+- operator resident memory when every run has its Job, and after every run finished;
+- operator CPU seconds from the runs' creation until every run has its Job, and until the
+  cluster is quiet again.
 
 ``--server emulator`` (the default) uses the emulated cluster (``tests/cluster/``): a fresh one
 per measurement, latencies and writes from its change log. ``--server real`` uses the real
@@ -540,7 +542,7 @@ def measure(
         before = bench.writes()
         metric = "autopack_reconcile_duration_seconds_count"
         reconciles = scrape(cluster, metric) if mode == "autopack" else 0.0
-        started = time.monotonic()
+        started, cpu_started = time.monotonic(), cpu_seconds(pid)
         names = [f"bench-{i:04d}" for i in range(size)]
         created = bench.create_all([a_run(name, bench.namespace) for name in names])
         cluster.wait_for(
@@ -550,7 +552,7 @@ def measure(
         )
         first_job = bench.job_times()
         latencies = [first_job[name] - at for name, at in created.items() if name in first_job]
-        rss_tracked = rss_mib(pid)
+        rss_tracked, cpu_jobs = rss_mib(pid), cpu_seconds(pid) - cpu_started
         cluster.wait_for(
             f"{size} runs finished",
             lambda: bench.finished(mode) == size + 1,
@@ -562,6 +564,8 @@ def measure(
             "create_to_job_seconds_p50": round(percentile(latencies, 0.5), 3),
             "create_to_job_seconds_p99": round(percentile(latencies, 0.99), 3),
             "wall_seconds_to_all_finished": round(elapsed, 1),
+            "operator_cpu_seconds_until_all_jobs": round(cpu_jobs, 2),
+            "operator_cpu_seconds_until_all_finished": round(cpu_seconds(pid) - cpu_started, 2),
             "api_writes_per_run": per_run(bench.writes() - before, size),
             "operator_rss_mib_all_jobs_created": rss_tracked,
             "operator_rss_mib_all_finished": rss_mib(pid),

@@ -116,12 +116,12 @@ def _wake_waiting_runs() -> None:
             QUEUE.add((slot.namespace, slot.name))
 
 
-def _enqueue(key: reconciling.RunKey, kwargs: Mapping[str, Any]) -> None:
+def _enqueue(key: reconciling.RunKey, kwargs: Mapping[str, Any], *, first: bool = False) -> None:
     if not _indexes:
         _indexes.update({name: kwargs[name] for name in _INDEX_NAMES if name in kwargs})
     if not QUEUE.started:
         QUEUE.start()  # here, so its workers inherit kopf's context (events can be posted)
-    QUEUE.add(key)
+    QUEUE.add(key, first=first)
 
 
 class NoDiffBase(kopf.DiffBaseStorage):
@@ -213,7 +213,9 @@ async def run_event(
         return
     if RECONCILER.wrote(key, str(meta.get("resourceVersion") or "")):
         return  # our own status write coming back: nothing new to decide on
-    _enqueue(key, kwargs)
+    # A run that has no status yet waits for its runner Job: it goes ahead of the others.
+    fresh = not (kwargs.get("status") or {}).get("phase") and RECONCILER.decided(key) is None
+    _enqueue(key, kwargs, first=fresh)
 
 
 # What the operator read of each runner Job and pod at its last event (a digest of its view):

@@ -6,11 +6,16 @@ never reconciled twice at once, and ten events that arrive while a pass runs lea
 pass, not ten. ``add_after`` schedules a single later pass (a retry after an error, a TTL
 expiry, a deferred status write): nothing runs periodically, and a finished run costs nothing.
 
+A key added with ``first=True`` (a new run, waiting for its runner Job) goes ahead of the keys
+already waiting: in a burst of new runs, the Jobs they wait for are not held up behind passes
+over runs that already have theirs (whose status writes can wait a moment).
+
 This is controller-runtime's work queue in a few lines of asyncio; the queue lives on kopf's
 event loop, the reconcile function runs in a thread (it calls the blocking Kubernetes client).
 """
 
 import asyncio
+import itertools
 import logging
 from collections.abc import Awaitable, Callable, Hashable
 from typing import Generic, TypeVar
@@ -32,7 +37,8 @@ class WorkQueue(Generic[K]):
         """Process keys with ``process`` on ``workers`` concurrent workers."""
         self._process = process
         self._workers = workers
-        self._queue: asyncio.Queue[K] | None = None
+        self._queue: asyncio.PriorityQueue[tuple[int, int, K]] | None = None
+        self._order = itertools.count()
         self._queued: set[K] = set()
         self._active: set[K] = set()
         self._dirty: set[K] = set()
@@ -49,7 +55,7 @@ class WorkQueue(Generic[K]):
         """Start the workers on the running loop (tasks inherit the caller's context)."""
         if self._tasks:
             return
-        self._queue = asyncio.Queue()
+        self._queue = asyncio.PriorityQueue()
         loop = asyncio.get_running_loop()
         self._tasks = [
             loop.create_task(self._work(), name=f"autopack-reconcile-{n}")
@@ -70,15 +76,15 @@ class WorkQueue(Generic[K]):
                 continue
         self._tasks = []
 
-    def add(self, key: K) -> None:
-        """Ask for a pass over ``key`` soon (call on the loop)."""
+    def add(self, key: K, *, first: bool = False) -> None:
+        """Ask for a pass over ``key`` soon (call on the loop); ``first``: before the others."""
         if key in self._active:
             self._dirty.add(key)
             return
         if key in self._queued or self._queue is None:
             return
         self._queued.add(key)
-        self._queue.put_nowait(key)
+        self._queue.put_nowait((0 if first else 1, next(self._order), key))
 
     def add_after(self, key: K, seconds: float) -> None:
         """Ask for a pass over ``key`` in ``seconds`` (the earliest request wins)."""
@@ -107,7 +113,7 @@ class WorkQueue(Generic[K]):
         if queue is None:
             return
         while True:
-            key = await queue.get()
+            _, _, key = await queue.get()
             self._queued.discard(key)
             self._active.add(key)
             again: float | None

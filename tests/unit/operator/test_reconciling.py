@@ -177,6 +177,35 @@ def test_the_work_queue_coalesces_events_that_arrive_during_a_pass() -> None:
     assert passes == ["a", "a"]
 
 
+def test_a_new_run_goes_ahead_of_passes_already_waiting() -> None:
+    passes: list[str] = []
+
+    async def scenario() -> None:
+        gate, busy, done = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+        async def process(key: str) -> float | None:
+            passes.append(key)
+            busy.set()
+            await gate.wait()
+            if len(passes) == 4:
+                done.set()
+            return None
+
+        queue: WorkQueue[str] = WorkQueue(process, workers=1)
+        queue.start()
+        queue.add("busy")
+        await asyncio.wait_for(busy.wait(), 10)  # the one worker is taken
+        queue.add("status-1")
+        queue.add("status-2")
+        queue.add("new-run", first=True)
+        gate.set()
+        await asyncio.wait_for(done.wait(), 10)
+        await queue.stop()
+
+    asyncio.run(scenario())
+    assert passes == ["busy", "new-run", "status-1", "status-2"]
+
+
 def test_a_failed_pass_is_retried_later() -> None:
     passes: list[str] = []
 
