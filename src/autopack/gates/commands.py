@@ -12,6 +12,7 @@ reported, not hidden).
 import ast
 import re
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -71,10 +72,13 @@ class CommandGates:
         suite: SuiteCommand | str,
         timeout: float = 900.0,
         sandbox: sandboxing.Sandbox | None = None,
+        alongside_baseline: Callable[[], None] | None = None,
     ) -> None:
         """Judge changes in ``root`` by running ``suite`` (a command line means exit code).
 
         Commands run through ``sandbox`` (the run's; default: the best one available here).
+        ``alongside_baseline`` starts background work as the baseline tests start: this
+        process only waits for them.
         """
         self.root = root
         self._owns_sandbox = sandbox is None
@@ -86,6 +90,7 @@ class CommandGates:
         )
         self.test_command = self.suite.command
         self.timeout = timeout
+        self._alongside_baseline = alongside_baseline
         self._baseline: SuiteRun | None = None
 
     def close(self) -> None:
@@ -143,6 +148,8 @@ class CommandGates:
 
     def baseline(self) -> GateOutcome:
         """Run the tests before any change and remember what already fails."""
+        if self._alongside_baseline is not None:
+            self._alongside_baseline()
         self._baseline = self._run_tests()
         return self._outcome(self._baseline, blocked=False, new=set(), flaky=set())
 

@@ -30,7 +30,8 @@ def _encoding() -> tiktoken.Encoding:
 def warm_up() -> None:
     """Load the encoding in the background, so the first prompt does not wait for it.
 
-    Loading takes about a second; a run's clone and baseline tests take longer.
+    Loading takes 0.1-0.3 s of CPU, much of it holding the GIL (tiktoken builds its tables):
+    start it when this process mostly waits, e.g. for a run's baseline tests.
     """
     threading.Thread(target=_encoding, name="tiktoken-warm-up", daemon=True).start()
 
