@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
+from subprocess import PIPE
 from typing import Literal
 
 from autopack.sandbox.running import SANDBOX_UID, Bubblewrap, Sandbox, Unsandboxed
@@ -35,16 +36,23 @@ def probe_bubblewrap(executable: str = "bwrap") -> tuple[bool, str]:
         argv += ["--bind", scratch, scratch, "--unshare-pid", "--unshare-net"]
         argv += ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_UID)]
         argv += ["--cap-drop", "ALL", "--die-with-parent", "--clearenv", "--", "true"]
-        try:
-            done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
-            version = subprocess.run(
-                [path, "--version"], capture_output=True, text=True, timeout=30, check=False
-            ).stdout.split()
+        started: list[subprocess.Popen[str]] = []
+        try:  # both at once: each is mostly process start-up
+            for command in (argv, [path, "--version"]):
+                started.append(subprocess.Popen(command, stdout=PIPE, stderr=PIPE, text=True))
+            (_, stderr), (stdout, _) = (process.communicate(timeout=30) for process in started)
         except (OSError, subprocess.TimeoutExpired) as exc:
             return False, f"bubblewrap could not start: {exc}"
-    if done.returncode != 0:
-        reason = (done.stderr.strip().splitlines() or [f"exit code {done.returncode}"])[-1]
+        finally:
+            for process in started:
+                if process.poll() is None:
+                    process.kill()
+                    process.communicate()
+    code = started[0].returncode
+    if code != 0:
+        reason = (stderr.strip().splitlines() or [f"exit code {code}"])[-1]
         return False, f"bubblewrap cannot create its namespaces here: {reason}"
+    version = stdout.split()
     return True, version[-1] if version else ""
 
 
