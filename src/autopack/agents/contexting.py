@@ -15,6 +15,7 @@ Ties break by path, so the same repository and phase always give the same contex
 """
 
 import ast
+import hashlib
 import math
 import re
 from collections.abc import Callable, Iterable
@@ -88,22 +89,40 @@ def _within(path: str, prefixes: Iterable[str]) -> bool:
     return any(path == p or (p.endswith("/") and path.startswith(p)) for p in prefixes)
 
 
-def _python_imports(root: Path, path: str, files: set[str]) -> set[str]:
-    """Repository files that the Python file ``path`` imports."""
-    data = scanning.read_bytes(root, path, max_bytes=MAX_PARSE_BYTES)
-    if data is None or len(data) > MAX_PARSE_BYTES:
-        return set()
+# Imported module names by digest of a file's bytes: each attempt asks again about the same files.
+_IMPORTS: dict[bytes, frozenset[str]] = {}
+_MAX_CACHED = 100_000
+
+
+def _imported_modules(data: bytes) -> frozenset[str]:
+    """The absolute module names a Python source imports (nothing when it does not parse)."""
+    key = hashlib.blake2b(data, digest_size=16).digest()
+    cached = _IMPORTS.get(key)
+    if cached is not None:
+        return cached
+    modules: set[str] = set()
     try:
         tree = ast.parse(data.decode("utf-8", errors="replace"))
     except (SyntaxError, ValueError, RecursionError, MemoryError):
-        return set()
-    modules: set[str] = set()
-    for node in ast.walk(tree):
+        tree = None
+    for node in ast.walk(tree) if tree is not None else ():
         if isinstance(node, ast.Import):
             modules.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
             modules.add(node.module)
             modules.update(f"{node.module}.{alias.name}" for alias in node.names)
+    if len(_IMPORTS) >= _MAX_CACHED:
+        _IMPORTS.clear()
+    _IMPORTS[key] = frozenset(modules)
+    return _IMPORTS[key]
+
+
+def _python_imports(root: Path, path: str, files: set[str]) -> set[str]:
+    """Repository files that the Python file ``path`` imports."""
+    data = scanning.read_bytes(root, path, max_bytes=MAX_PARSE_BYTES)
+    if data is None or len(data) > MAX_PARSE_BYTES:
+        return set()
+    modules = _imported_modules(data)
     found = set()
     for module in modules:
         stem = module.replace(".", "/")

@@ -10,6 +10,7 @@ same repository always gives the same map (provider prompt caches keep hitting).
 """
 
 import ast
+import hashlib
 import os
 import re
 from collections.abc import Callable, Iterable
@@ -34,6 +35,11 @@ _JAVA_METHOD = re.compile(
     re.MULTILINE,
 )
 _CODE = syntax.SUFFIXES | {".kt", ".rb", ".cs"}
+
+# Symbols by (suffix, digest of the bytes): they depend on nothing else, and every attempt
+# maps the repository again while most of its files stay the same.
+_SYMBOLS: dict[tuple[str, bytes], tuple[str, ...]] = {}
+_MAX_CACHED = 100_000
 
 
 def _python_symbols(text: str) -> list[str]:
@@ -70,13 +76,23 @@ def file_symbols(path: Path, *, root: Path | None = None) -> list[str]:
         return []
     if len(data) > MAX_FILE_BYTES:
         return ["<large file>"]
-    text = data.decode("utf-8", errors="replace")
-    if path.suffix == ".py":
+    key = (path.suffix, hashlib.blake2b(data, digest_size=16).digest())
+    symbols = _SYMBOLS.get(key)
+    if symbols is None:
+        symbols = tuple(_symbols(path.suffix, data.decode("utf-8", errors="replace")))
+        if len(_SYMBOLS) >= _MAX_CACHED:
+            _SYMBOLS.clear()
+        _SYMBOLS[key] = symbols
+    return list(symbols)
+
+
+def _symbols(suffix: str, text: str) -> list[str]:
+    if suffix == ".py":
         return _python_symbols(text)
-    parsed = syntax.declarations(path.suffix, text)
+    parsed = syntax.declarations(suffix, text)
     if parsed is not None:
         return parsed
-    return fallback_symbols(path.suffix, text)
+    return fallback_symbols(suffix, text)
 
 
 def _size(path: Path) -> int:
