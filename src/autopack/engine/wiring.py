@@ -73,6 +73,8 @@ class SessionOptions:
     """How the model layer waits between retries (tests pass a virtual clock's)."""
     clock: Callable[[], float] = time.monotonic
     """The model layer's monotonic clock (circuit-breaker cooldowns, deadlines)."""
+    before_model_call: Callable[[], None] | None = None
+    """Called before every provider request: the runner makes its ledger durable there."""
 
 
 @dataclass
@@ -198,6 +200,7 @@ def open_session(
         spent_cost=options.spent[1],
         sleep=options.sleep,
         clock=options.clock,
+        before_call=options.before_model_call,
     )
     models = RoutedCalls(routed)
     doctor = Doctor(models=models, notes=options.notes)

@@ -79,6 +79,10 @@ class RoutedModels:
     """Dollars the run spent before this session (its ledger)."""
     breakers: CircuitBreakers | None = None
     """Shared by all calls of the run; built from ``config.breaker`` when not given."""
+    before_call: Callable[[], None] | None = None
+    """Called before every request to a provider: makes the ledger of earlier calls durable
+    (a runner whose Phases are the ledger writes held-back usage there), so a runner killed
+    during a call has lost at most that call's usage."""
     _health: CircuitBreakers = field(init=False, repr=False)
     used_tokens: int = field(init=False)
     used_cost: Decimal = field(init=False)
@@ -242,6 +246,8 @@ class RoutedModels:
         while True:
             tries += 1
             self._check(entry=entry, call=call, input_tokens=estimate, max_tokens=limit)
+            if self.before_call is not None:
+                self.before_call()
             began = time.perf_counter()
             try:
                 completion = model.complete(prompt=prompt, max_tokens=limit)

@@ -178,6 +178,9 @@ def _execute(namespace: str, name: str) -> int:
         notes=notes,
         spent=_spent(store_sink, namespace=namespace, name=name, run_id=run_id, usage=recorded),
         sandbox_socket=Path(socket) if socket else None,
+        # Without a store the Phases are the ledger: earlier calls' usage is written before
+        # the next request, so a relaunched runner never starts below what was spent.
+        before_model_call=None if store_sink else status_sink.settle_usage,
     )
     try:
         session = open_session(run, run_id=run_id, options=options, emit=sinks.emit)

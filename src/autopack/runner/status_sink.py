@@ -7,10 +7,12 @@ attempt, tests, review) is merged and written at most every ``interval`` seconds
 immediate write, or by a timer once the interval has passed (so progress made before a long
 model call or test run is not held back). Only small summaries go into status (etcd limits
 objects to 1 MB); details go to the store. When the Phases are the run's only ledger (no store)
-the interval is :data:`LEDGER_INTERVAL`: a runner that dies loses at most that much of its
-spend, and a phase still costs a few writes rather than one per model call. A relaunched runner
-starts each Phase's usage from what earlier runners recorded there (``spent``), so the Phase and
-the run's aggregate keep counting every call once instead of restarting from this runner's own.
+the interval is :data:`LEDGER_INTERVAL`, and usage held back is written before the next model
+request (:meth:`KubernetesStatusSink.settle_usage`): a runner that dies loses at most the call
+it was making, and a phase costs a write per call that follows another, not one per event. A
+relaunched runner starts each Phase's usage from what earlier runners recorded there
+(``spent``), so the Phase and the run's aggregate keep counting every call once instead of
+restarting from this runner's own.
 """
 
 import logging
@@ -103,6 +105,17 @@ class KubernetesStatusSink:
                 self.flush(index)
             elif index not in self._timers:
                 self._timers[index] = self.schedule(wait, lambda: self._due(index))
+
+    def settle_usage(self) -> None:
+        """Write the usage still held back, so that the Phases hold every call answered so far.
+
+        Called before each model request when the Phases are the run's only ledger: a runner
+        killed during a call has then lost at most that call's usage, never earlier calls'
+        (which a relaunched runner would otherwise not count against the budget).
+        """
+        with self._lock:
+            for index in [i for i, status in self.pending.items() if "usage" in status]:
+                self.flush(index)
 
     def _due(self, index: int) -> None:
         """A timer's write of what is still pending (an API error waits for the next write)."""

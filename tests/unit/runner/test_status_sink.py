@@ -226,3 +226,22 @@ def test_a_relaunched_runner_adds_its_calls_to_what_earlier_runners_recorded() -
         "llmCalls": 3,
     }
     assert earlier.calls == 2  # the caller's record is left as it was
+
+
+def test_usage_held_back_is_settled_before_the_next_model_request() -> None:
+    clock = Clock()
+    status_sink, patches = sink(clock)
+    status_sink.emit(a_call(100))  # the phase's first write goes at once
+    clock.now = 1.0
+    status_sink.emit(a_call(100))  # within the interval: held back
+    status_sink.emit(
+        events.AttemptStarted(run="demo", at=AT, index=0, attempt=1, model="m", escalation=None)
+    )
+    held = len(patches)
+    status_sink.settle_usage()
+    assert len(patches) == held + 1
+    written = patches[-1][2]
+    assert written["usage"]["llmCalls"] == 2
+    assert written["attempts"] == 1  # progress held with it goes in the same write
+    status_sink.settle_usage()  # nothing held back: no write
+    assert len(patches) == held + 1
