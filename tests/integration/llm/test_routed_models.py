@@ -343,9 +343,13 @@ def test_the_ledger_hook_runs_before_every_request_after_earlier_calls_were_reco
     anthropic, _, clock = servers
     anthropic.script += [Answer("first"), Fault(status=529), Answer("second")]
     seen: list[tuple[int, int]] = []  # (calls recorded, requests the server had) at each hook
-    run = harness(
-        clock, before_call=lambda: seen.append((len(run.records), len(anthropic.requests)))
-    )
+    made: list[Harness] = []
+
+    def hook() -> None:
+        seen.append((len(made[0].records), len(anthropic.requests)))
+
+    made.append(harness(clock, before_call=hook))
+    run = made[0]
     run.ask()
     run.ask()
     # Before each request, including the retry, every earlier answered call was recorded.
