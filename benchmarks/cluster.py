@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/cluster.py [--server emulator|real] [--sizes 10,100,300]
                                            [--tracked 1000] [--idle 30] [--demo]
+                                           [--demo-store] [--workdir DIR]
 
 For each size N and each operator (Autopack's, and ``benchmarks/bare_operator.py``: kopf with
 its defaults and one creation handler that creates one Job per run), a fresh cluster gets N
@@ -31,8 +32,8 @@ benchmark itself as the admin, told apart by resource).
 ``--tracked`` does the same with that many runs and then reads the operator's CPU while the
 finished runs sit idle for ``--idle`` seconds (target: under 2% of a core). ``--demo`` adds one
 real two-phase demo run (the runner with the scripted model), created and then deleted, for
-writes per phase by writer. Timings depend on the machine and its load; the write counts do
-not.
+writes per phase by writer; ``--demo-store`` the same with the runner recording to a store.
+Timings depend on the machine and its load; the write counts do not.
 """
 
 import argparse
@@ -607,8 +608,12 @@ def per_writer(writes: Writes) -> Counter[str]:
     return totals
 
 
-def demo_run_writes(server: Server, workdir: Path) -> dict[str, Any]:
-    """API writes of one real two-phase demo run, created then deleted, per phase by writer."""
+def demo_run_writes(server: Server, workdir: Path, *, store: bool = False) -> dict[str, Any]:
+    """API writes of one real two-phase demo run, created then deleted, per phase by writer.
+
+    Without a store the Phases are the run's ledger: the runner writes usage before each model
+    request. With ``store`` the runner records to a SQLite store and coalesces progress.
+    """
     project = workdir / "project"
     shutil.copytree(REPO / "examples" / "demo" / "project", project)
     git = ["git", "-c", "user.name=Bench", "-c", "user.email=b@example.com"]
@@ -620,9 +625,10 @@ def demo_run_writes(server: Server, workdir: Path) -> dict[str, Any]:
     run = yaml.safe_load((REPO / "examples" / "demo" / "run.yaml").read_text())
     run["spec"]["repo"]["url"] = str(origin)
     name = run["metadata"]["name"]
-    with server.bench(
-        workdir / "cluster", runner_env={"AUTOPACK_CASSETTE": str(CASSETTE)}, demo=True
-    ) as bench:
+    runner_env = {"AUTOPACK_CASSETTE": str(CASSETTE)}
+    if store:
+        runner_env["AUTOPACK_DATABASE_URL"] = f"sqlite:///{workdir / 'runs.db'}"
+    with server.bench(workdir / "cluster", runner_env=runner_env, demo=True) as bench:
         cluster = bench.cluster
         bench.start("autopack")
         wait_quiet(bench)
@@ -643,6 +649,7 @@ def demo_run_writes(server: Server, workdir: Path) -> dict[str, Any]:
             by_resource.pop(outsider, None)
         return {
             "phases": 2,
+            "runner_store": "sqlite" if store else None,
             "api_writes_by_writer": dict(sorted(totals.items())),
             "api_writes_per_phase_by_writer": {k: v / 2 for k, v in sorted(totals.items())},
             "api_writes_until_finished": dict(sorted(per_writer(finished).items())),
@@ -658,6 +665,7 @@ def main() -> None:
     parser.add_argument("--tracked", type=int, default=1000, help="0 skips it")
     parser.add_argument("--idle", type=float, default=30.0)
     parser.add_argument("--demo", action="store_true")
+    parser.add_argument("--demo-store", action="store_true", help="the demo again, with a store")
     parser.add_argument("--workdir", type=Path, help="keep logs here (default: a temporary one)")
     args = parser.parse_args()
     with contextlib.ExitStack() as stack:
@@ -680,6 +688,10 @@ def main() -> None:
                 )
             if args.demo:
                 report["demo_run"] = demo_run_writes(server, root / "demo")
+            if args.demo_store:
+                report["demo_run_with_store"] = demo_run_writes(
+                    server, root / "demo-store", store=True
+                )
         finally:
             if isinstance(server, RealServer):
                 server.stop()
