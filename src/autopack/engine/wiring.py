@@ -240,7 +240,7 @@ def open_session(
         ctx=ctx,
         recovery=Recovery(
             health=RunHealth(max_failures=max_failures, settings=doctor.config.health),
-            mitigations=Mitigator(root=workspace.root, gates=gates),
+            mitigations=Mitigator(root=workspace.root, gates=gates, config=doctor.config),
             doctor=doctor,
         ),
         test_command=suite.command if suite else None,
