@@ -579,6 +579,7 @@ def measure(
             cpu = cpu_seconds(pid)
             time.sleep(idle)  # a measurement window, not a wait for a condition
             result["idle_cpu_percent_of_a_core"] = round(100 * (cpu_seconds(pid) - cpu) / idle, 2)
+            result["operator_rss_mib_after_idle"] = rss_mib(pid)
         return result
 
 
