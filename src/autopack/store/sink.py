@@ -15,6 +15,7 @@ from enum import Enum
 from typing import Any, assert_never
 
 from pydantic import BaseModel
+from sqlalchemy import ColumnElement, case, func, literal, update
 from sqlalchemy.orm import Session
 
 from autopack import events
@@ -65,6 +66,13 @@ class StoreSink:
         self.pending: deque[events.RunEvent] = deque()
         self.available = True
         self.last_error: str | None = None
+        # Row ids of phases (by index) and attempts (by phase id and number) known to be
+        # committed: an event then updates its rows by id instead of looking them up first.
+        # Ids found while writing an event count only once its transaction has committed.
+        self._phase_ids: dict[int, int] = {}
+        self._attempt_ids: dict[tuple[int, int], int] = {}
+        self._new_phase_ids: dict[int, int] = {}
+        self._new_attempt_ids: dict[tuple[int, int], int] = {}
 
     def emit(self, event: events.RunEvent) -> None:
         """Queue the event and write everything queued, oldest first."""
@@ -75,6 +83,7 @@ class StoreSink:
         """Write queued events; return whether the queue is empty afterwards."""
         while self.pending:
             event = self.pending[0]
+            self._new_phase_ids, self._new_attempt_ids = {}, {}
             try:
                 with self.store.session() as session:
                     self._write(session, event)
@@ -88,7 +97,41 @@ class StoreSink:
                 return False
             self.pending.popleft()
             self.available = True
+            self._phase_ids.update(self._new_phase_ids)
+            self._attempt_ids.update(self._new_attempt_ids)
         return True
+
+    def _phase_id(self, session: Session, index: int) -> int:
+        """The id of the phase row for ``index`` (created if missing), from the cache if known."""
+        known = self._phase_ids.get(index, self._new_phase_ids.get(index))
+        if known is None:
+            known = self._new_phase_ids[index] = self._phase(session, index).id
+        return known
+
+    def _attempt_id(self, session: Session, phase_id: int, number: int) -> int:
+        """The id of the attempt row (phase, number), created if missing; cached like phases."""
+        key = (phase_id, number)
+        known = self._attempt_ids.get(key, self._new_attempt_ids.get(key))
+        if known is None:
+            attempt = records.upsert_attempt(session, phase_id=phase_id, number=number)
+            known = self._new_attempt_ids[key] = attempt.id
+        return known
+
+    def _update_phase(self, session: Session, phase_id: int, **values: Any) -> None:
+        session.execute(
+            update(models.PhaseRecord)
+            .where(models.PhaseRecord.id == phase_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
+
+    def _update_attempt(self, session: Session, attempt_id: int, **values: Any) -> None:
+        session.execute(
+            update(models.Attempt)
+            .where(models.Attempt.id == attempt_id)
+            .values(**values)
+            .execution_options(synchronize_session=False)
+        )
 
     def _phase(self, session: Session, index: int) -> models.PhaseRecord:
         phase = records.find_phase(session, run_id=self.run_id, index=index)
@@ -109,7 +152,7 @@ class StoreSink:
             now=event.at,
         )
 
-    def _apply(self, session: Session, event: events.RunEvent) -> int | None:  # noqa: PLR0911, PLR0912, PLR0915 - one case per event
+    def _apply(self, session: Session, event: events.RunEvent) -> int | None:  # noqa: PLR0911, PLR0912 - one case per event
         """Update the rows ``event`` concerns; return the phase row it belongs to."""
         match event:
             case events.RunStarted():
@@ -122,59 +165,83 @@ class StoreSink:
                 return None
             case events.PlanReady():
                 for index, definition in enumerate(event.phases):
-                    records.upsert_phase(
+                    phase = records.upsert_phase(
                         session,
                         run_id=self.run_id,
                         index=index,
                         title=definition.title,
                         definition=definition.to_api(),
                     )
+                    self._new_phase_ids[index] = phase.id
                 return None
             case events.PhaseStarted():
-                phase = self._phase(session, event.index)
-                phase.state = PhaseState.BUILDING
-                phase.started_at = phase.started_at or event.at
-                return phase.id
+                phase_id = self._phase_id(session, event.index)
+                started = models.PhaseRecord.started_at
+                self._update_phase(
+                    session,
+                    phase_id,
+                    state=PhaseState.BUILDING,
+                    started_at=func.coalesce(started, literal(event.at, started.type)),
+                )
+                return phase_id
             case events.PhaseAlreadyComplete():
-                phase = self._phase(session, event.index)
-                phase.state = PhaseState.COMPLETE
-                phase.commit = event.commit
-                return phase.id
+                phase_id = self._phase_id(session, event.index)
+                self._update_phase(
+                    session, phase_id, state=PhaseState.COMPLETE, commit=event.commit
+                )
+                return phase_id
             case events.AttemptStarted():
-                phase = self._phase(session, event.index)
-                attempt = records.upsert_attempt(session, phase_id=phase.id, number=event.attempt)
-                attempt.model = event.model
-                attempt.escalation = event.escalation
-                attempt.started_at = event.at
-                phase.attempts_made = max(phase.attempts_made, event.attempt)
-                phase.model = event.model
-                return phase.id
+                phase_id = self._phase_id(session, event.index)
+                attempt_id = self._attempt_id(session, phase_id, event.attempt)
+                self._update_attempt(
+                    session,
+                    attempt_id,
+                    model=event.model,
+                    escalation=event.escalation,
+                    started_at=event.at,
+                )
+                self._update_phase(
+                    session,
+                    phase_id,
+                    attempts_made=_at_least(models.PhaseRecord.attempts_made, event.attempt),
+                    model=event.model,
+                )
+                return phase_id
             case events.EditsApplied():
-                phase = self._phase(session, event.index)
-                attempt = records.upsert_attempt(session, phase_id=phase.id, number=event.attempt)
-                attempt.diff_files = len(event.outcome.files)
-                attempt.diff_additions = event.outcome.additions
-                attempt.diff_deletions = event.outcome.deletions
-                return phase.id
+                phase_id = self._phase_id(session, event.index)
+                attempt_id = self._attempt_id(session, phase_id, event.attempt)
+                self._update_attempt(
+                    session,
+                    attempt_id,
+                    diff_files=len(event.outcome.files),
+                    diff_additions=event.outcome.additions,
+                    diff_deletions=event.outcome.deletions,
+                )
+                return phase_id
             case events.TestsRan():
                 return self._tests(session, event)
             case events.DiffReviewed():
-                phase = self._phase(session, event.index)
-                attempt = records.upsert_attempt(session, phase_id=phase.id, number=event.attempt)
+                phase_id = self._phase_id(session, event.index)
+                attempt = session.get_one(
+                    models.Attempt, self._attempt_id(session, phase_id, event.attempt)
+                )
                 attempt.details = {**attempt.details, "diff": event.diff}
-                return phase.id
+                return phase_id
             case events.AttemptFinished():
                 return self._attempt_finished(session, event)
             case events.PhaseFinished():
-                phase = self._phase(session, event.index)
+                phase_id = self._phase_id(session, event.index)
                 result = event.result
-                phase.state = result.state
-                phase.commit = result.commit
-                phase.failure_signature = result.failure
-                phase.attempts_made = max(phase.attempts_made, result.attempts)
+                values: dict[str, Any] = {
+                    "state": result.state,
+                    "commit": result.commit,
+                    "failure_signature": result.failure,
+                    "attempts_made": _at_least(models.PhaseRecord.attempts_made, result.attempts),
+                }
                 if result.state != PhaseState.AWAITING_APPROVAL:
-                    phase.finished_at = event.at
-                return phase.id
+                    values["finished_at"] = event.at
+                self._update_phase(session, phase_id, **values)
+                return phase_id
             case events.ModelCalled():
                 return self._model_called(session, event.call, at=event.at)
             case events.RunFinished():
@@ -192,7 +259,7 @@ class StoreSink:
                 )
                 return None
             case events.ProviderNotice():
-                return None if event.index is None else self._phase(session, event.index).id
+                return None if event.index is None else self._phase_id(session, event.index)
             case (
                 events.AuditDone()
                 | events.ChangesDiscarded()
@@ -200,15 +267,15 @@ class StoreSink:
                 | events.ApprovalNeeded()
                 | events.PhaseReplanned()
             ):
-                return self._phase(session, event.index).id
+                return self._phase_id(session, event.index)
             case _:
                 assert_never(event)
 
     def _tests(self, session: Session, event: events.TestsRan) -> int | None:
-        phase_id = None if event.index is None else self._phase(session, event.index).id
+        phase_id = None if event.index is None else self._phase_id(session, event.index)
         attempt_id = None
         if phase_id is not None and event.attempt is not None:
-            attempt_id = records.upsert_attempt(session, phase_id=phase_id, number=event.attempt).id
+            attempt_id = self._attempt_id(session, phase_id, event.attempt)
         outcome = event.outcome
         session.add(
             models.CiResult(
@@ -229,38 +296,43 @@ class StoreSink:
         return phase_id
 
     def _attempt_finished(self, session: Session, event: events.AttemptFinished) -> int:
-        phase = self._phase(session, event.index)
-        attempt = records.upsert_attempt(session, phase_id=phase.id, number=event.attempt)
+        phase_id = self._phase_id(session, event.index)
+        attempt_id = self._attempt_id(session, phase_id, event.attempt)
         result = event.result
-        attempt.outcome = result.outcome
+        values: dict[str, Any] = {"outcome": result.outcome}
         failure = result.failure
         if failure is not None:
-            attempt.failure_category = failure.category
-            attempt.failure_signature = failure.signature.text[:1024]
-            attempt.failure_detail = "\n".join(result.next_feedback or failure.feedback)[:8000]
+            values["failure_category"] = failure.category
+            values["failure_signature"] = failure.signature.text[:1024]
+            values["failure_detail"] = "\n".join(result.next_feedback or failure.feedback)[:8000]
         elif result.stop is not None:
-            attempt.failure_category = "stopped"
-            attempt.failure_signature = f"{result.stop.reason}: {result.stop.message}"[:1024]
-        attempt.mitigation = result.mitigation
-        attempt.doctor_decision = (result.doctor_decision or "")[:64] or None
+            values["failure_category"] = "stopped"
+            values["failure_signature"] = f"{result.stop.reason}: {result.stop.message}"[:1024]
+        values["mitigation"] = result.mitigation
+        values["doctor_decision"] = (result.doctor_decision or "")[:64] or None
+        values["finished_at"] = event.at
         if result.discarded:
+            attempt = session.get_one(models.Attempt, attempt_id)
+            for name, value in values.items():
+                setattr(attempt, name, value)
             attempt.details = {**attempt.details, "discarded": list(result.discarded)}
-        attempt.finished_at = event.at
-        return phase.id
+        else:
+            self._update_attempt(session, attempt_id, **values)
+        return phase_id
 
     def _model_called(self, session: Session, call: CallRecord, *, at: datetime) -> int | None:
-        phase = None if call.phase_index is None else self._phase(session, call.phase_index)
-        attempt = (
-            records.upsert_attempt(session, phase_id=phase.id, number=call.attempt)
-            if phase is not None and call.attempt
+        phase_id = None if call.phase_index is None else self._phase_id(session, call.phase_index)
+        attempt_id = (
+            self._attempt_id(session, phase_id, call.attempt)
+            if phase_id is not None and call.attempt
             else None
         )
         usage = call.usage
         session.add(
             models.LlmCall(
                 run_id=self.run_id,
-                phase_id=phase.id if phase else None,
-                attempt_id=attempt.id if attempt else None,
+                phase_id=phase_id,
+                attempt_id=attempt_id,
                 role=call.role,
                 provider=call.provider,
                 model=call.model,
@@ -279,4 +351,9 @@ class StoreSink:
                 created_at=at,
             )
         )
-        return phase.id if phase else None
+        return phase_id
+
+
+def _at_least(column: Any, value: int) -> ColumnElement[Any]:
+    """SQL for the larger of ``column`` and ``value`` (SQLite and PostgreSQL alike)."""
+    return case((column > value, column), else_=literal(value))
