@@ -43,4 +43,5 @@ if [ -z "${AUTOPACK_NO_CONTROLPLANE:-}" ]; then
     export AUTOPACK_REQUIRE_CONTROLPLANE=1
 fi
 # pytest exits 5 when it collects nothing; with `set -e` that fails the run as it should.
-"$BIN/pytest" --basetemp "$PYTEST_TMP/pytest" "$@"
+# The 20 slowest tests are listed at the end, to keep the whole run well inside CI's limit.
+"$BIN/pytest" --basetemp "$PYTEST_TMP/pytest" --durations=20 "$@"
