@@ -127,6 +127,7 @@ class GitWorkspace:
         self._credentials = credentials
         self.remote_url = remote_url
         self._git_state: hygiene.GitState | None = None
+        self._trailer_cache: tuple[str, tuple[dict[int, str], int | None]] | None = None
         self.restored: list[str] = []
         """``.git`` paths put back since the last :meth:`discard_side_effects`."""
         if credentials is not None:
@@ -432,41 +433,49 @@ class GitWorkspace:
             f"HEAD:refs/heads/{self.branch}",
         )
 
-    def _trailers(
-        self, name: str, *, rev: str = "HEAD", limit: int | None = None
-    ) -> dict[int, str]:
-        """Value of trailer ``name`` -> commit, for this run's commits (newest first wins).
-
-        With a ``run_id`` only commits carrying ``Autopack-Run: <run_id>`` count, so a run
-        never takes another run's commits (an earlier run of the same name) for its own.
-        """
-        log = self.git(
-            "log",
-            *(["-n", str(limit)] if limit else []),
-            f"--format=%H%x00%(trailers:key={name},valueonly)%x00"
-            f"%(trailers:key={RUN_TRAILER},valueonly)%x1e",
-            "--end-of-options",
-            rev,
-            "--",
-        )
-        found: dict[int, str] = {}
-        for entry in log.split("\x1e"):
-            commit, _, rest = entry.strip().partition("\x00")
-            value, _, run = rest.partition("\x00")
-            if self.run_id is not None and run.strip() != self.run_id:
-                continue
-            if commit and value.strip().isdigit():
-                found.setdefault(int(value.strip()), commit)
-        return found
-
     def completed_phases(self) -> dict[int, str]:
         """Phase index -> commit, from this run's ``Autopack-Phase`` trailers on the branch."""
-        return self._trailers(PHASE_TRAILER)
+        return dict(self._run_trailers()[0])
 
     def pending_approval(self) -> int | None:
         """Index of the phase whose change waits for approval as the branch's last commit."""
-        pending = self._trailers(PENDING_TRAILER, limit=1)
-        return next(iter(pending), None)
+        return self._run_trailers()[1]
+
+    def _run_trailers(self) -> tuple[dict[int, str], int | None]:
+        """Completed phases and the pending phase, from one ``git log`` per commit at HEAD.
+
+        History below a commit never changes, so the answer is kept for the HEAD it was read
+        at (the run's start and its phase loop both ask) when HEAD is read from ``.git``. With
+        a ``run_id`` only commits carrying ``Autopack-Run: <run_id>`` count, so a run never
+        takes another run's commits (an earlier run of the same name) for its own.
+        """
+        head = self._loose_head()
+        if head is not None and self._trailer_cache is not None and self._trailer_cache[0] == head:
+            return self._trailer_cache[1]
+        log = self.git(
+            "log",
+            f"--format=%H%x00%(trailers:key={PHASE_TRAILER},valueonly)%x00"
+            f"%(trailers:key={PENDING_TRAILER},valueonly)%x00"
+            f"%(trailers:key={RUN_TRAILER},valueonly)%x1e",
+            "--end-of-options",
+            "HEAD",
+            "--",
+        )
+        completed: dict[int, str] = {}
+        pending: int | None = None
+        for position, entry in enumerate(log.split("\x1e")):
+            commit, _, rest = entry.strip().partition("\x00")
+            phase, _, rest = rest.partition("\x00")
+            waiting, _, run = rest.partition("\x00")
+            if not commit or (self.run_id is not None and run.strip() != self.run_id):
+                continue
+            if phase.strip().isdigit():
+                completed.setdefault(int(phase.strip()), commit)
+            if position == 0 and waiting.strip().isdigit():
+                pending = int(waiting.strip())
+        if head is not None:
+            self._trailer_cache = (head, (completed, pending))
+        return completed, pending
 
     def run_base(self) -> str:
         """Return the commit the run started from: the parent of its oldest Autopack commit.
