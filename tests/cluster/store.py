@@ -388,9 +388,3 @@ class ObjectStore:
         self.log.append(change)
         for listener in list(self.on_change):
             listener(change)
-
-    def api_writes(self, source: str = "api") -> Counter[tuple[str, str]]:
-        """Writes by (plural, verb) made by one source (HTTP clients by default)."""
-        return Counter(
-            {(plural, verb): n for (src, plural, verb), n in self.writes.items() if src == source}
-        )
