@@ -7,7 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from typer.testing import CliRunner
 
-from autopack import cli
+from autopack.cli.app import app
 from autopack.llm import errors
 from autopack.llm.pricing import load_prices
 from autopack.llm.routed import RoutedModels
@@ -95,7 +95,7 @@ def test_runs_show_prints_cache_tokens_and_spend_against_the_budget(tmp_path: Pa
         records.refresh_usage_totals(session, run_id="r1")
     store.dispose()
     result = CliRunner().invoke(
-        cli.app, ["runs", "show", "demo", "--url", f"sqlite:///{tmp_path / 'ledger.db'}"]
+        app, ["runs", "show", "demo", "--url", f"sqlite:///{tmp_path / 'ledger.db'}"]
     )
     assert result.exit_code == 0, result.output
     assert "100 in · 900 cache read · 50 cache write · 20 out · $0.0011" in result.output

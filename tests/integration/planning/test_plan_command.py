@@ -8,7 +8,7 @@ import pytest
 import yaml
 from typer.testing import CliRunner
 
-from autopack.cli import app
+from autopack.cli.app import app
 from tests.builders.api import RunBuilder
 from tests.builders.monorepo import make_monorepo
 

@@ -1,7 +1,7 @@
 from alembic.script import ScriptDirectory
 from typer.testing import CliRunner
 
-from autopack.cli import app
+from autopack.cli.app import app
 from autopack.store import Store, records
 from autopack.store.engine import MIGRATIONS_DIR
 

@@ -4,7 +4,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from autopack.cli import app
+from autopack.cli.app import app
 
 runner = CliRunner()
 DEMO = Path(__file__).resolve().parents[3] / "examples" / "demo" / "project"

@@ -3,7 +3,7 @@ from pathlib import Path
 from typer.testing import CliRunner
 
 from autopack.api import schema
-from autopack.cli import app
+from autopack.cli.app import app
 
 runner = CliRunner()
 

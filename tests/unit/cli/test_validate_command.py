@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from autopack.cli import app
+from autopack.cli.app import app
 from tests.builders.api import a_run
 
 REPO = Path(__file__).resolve().parents[3]
