@@ -132,21 +132,26 @@ _BACKEND_OUTCOMES: dict[str, dict[str, int]] = {}
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
-    """Count outcomes of tests parametrized by cluster backend (``[emulator]``, ``[real]``)."""
+    """Count outcomes of the operator tests by cluster backend.
+
+    A test of ``tests/operator/`` ran on the real control plane when it carries the
+    ``controlplane`` mark (or a ``[real]`` id), else on the emulator.
+    """
     if report.when != "call" and not (report.when == "setup" and report.outcome != "passed"):
         return
-    for backend in ("emulator", "real"):
-        if f"[{backend}]" in report.nodeid:
-            outcomes = _BACKEND_OUTCOMES.setdefault(backend, {})
-            outcomes[report.outcome] = outcomes.get(report.outcome, 0) + 1
+    if not report.nodeid.startswith("tests/operator/"):
+        return
+    real = "controlplane" in report.keywords or "[real]" in report.nodeid
+    outcomes = _BACKEND_OUTCOMES.setdefault("real" if real else "emulator", {})
+    outcomes[report.outcome] = outcomes.get(report.outcome, 0) + 1
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Say how many operator scenarios ran on the real control plane and on the emulator."""
+    """Say how many operator tests ran on the real control plane and on the emulator."""
     if not _BACKEND_OUTCOMES:
         return
     names = {"real": "real control plane", "emulator": "emulated cluster"}
-    terminalreporter.section("operator scenarios by cluster backend")
+    terminalreporter.section("operator tests by cluster backend")
     for backend, outcomes in sorted(_BACKEND_OUTCOMES.items()):
         counted = ", ".join(f"{count} {outcome}" for outcome, count in sorted(outcomes.items()))
         terminalreporter.write_line(f"{names[backend]}: {counted}")
