@@ -30,23 +30,25 @@ from autopack.api.phase import (
     Scope,
 )
 from autopack.api.run import (
-    TERMINAL_RUN_PHASES,
     ApprovalSpec,
     AutopackRun,
     AutopackRunSpec,
-    AutopackRunStatus,
     ModelChains,
     ModelsSpec,
-    PhaseCounts,
     RepoSpec,
     RunBudgets,
-    RunModels,
     RunnerSpec,
+    Toleration,
+    ToolchainSpec,
+)
+from autopack.api.runstatus import (
+    TERMINAL_RUN_PHASES,
+    AutopackRunStatus,
+    PhaseCounts,
+    RunModels,
     RunPhase,
     RunResult,
     RunSpend,
-    Toleration,
-    ToolchainSpec,
 )
 
 __all__ = [

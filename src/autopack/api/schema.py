@@ -14,7 +14,8 @@ from pydantic import BaseModel
 
 from autopack.api import constants
 from autopack.api.phase import PhaseSpec, PhaseStatus
-from autopack.api.run import AutopackRunSpec, AutopackRunStatus
+from autopack.api.run import AutopackRunSpec
+from autopack.api.runstatus import AutopackRunStatus
 
 JsonDict = dict[str, Any]
 
