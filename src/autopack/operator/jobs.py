@@ -103,6 +103,23 @@ def _token_volume() -> dict[str, Any]:
     }
 
 
+def _restricted(*, user: int) -> dict[str, Any]:
+    """A container security context that PodSecurity ``restricted`` admits.
+
+    ``user`` runs in the runner's group, with a read-only root, no privilege escalation and no
+    capabilities.
+    """
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": user,
+        "runAsGroup": RUNNER_UID,
+        "readOnlyRootFilesystem": True,
+        "allowPrivilegeEscalation": False,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
 def _sandbox_container(run: AutopackRun, *, config: OperatorConfig) -> dict[str, Any]:
     """The container that runs the repository's commands: no secret, no token, its own UID."""
     return {
@@ -129,15 +146,7 @@ def _sandbox_container(run: AutopackRun, *, config: OperatorConfig) -> dict[str,
             {"name": "tmp", "mountPath": "/tmp"},  # noqa: S108 - a private emptyDir
             {"name": "control", "mountPath": CONTROL_DIR},
         ],
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": SANDBOX_UID,
-            "runAsGroup": RUNNER_UID,
-            "readOnlyRootFilesystem": True,
-            "allowPrivilegeEscalation": False,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": _restricted(user=SANDBOX_UID),
     }
 
 
@@ -196,15 +205,7 @@ def build_runner_job(
         "resources": _resources(run, config),
         "volumeMounts": mounts,
         "terminationMessagePolicy": "File",
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": RUNNER_UID,
-            "runAsGroup": RUNNER_UID,
-            "readOnlyRootFilesystem": True,
-            "allowPrivilegeEscalation": False,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": _restricted(user=RUNNER_UID),
     }
     if run.spec.models.credentials_secret:
         container["envFrom"] = [{"secretRef": {"name": run.spec.models.credentials_secret}}]
