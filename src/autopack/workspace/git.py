@@ -13,14 +13,12 @@ remotes, logs or error messages.
 
 import base64
 import os
-import re
-import stat
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from autopack import redaction
-from autopack.workspace import hygiene
+from autopack.workspace import hygiene, refs
 from autopack.workspace.credentials import (
     Credentials,
     display_url,
@@ -63,10 +61,6 @@ SAFE_CONFIG = (
 
 _STATUS = ("status", "--porcelain=v1", "-z", "--no-renames", "--untracked-files=all")
 
-_OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
-# With one of these set, git looks for the repository (or its refs) somewhere else.
-_REPOSITORY_VARIABLES = ("GIT_DIR", "GIT_COMMON_DIR", "GIT_WORK_TREE", "GIT_NAMESPACE")
-
 
 class WorkspaceError(RuntimeError):
     """A git operation failed; the message names the operation and git's own words."""
@@ -79,19 +73,6 @@ def redact(text: str, secrets: Sequence[str] = ()) -> str:
         if secret:
             cleaned = cleaned.replace(secret, redaction.MASK)
     return cleaned
-
-
-def _read_small_file(path: Path) -> str | None:
-    """The text of a regular file of at most 4 KiB, never read through a final symlink."""
-    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
-    try:
-        descriptor = os.open(path, flags)
-    except OSError:
-        return None
-    with os.fdopen(descriptor, "rb") as handle:
-        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
-            return None
-        return handle.read(4097).decode("ascii", errors="replace").strip()
 
 
 def _safe_environment() -> dict[str, str]:
@@ -322,16 +303,7 @@ class GitWorkspace:
         return self._loose_head() or self.git("rev-parse", "HEAD").strip()
 
     def _loose_head(self) -> str | None:
-        git_dir = self._git_dir()
-        if any(name in os.environ for name in _REPOSITORY_VARIABLES) or git_dir.is_symlink():
-            return None
-        value = _read_small_file(git_dir / "HEAD")
-        if value is not None and value.startswith("ref: refs/heads/"):
-            name = value.removeprefix("ref: ")
-            if ".." in name or "//" in name or name.endswith("/"):
-                return None
-            value = _read_small_file(git_dir / name)
-        return value if value is not None and _OBJECT_ID.fullmatch(value) else None
+        return refs.loose_head(self._git_dir())
 
     def rollback(self, to: str) -> None:
         """Discard every change since ``to`` (tracked and untracked)."""
