@@ -13,6 +13,15 @@ from pydantic.alias_generators import to_camel
 
 from autopack.api import constants
 
+TRUNCATED = " … (truncated)"
+
+
+def truncate(message: str, limit: int) -> str:
+    """Cut ``message`` to ``limit`` characters with a visible marker (never reject it)."""
+    if len(message) <= limit:
+        return message
+    return message[: limit - len(TRUNCATED)] + TRUNCATED
+
 
 class ApiModel(BaseModel):
     """Base of every Autopack API model: camelCase aliases, no unknown fields, documented."""

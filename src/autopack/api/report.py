@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator
 
-from autopack.api.common import ApiModel
+from autopack.api.common import ApiModel, truncate
 
 TERMINATION_LOG = "/dev/termination-log"
 MAX_MESSAGE_BYTES = 4096  # Kubernetes keeps at most 4096 bytes of a termination message
@@ -44,10 +44,7 @@ class RunnerReport(ApiModel):
     @classmethod
     def _truncate(cls, value: object) -> object:
         """A long message is cut with a marker, never rejected (a report must always be sent)."""
-        if isinstance(value, str) and len(value) > MAX_REPORT_MESSAGE:
-            marker = " … (truncated)"
-            return value[: MAX_REPORT_MESSAGE - len(marker)] + marker
-        return value
+        return truncate(value, MAX_REPORT_MESSAGE) if isinstance(value, str) else value
 
     def encode(self) -> str:
         """Return compact JSON that fits a termination message."""

@@ -15,8 +15,9 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from autopack.api import AutopackRun, constants
+from autopack.api.common import truncate
 from autopack.operator.config import OperatorConfig
-from autopack.operator.decisions import Decision, truncate
+from autopack.operator.decisions import Decision
 from autopack.operator.jobs import build_runner_job
 from autopack.operator.observing import plain
 
@@ -170,7 +171,7 @@ def carry_out(
     namespace: str,
     config: OperatorConfig,
 ) -> None:
-    """Perform the decision's actions and post its events (RunnerStarted only once)."""
+    """Perform the decision's actions and post its events."""
     created = decision.launch is not None and create_runner_job(
         run,
         body=body,
@@ -187,6 +188,4 @@ def carry_out(
     for phase in decision.reset_phases:
         reset_phase(phase, namespace=namespace)
     for event_type, reason, message in decision.events:
-        if reason == "RunnerStarted" and not created:
-            continue  # the Job was created by an earlier pass that the indexes had not seen
         post_event(body, type=event_type, reason=reason, message=message)

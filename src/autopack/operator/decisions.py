@@ -22,6 +22,7 @@ from autopack.api import (
     conditions,
     constants,
 )
+from autopack.api.common import truncate
 from autopack.api.conditions import Reason
 from autopack.operator import describing
 from autopack.operator.status import JobOutcome, job_outcome, set_run_conditions, summarize_phases
@@ -70,19 +71,11 @@ def launch_number(job: dict[str, Any]) -> int:
 
 
 MAX_MESSAGE = 4096
-TRUNCATED = " … (truncated)"
-
-
-def truncate(message: str, limit: int = MAX_MESSAGE) -> str:
-    """Cut ``message`` to ``limit`` characters with a visible marker (never reject it)."""
-    if len(message) <= limit:
-        return message
-    return message[: limit - len(TRUNCATED)] + TRUNCATED
 
 
 def _set(status: AutopackRunStatus, phase: RunPhase, message: str) -> None:
     status.phase = phase
-    status.message = truncate(message)
+    status.message = truncate(message, MAX_MESSAGE)
 
 
 def _launch(decision: Decision, observed: Observed, number: int, message: str) -> None:
@@ -94,8 +87,8 @@ def _launch(decision: Decision, observed: Observed, number: int, message: str) -
     decision.launch = number
     status.job_name = constants.runner_job_name(observed.run.name, number)
     status.started_at = status.started_at or observed.now
+    # No event: the status says it (jobName, Planning), and every write counts at scale.
     _set(status, RunPhase.PLANNING if not observed.phases else RunPhase.RUNNING, message)
-    decision.events.append(("Normal", "RunnerStarted", f"started runner Job {status.job_name}"))
 
 
 def _finished(decision: Decision, observed: Observed, outcome: JobOutcome) -> None:

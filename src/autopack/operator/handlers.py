@@ -24,7 +24,7 @@ import kopf
 from kubernetes import config as kube_config
 
 from autopack.api import constants
-from autopack.operator import acting, metrics, observing, reconciling
+from autopack.operator import metrics, observing, reconciling
 from autopack.operator.admission import RunSlot
 from autopack.operator.config import OperatorConfig
 from autopack.operator.history import RunHistory
@@ -42,8 +42,6 @@ logger = logging.getLogger(__name__)
 
 # kopf's indexes, as handed to the handlers (they are live and updated on kopf's loop).
 _indexes: dict[str, Mapping[Any, Any]] = {}
-# The last state seen of each Phase, to post an event when it changes.
-_phase_states: dict[tuple[str, str], str | None] = {}
 _WAITING = frozenset({"", "Pending", "Queued"})
 
 
@@ -254,59 +252,7 @@ async def runner_pod_event(
         _enqueue((namespace or "", str(labels.get(constants.LABEL_RUN))), kwargs)
 
 
-_PHASE_EVENTS = {
-    "Complete": ("Normal", "PhaseCompleted"),
-    "Failed": ("Warning", "PhaseFailed"),
-}
-
-
 @kopf.on.event(*PHASES, id="phase_event")
-async def phase_event(
-    *,
-    type: str | None,
-    body: Any,
-    namespace: str | None,
-    name: str,
-    spec: Any,
-    status: Any,
-    **kwargs: Any,
-) -> None:
-    """A Phase changed: post PhaseCompleted / PhaseFailed on its run, and reconcile the run."""
-    key = (namespace or "", str(spec.get("runName")))
-    seen = (namespace or "", name)
-    if type == "DELETED":
-        _phase_states.pop(seen, None)
-    else:
-        state = status.get("state")
-        previous = _phase_states.get(seen)
-        _phase_states[seen] = state
-        # The listing at start-up (type None) is not a change: nothing is posted twice.
-        if type is not None and state != previous:
-            _post_phase_event(body, namespace=namespace or "", spec=spec, state=state)
-    _enqueue(key, kwargs)
-
-
-def _post_phase_event(body: Any, *, namespace: str, spec: Any, state: Any) -> None:
-    kind = _PHASE_EVENTS.get(str(state))
-    owners = [
-        o
-        for o in body.get("metadata", {}).get("ownerReferences") or []
-        if o.get("kind") == constants.RUN_KIND
-    ]
-    if kind is None or not owners:
-        return
-    owner = owners[0]
-    reference = {
-        "apiVersion": constants.API_VERSION,
-        "kind": constants.RUN_KIND,
-        "metadata": {"name": owner["name"], "namespace": namespace, "uid": owner["uid"]},
-    }
-    failure = (body.get("status") or {}).get("failure") or {}
-    signature = failure.get("signature") if state == "Failed" else None
-    detail = f": {signature}" if signature else ""
-    acting.post_event(
-        reference,
-        type=kind[0],
-        reason=kind[1],
-        message=f"phase {spec.get('index')} {spec.get('title')!r} is {state}{detail}",
-    )
+async def phase_event(*, namespace: str | None, spec: Any, **kwargs: Any) -> None:
+    """A Phase changed: reconcile its run (the runner posts a phase's end as an event)."""
+    _enqueue((namespace or "", str(spec.get("runName"))), kwargs)

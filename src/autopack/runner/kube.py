@@ -1,10 +1,14 @@
 """The runner's Kubernetes calls: read its run, create its Phase objects, patch their status.
 
 Least privilege: the runner only gets its own AutopackRun, creates and patches Phases (and
-their status) and posts events in its namespace. Names are deterministic, so a new runner pod
-finds the Phases an earlier one created and never duplicates them.
+their status) and posts events about its run in its namespace (a phase's end: the runner is
+the first to know, and the operator then has no per-phase event to write). Names are
+deterministic, so a new runner pod finds the Phases an earlier one created and never
+duplicates them.
 """
 
+import os
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, cast
 
@@ -13,7 +17,7 @@ from kubernetes import config as kube_config
 from kubernetes.client.exceptions import ApiException
 
 from autopack.api import AutopackRun, Phase, PhaseDefinition, PhaseSpec, constants, loading
-from autopack.api.common import ObjectMeta
+from autopack.api.common import ObjectMeta, truncate
 from autopack.events import Spend
 
 
@@ -128,6 +132,37 @@ def patch_phase_status(namespace: str, name: str, status: dict[str, Any]) -> Non
         name=name,
         body={"status": status},
     )
+
+
+REPORTING_COMPONENT = "autopack-runner"
+MAX_EVENT_MESSAGE = 1024
+
+
+def post_run_event(run_body: dict[str, Any], *, type: str, reason: str, message: str) -> None:
+    """Post a core/v1 Event about the run (shown by ``kubectl describe autopackrun``)."""
+    metadata = run_body["metadata"]
+    namespace = metadata["namespace"]
+    now = datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    event: Any = {  # the client sends a plain object as it is, as for custom objects
+        "metadata": {"generateName": f"{metadata['name']}.", "namespace": namespace},
+        "involvedObject": {
+            "apiVersion": constants.API_VERSION,
+            "kind": constants.RUN_KIND,
+            "name": metadata["name"],
+            "namespace": namespace,
+            "uid": metadata["uid"],
+        },
+        "type": type,
+        "reason": reason,
+        "message": truncate(message, MAX_EVENT_MESSAGE),
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+        "source": {"component": REPORTING_COMPONENT},
+        "reportingComponent": REPORTING_COMPONENT,
+        "reportingInstance": os.environ.get("HOSTNAME", REPORTING_COMPONENT),
+    }
+    client.CoreV1Api().create_namespaced_event(namespace=namespace, body=event)
 
 
 def _run_phases(namespace: str, run_name: str, run_uid: str) -> list[dict[str, Any]]:

@@ -150,6 +150,9 @@ def _execute(namespace: str, name: str) -> int:
         patch=kube.patch_phase_status,
         interval=PROGRESS_INTERVAL if store_sink else LEDGER_INTERVAL,
         spent=recorded,
+        announce=lambda type, reason, message: kube.post_run_event(
+            body, type=type, reason=reason, message=message
+        ),
     )
     sinks = events.FanOut([status_sink, *([store_sink] if store_sink else [])])
     cassette = os.environ.get("AUTOPACK_CASSETTE")

@@ -12,7 +12,9 @@ request (:meth:`KubernetesStatusSink.settle_usage`): a runner that dies loses at
 it was making, and a phase costs a write per call that follows another, not one per event. A
 relaunched runner starts each Phase's usage from what earlier runners recorded there
 (``spent``), so the Phase and the run's aggregate keep counting every call once instead of
-restarting from this runner's own.
+restarting from this runner's own. A phase's end is also announced on the run as an event
+(PhaseCompleted, PhaseFailed) once its status is written: the runner knows first, and the
+operator then posts no event per phase.
 """
 
 import logging
@@ -30,6 +32,13 @@ from autopack.events import AttemptOutcome, Spend
 logger = logging.getLogger(__name__)
 
 Patcher = Callable[[str, str, dict[str, Any]], None]
+Announcer = Callable[[str, str, str], None]
+"""Post an event on the run: (type, reason, message)."""
+
+PHASE_EVENTS = {
+    PhaseState.COMPLETE: ("Normal", "PhaseCompleted"),
+    PhaseState.FAILED: ("Warning", "PhaseFailed"),
+}
 
 PROGRESS_INTERVAL = 30.0
 """Least seconds between two progress writes of one Phase when a store keeps the ledger."""
@@ -73,10 +82,12 @@ class KubernetesStatusSink:
         clock: Callable[[], float] = time.monotonic,
         schedule: Scheduler = thread_timer,
         spent: Mapping[int, Spend] | None = None,
+        announce: Announcer | None = None,
     ) -> None:
         """Patch Phases of ``run_name`` in ``namespace`` with ``patch(namespace, name, status)``.
 
-        ``spent``: each Phase's usage as earlier runners of the run recorded it, by index.
+        ``spent``: each Phase's usage as earlier runners of the run recorded it, by index;
+        ``announce``: posts a phase's end as an event on the run.
         """
         self.namespace = namespace
         self.run_name = run_name
@@ -84,6 +95,7 @@ class KubernetesStatusSink:
         self.interval = interval
         self.clock = clock
         self.schedule = schedule
+        self.announce = announce
         self.spend: dict[int, Spend] = {index: replace(s) for index, s in (spent or {}).items()}
         self.pending: dict[int, dict[str, Any]] = {}
         self.written: dict[int, float] = {}
@@ -105,6 +117,20 @@ class KubernetesStatusSink:
                 self.flush(index)
             elif index not in self._timers:
                 self._timers[index] = self.schedule(wait, lambda: self._due(index))
+        if isinstance(event, events.PhaseFinished):
+            self._announce(event)
+
+    def _announce(self, event: events.PhaseFinished) -> None:
+        """Post the phase's end on the run (an API error costs the event, never the run)."""
+        kind = PHASE_EVENTS.get(event.result.state)
+        if kind is None or self.announce is None:
+            return
+        failure = f": {event.result.failure}" if event.result.failure else ""
+        message = f"phase {event.index} {event.title!r} is {event.result.state}{failure}"
+        try:
+            self.announce(*kind, message)
+        except Exception as exc:
+            logger.warning("cannot post the end of phase %s: %s", event.index, exc)
 
     def settle_usage(self) -> None:
         """Write the usage still held back, so that the Phases hold every call answered so far.

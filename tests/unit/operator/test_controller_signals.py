@@ -4,9 +4,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from autopack.api import AutopackRun, AutopackRunStatus, PhaseState, RunPhase
+from autopack.api.common import truncate
 from autopack.api.report import RunnerReport
 from autopack.operator import observing
-from autopack.operator.decisions import Decision, Observed, decide, truncate
+from autopack.operator.decisions import MAX_MESSAGE, Decision, Observed, decide
 from autopack.operator.status import awaits_pod_end, job_outcome
 from tests.builders.api import a_run
 from tests.builders.k8s import a_job, a_phase_in, a_pod
@@ -107,10 +108,10 @@ def test_approval_starts_the_next_runner_and_the_run_does_not_flap_back() -> Non
 
 
 def test_a_long_message_is_cut_with_a_marker() -> None:
-    cut = truncate("x" * 5000)
+    cut = truncate("x" * 5000, MAX_MESSAGE)
     assert len(cut) == 4096
     assert cut.endswith("(truncated)")
-    assert truncate("short") == "short"
+    assert truncate("short", MAX_MESSAGE) == "short"
 
 
 def test_indexes_keep_only_what_decisions_read() -> None:

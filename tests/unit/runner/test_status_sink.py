@@ -245,3 +245,55 @@ def test_usage_held_back_is_settled_before_the_next_model_request() -> None:
     assert written["attempts"] == 1  # progress held with it goes in the same write
     status_sink.settle_usage()  # nothing held back: no write
     assert len(patches) == held + 1
+
+
+def test_a_phase_end_is_announced_on_the_run_after_its_status_is_written() -> None:
+    order: list[str] = []
+    posted: list[tuple[str, str, str]] = []
+
+    def announce(type: str, reason: str, message: str) -> None:
+        order.append("event")
+        posted.append((type, reason, message))
+
+    status_sink = KubernetesStatusSink(
+        namespace="team",
+        run_name="demo",
+        patch=lambda ns, n, s: order.append(f"{n}:{s.get('state')}"),
+        announce=announce,
+    )
+    status_sink.emit(events.PhaseStarted(run="demo", at=AT, index=0, title="Core"))
+    done = PhaseResult(PhaseState.COMPLETE, 2, commit="abc")
+    status_sink.emit(events.PhaseFinished(run="demo", at=AT, index=0, title="Core", result=done))
+    failed = PhaseResult(PhaseState.FAILED, 3, failure="tests: 2 new failures")
+    status_sink.emit(events.PhaseFinished(run="demo", at=AT, index=1, title="CLI", result=failed))
+    waiting = PhaseResult(PhaseState.AWAITING_APPROVAL, 1)
+    status_sink.emit(events.PhaseFinished(run="demo", at=AT, index=2, title="X", result=waiting))
+
+    assert order == [
+        "demo-p00:Building",
+        "demo-p00:Complete",
+        "event",
+        "demo-p01:Failed",
+        "event",
+        "demo-p02:AwaitingApproval",
+    ]
+    assert posted == [
+        ("Normal", "PhaseCompleted", "phase 0 'Core' is Complete"),
+        ("Warning", "PhaseFailed", "phase 1 'CLI' is Failed: tests: 2 new failures"),
+    ]
+
+
+def test_an_event_the_api_refuses_costs_the_event_not_the_run() -> None:
+    def refuse(type: str, reason: str, message: str) -> None:
+        raise RuntimeError("403 Forbidden")
+
+    patches: Patches = []
+    status_sink = KubernetesStatusSink(
+        namespace="team",
+        run_name="demo",
+        patch=lambda ns, n, s: patches.append((ns, n, s)),
+        announce=refuse,
+    )
+    done = PhaseResult(PhaseState.COMPLETE, 1, commit="abc")
+    status_sink.emit(events.PhaseFinished(run="demo", at=AT, index=0, title="Core", result=done))
+    assert patches[-1][2]["state"] == "Complete"
