@@ -4,7 +4,7 @@ A pass starts from a :class:`Snapshot` (the run and its runner Jobs, pods and Ph
 operator's indexes hold them, taken on kopf's loop) and runs in a worker thread. The run's
 status is written only when it differs from what the API server holds: a change of state
 (phase, conditions, Job, result) at once, the start of a phase once it settled for a moment
-(with the end of the one before, which the PhaseCompleted event already announced), and other
+(with the end of the one before, which the runner's PhaseCompleted event announced), and other
 progress (Phases appearing, a phase's end with no next one started yet, usage) with the next
 such write or at most every ``status_interval_seconds``. A launch's Planning becoming Running
 is progress too, shown with the first phase's start. The :class:`Reconciler`
