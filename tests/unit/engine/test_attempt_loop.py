@@ -194,3 +194,23 @@ def test_an_error_inside_recovery_still_finishes_attempt_and_phase(tmp_path: Pat
     [finished] = of(seen, events.AttemptFinished)
     assert finished.result.outcome == AttemptOutcome.STOPPED
     assert of(seen, events.PhaseFinished)[0].result.state == PhaseState.FAILED
+
+
+def test_the_phase_fails_with_its_last_failure_once_its_attempts_are_spent(tmp_path: Path) -> None:
+    def outage() -> str:
+        raise AttemptFailed.of(FailureCategory.PROVIDER, "every model of the route failed")
+
+    refused = "=== FILE: docs/out.md\nx\n=== END\n"
+    models = (
+        FakeModels()
+        .say("builder", outage, refused, refused)
+        .say("doctor", *[doctor_says("retry_with_hint", hint="stay in pkg/")] * 2)
+        .say("planner", "a better goal")
+    )
+    phase_loop, seen, workspace = loop(tmp_path, models, max_attempts=2)
+    result = phase_loop.run()
+    assert (result.state, result.attempts) == (PhaseState.FAILED, 3)  # the outage cost nothing
+    failures = [event.result.failure for event in of(seen, events.AttemptFinished)]
+    assert result.failure == str(failures[-1].signature)
+    assert [event.goal for event in of(seen, events.PhaseReplanned)] == ["a better goal"]
+    assert workspace.rollbacks == ["c0", "c0", "c0"]
