@@ -12,10 +12,10 @@ from collections import deque
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any, assert_never
+from typing import Any, assert_never, cast
 
 from pydantic import BaseModel
-from sqlalchemy import ColumnElement, case, func, literal, update
+from sqlalchemy import ColumnElement, CursorResult, case, func, insert, literal, select, update
 from sqlalchemy.orm import Session
 
 from autopack import events
@@ -24,6 +24,16 @@ from autopack.llm.types import CallRecord
 from autopack.store import Store, StoreUnavailableError, models, records
 
 logger = logging.getLogger(__name__)
+
+# The sink writes through Core statements on the tables: the ORM's unit of work (an object
+# per row, a flush to learn its id) cost more than the SQL itself on every event.
+_TABLES = models.Base.metadata.tables
+_PHASES = _TABLES[models.PhaseRecord.__tablename__]
+_ATTEMPTS = _TABLES[models.Attempt.__tablename__]
+_INSERT_EVENT = insert(_TABLES[models.Event.__tablename__])
+_INSERT_ATTEMPT = insert(_ATTEMPTS)
+_INSERT_CI_RESULT = insert(_TABLES[models.CiResult.__tablename__])
+_INSERT_LLM_CALL = insert(_TABLES[models.LlmCall.__tablename__])
 
 
 def _jsonable(value: Any) -> Any:  # noqa: PLR0911 - one return per kind of value
@@ -113,25 +123,29 @@ class StoreSink:
         key = (phase_id, number)
         known = self._attempt_ids.get(key, self._new_attempt_ids.get(key))
         if known is None:
-            attempt = records.upsert_attempt(session, phase_id=phase_id, number=number)
-            known = self._new_attempt_ids[key] = attempt.id
+            known = session.scalar(
+                select(_ATTEMPTS.c.id).where(
+                    _ATTEMPTS.c.phase_id == phase_id, _ATTEMPTS.c.number == number
+                )
+            )
+            if known is None:
+                row = {"phase_id": phase_id, "number": number}
+                inserted = cast(CursorResult[Any], session.execute(_INSERT_ATTEMPT, row))
+                known = int(inserted.inserted_primary_key[0])  # type: ignore[index]
+            self._new_attempt_ids[key] = known
         return known
 
     def _update_phase(self, session: Session, phase_id: int, **values: Any) -> None:
-        session.execute(
-            update(models.PhaseRecord)
-            .where(models.PhaseRecord.id == phase_id)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
+        session.execute(update(_PHASES).where(_PHASES.c.id == phase_id).values(**values))
 
     def _update_attempt(self, session: Session, attempt_id: int, **values: Any) -> None:
-        session.execute(
-            update(models.Attempt)
-            .where(models.Attempt.id == attempt_id)
-            .values(**values)
-            .execution_options(synchronize_session=False)
-        )
+        session.execute(update(_ATTEMPTS).where(_ATTEMPTS.c.id == attempt_id).values(**values))
+
+    def _attempt_details(self, session: Session, attempt_id: int) -> dict[str, Any]:
+        details: dict[str, Any] = session.execute(
+            select(_ATTEMPTS.c.details).where(_ATTEMPTS.c.id == attempt_id)
+        ).scalar_one()
+        return details
 
     def _phase(self, session: Session, index: int) -> models.PhaseRecord:
         phase = records.find_phase(session, run_id=self.run_id, index=index)
@@ -143,13 +157,17 @@ class StoreSink:
 
     def _write(self, session: Session, event: events.RunEvent) -> None:
         phase_id = self._apply(session, event)
-        records.record_event(
-            session,
-            run_id=self.run_id,
-            phase_id=phase_id,
-            type=type(event).__name__,
-            data=_event_data(event),
-            now=event.at,
+        session.execute(
+            _INSERT_EVENT,
+            {
+                "run_id": self.run_id,
+                "phase_id": phase_id,
+                "type": type(event).__name__,
+                "reason": None,
+                "message": "",
+                "data": _event_data(event),
+                "created_at": event.at,
+            },
         )
 
     def _apply(self, session: Session, event: events.RunEvent) -> int | None:  # noqa: PLR0911, PLR0912 - one case per event
@@ -221,12 +239,7 @@ class StoreSink:
             case events.TestsRan():
                 return self._tests(session, event)
             case events.DiffReviewed():
-                phase_id = self._phase_id(session, event.index)
-                attempt = session.get_one(
-                    models.Attempt, self._attempt_id(session, phase_id, event.attempt)
-                )
-                attempt.details = {**attempt.details, "diff": event.diff}
-                return phase_id
+                return self._diff_reviewed(session, event)
             case events.AttemptFinished():
                 return self._attempt_finished(session, event)
             case events.PhaseFinished():
@@ -277,22 +290,30 @@ class StoreSink:
         if phase_id is not None and event.attempt is not None:
             attempt_id = self._attempt_id(session, phase_id, event.attempt)
         outcome = event.outcome
-        session.add(
-            models.CiResult(
-                run_id=self.run_id,
-                phase_id=phase_id,
-                attempt_id=attempt_id,
-                kind="baseline" if event.index is None else "attempt",
-                command=outcome.command,
-                passed=outcome.passed,
-                failed=outcome.failed,
-                skipped=outcome.skipped,
-                collection_errors=outcome.collection_errors,
-                new_failures=list(outcome.new_failures),
-                duration_seconds=outcome.duration_seconds,
-                log_excerpt=outcome.log_excerpt or None,
-            )
+        session.execute(
+            _INSERT_CI_RESULT,
+            {
+                "run_id": self.run_id,
+                "phase_id": phase_id,
+                "attempt_id": attempt_id,
+                "kind": "baseline" if event.index is None else "attempt",
+                "command": outcome.command,
+                "passed": outcome.passed,
+                "failed": outcome.failed,
+                "skipped": outcome.skipped,
+                "collection_errors": outcome.collection_errors,
+                "new_failures": list(outcome.new_failures),
+                "duration_seconds": outcome.duration_seconds,
+                "log_excerpt": outcome.log_excerpt or None,
+            },
         )
+        return phase_id
+
+    def _diff_reviewed(self, session: Session, event: events.DiffReviewed) -> int:
+        phase_id = self._phase_id(session, event.index)
+        attempt_id = self._attempt_id(session, phase_id, event.attempt)
+        details = {**self._attempt_details(session, attempt_id), "diff": event.diff}
+        self._update_attempt(session, attempt_id, details=details)
         return phase_id
 
     def _attempt_finished(self, session: Session, event: events.AttemptFinished) -> int:
@@ -312,12 +333,9 @@ class StoreSink:
         values["doctor_decision"] = (result.doctor_decision or "")[:64] or None
         values["finished_at"] = event.at
         if result.discarded:
-            attempt = session.get_one(models.Attempt, attempt_id)
-            for name, value in values.items():
-                setattr(attempt, name, value)
-            attempt.details = {**attempt.details, "discarded": list(result.discarded)}
-        else:
-            self._update_attempt(session, attempt_id, **values)
+            details = self._attempt_details(session, attempt_id)
+            values["details"] = {**details, "discarded": list(result.discarded)}
+        self._update_attempt(session, attempt_id, **values)
         return phase_id
 
     def _model_called(self, session: Session, call: CallRecord, *, at: datetime) -> int | None:
@@ -328,28 +346,29 @@ class StoreSink:
             else None
         )
         usage = call.usage
-        session.add(
-            models.LlmCall(
-                run_id=self.run_id,
-                phase_id=phase_id,
-                attempt_id=attempt_id,
-                role=call.role,
-                provider=call.provider,
-                model=call.model,
-                input_tokens=usage.input_tokens if usage else None,
-                output_tokens=usage.output_tokens if usage else None,
-                cache_read_tokens=usage.cache_read_tokens if usage else None,
-                cache_write_tokens=usage.cache_write_tokens if usage else None,
-                cost_usd=Decimal(str(call.cost_usd)),
-                pricing_version=call.pricing_version,
-                latency_ms=call.latency_ms,
-                outcome=call.outcome,
-                stop_reason=call.stop_reason,
-                error_type=call.error_type,
-                error_message=call.error_message,
-                status_code=call.status_code,
-                created_at=at,
-            )
+        session.execute(
+            _INSERT_LLM_CALL,
+            {
+                "run_id": self.run_id,
+                "phase_id": phase_id,
+                "attempt_id": attempt_id,
+                "role": call.role,
+                "provider": call.provider,
+                "model": call.model,
+                "input_tokens": usage.input_tokens if usage else None,
+                "output_tokens": usage.output_tokens if usage else None,
+                "cache_read_tokens": usage.cache_read_tokens if usage else None,
+                "cache_write_tokens": usage.cache_write_tokens if usage else None,
+                "cost_usd": Decimal(str(call.cost_usd)),
+                "pricing_version": call.pricing_version,
+                "latency_ms": call.latency_ms,
+                "outcome": call.outcome,
+                "stop_reason": call.stop_reason,
+                "error_type": call.error_type,
+                "error_message": call.error_message,
+                "status_code": call.status_code,
+                "created_at": at,
+            },
         )
         return phase_id
 
