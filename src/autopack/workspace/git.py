@@ -349,8 +349,11 @@ class GitWorkspace:
         keep = hygiene.normalize_accepted(accepted)
         self._guard()
         discarded, self.restored = list(self.restored), []
-        self.git("reset", "--quiet")
-        status = hygiene.parse_status(self.git(*_STATUS))
+        listed = self.git(*_STATUS)
+        if hygiene.has_staged_changes(listed):  # unstage them: each change is then the tree's
+            self.git("reset", "--quiet")
+            listed = self.git(*_STATUS)
+        status = hygiene.parse_status(listed)
         tracked = [c.path for c in status if c.path not in keep and c.tracked]
         for start in range(0, len(tracked), 500):
             self.git("checkout", "--quiet", "HEAD", "--", *tracked[start : start + 500])

@@ -119,6 +119,20 @@ def parse_status(output: str) -> list[Change]:
     return changes
 
 
+def has_staged_changes(output: str) -> bool:
+    """Whether ``git status`` output (as :func:`parse_status` reads) shows an index unlike HEAD.
+
+    Only unstaged changes (`` M``, `` D``, `` T``) and untracked files leave the index as HEAD
+    has it; anything else (a staged change, an intent-to-add entry `` A``, a conflict) does.
+    """
+    for entry in output.split("\0"):
+        if len(entry) < 4 or entry[:2] in ("??", "!!"):
+            continue
+        if entry[0] != " " or entry[1] not in "MDT":
+            return True
+    return False
+
+
 def digest(data: bytes | None) -> str | None:
     """Content fingerprint used to tell whether an accepted file changed after the apply."""
     return None if data is None else hashlib.sha256(data).hexdigest()

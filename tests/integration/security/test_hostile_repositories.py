@@ -143,6 +143,29 @@ def test_side_effects_of_test_commands_are_discarded_and_named(tmp_path: Path) -
     assert not (root / "generated").exists()
 
 
+def test_changes_a_test_command_staged_are_discarded_too(tmp_path: Path) -> None:
+    remote = make_remote(tmp_path, {"app.py": "x = 1\n", "README.md": "readme\n"})
+    workspace = clone(tmp_path, remote)
+    root = workspace.root
+    (root / "app.py").write_text("x = 2\n", encoding="utf-8")  # the governed edit
+    snapshot = workspace.snapshot(["app.py"])
+    # A command (outside bubblewrap, .git is writable) stages what it changed:
+    (root / "README.md").write_text("pwned\n", encoding="utf-8")
+    (root / "staged.py").write_text("evil = 1\n", encoding="utf-8")
+    (root / "intent.py").write_text("evil = 2\n", encoding="utf-8")
+    git(root, "add", "README.md", "staged.py")
+    git(root, "add", "--intent-to-add", "intent.py")
+
+    discarded = workspace.discard_side_effects(snapshot)
+    commit = workspace.commit("phase 1")
+
+    assert set(discarded) >= {"README.md", "staged.py", "intent.py"}
+    assert git(root, "show", "--name-only", "--format=", commit).split() == ["app.py"]
+    assert (root / "README.md").read_text() == "readme\n"
+    assert not (root / "staged.py").exists()
+    assert not (root / "intent.py").exists()
+
+
 def test_discarding_never_follows_a_symlink_out_of_the_workspace(tmp_path: Path) -> None:
     workspace = clone(tmp_path, make_remote(tmp_path, {"app.py": "x = 1\n"}))
     outside = tmp_path / "precious"
