@@ -7,8 +7,6 @@ read-only), so a store behind the newest schema gets one clear line instead of a
 from typing import Annotated
 
 import typer
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 
 from autopack.cli.database import open_store
 from autopack.cli.output import console, fail
@@ -22,6 +20,9 @@ def _older_than_ours(revision: str) -> str | None:
     A revision we do not know is newer (an upgraded operator migrated first); migrations are
     additive, so the dashboard still reads it.
     """
+    from alembic.config import Config  # noqa: PLC0415 - only this command reads revisions
+    from alembic.script import ScriptDirectory  # noqa: PLC0415
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     script = ScriptDirectory.from_config(config)

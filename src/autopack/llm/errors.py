@@ -8,9 +8,7 @@ redactor: an error body that echoes a key never reaches a log, an event or the l
 
 import re
 
-import anthropic
 import httpx2
-import openai
 
 from autopack.llm.types import RawUsage
 from autopack.redaction import redact
@@ -191,10 +189,6 @@ def _status_error(status: int, text: str) -> type[LlmError]:
     return ContextTooLongError if _CONTEXT.search(text) else InvalidRequestError
 
 
-_TIMEOUTS = (anthropic.APITimeoutError, openai.APITimeoutError, httpx2.TimeoutException)
-_UNREACHABLE = (anthropic.APIConnectionError, openai.APIConnectionError, httpx2.ConnectError)
-
-
 def _server_says(error: LlmError, headers: object) -> LlmError:
     """Honour ``x-should-retry``, which both SDKs obey before their own rules."""
     getter = getattr(headers, "get", None)
@@ -206,12 +200,19 @@ def _server_says(error: LlmError, headers: object) -> LlmError:
 
 def _transport(exc: Exception, provider: str, partial: RawUsage | None) -> LlmError | None:
     """Timeouts, unreachable servers and broken streams; None for anything else."""
-    if isinstance(exc, _TIMEOUTS):
+    import anthropic  # noqa: PLC0415 - the SDKs take a second to import: only on an error
+    import openai  # noqa: PLC0415
+
+    if isinstance(
+        exc, anthropic.APITimeoutError | openai.APITimeoutError | httpx2.TimeoutException
+    ):
         return CallTimeoutError(
             f"{provider}: no answer within the timeout ({type(exc).__name__})",
             partial_usage=partial,
         )
-    if isinstance(exc, _UNREACHABLE):
+    if isinstance(
+        exc, anthropic.APIConnectionError | openai.APIConnectionError | httpx2.ConnectError
+    ):
         return ConnectionFailedError(f"{provider}: cannot connect ({type(exc).__name__})")
     if isinstance(exc, httpx2.TransportError):
         return StreamCutError(
@@ -237,6 +238,9 @@ def _in_stream(exc: Exception, provider: str, partial: RawUsage | None) -> LlmEr
 
 def classify(exc: Exception, *, provider: str, partial_usage: RawUsage | None = None) -> LlmError:
     """Map an SDK (or, mid-stream, an HTTP library) exception to our typed error."""
+    import anthropic  # noqa: PLC0415 - the SDKs take a second to import: only on an error
+    import openai  # noqa: PLC0415
+
     if isinstance(exc, LlmError):
         return exc
     transport = _transport(exc, provider, partial_usage)

@@ -10,8 +10,6 @@ from collections.abc import Callable
 from pathlib import Path
 
 from autopack.llm import errors
-from autopack.llm.anthropic_provider import AnthropicModel
-from autopack.llm.openai_provider import OpenAIModel
 from autopack.llm.routing import ModelEntry, Timeouts
 from autopack.llm.types import Model, StreamTimeouts
 from autopack.redaction import register
@@ -54,7 +52,10 @@ def sdk_factory(timeouts: Timeouts | None = None) -> ModelFactory:
             raise errors.MissingCredentialsError(
                 "the scripted profile replays a cassette: pass --cassette FILE (AUTOPACK_CASSETTE)"
             )
+        # Each SDK takes about a second to import: only the one a profile uses is loaded.
         if entry.provider == "anthropic":
+            from autopack.llm.anthropic_provider import AnthropicModel  # noqa: PLC0415
+
             return AnthropicModel(
                 entry.name,
                 api_key=api_key("anthropic"),
@@ -62,6 +63,8 @@ def sdk_factory(timeouts: Timeouts | None = None) -> ModelFactory:
                 timeouts=stream_timeouts,
                 streaming=entry.streaming,
             )
+        from autopack.llm.openai_provider import OpenAIModel  # noqa: PLC0415
+
         return OpenAIModel(
             entry.name,
             api_key=api_key("openai"),

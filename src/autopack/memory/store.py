@@ -10,13 +10,17 @@ import re
 import uuid
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import TYPE_CHECKING, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict
-from qdrant_client import QdrantClient, models
-from qdrant_client.http import exceptions as qdrant_errors
 
 from autopack import settings as autopack_settings
+
+if TYPE_CHECKING:
+    from qdrant_client import QdrantClient
+
+# qdrant-client takes most of a second to import: the commands that open no memory (help,
+# validate, plan, inspect, runs) do not pay for it, so it is imported where it is used.
 
 MemoryKind = Literal["anchor", "phase_summary"]
 
@@ -98,7 +102,7 @@ def default_local_path() -> Path:
 class QdrantStore:
     """``VectorStore`` on a Qdrant client (local files or a server)."""
 
-    def __init__(self, client: QdrantClient, *, location: str, local: bool) -> None:
+    def __init__(self, client: "QdrantClient", *, location: str, local: bool) -> None:
         """Wrap an open client; ``location`` (path or URL) is only used in messages."""
         self._client = client
         self._location = location
@@ -120,6 +124,8 @@ class QdrantStore:
         ``check_server_version`` lets qdrant-client warn (from a background thread) when the
         server's version does not match the client's.
         """
+        from qdrant_client import QdrantClient  # noqa: PLC0415 - see the imports
+
         if url:
             try:
                 client = QdrantClient(
@@ -159,6 +165,8 @@ class QdrantStore:
             raise ValueError(f"got {len(records)} records but {len(vectors)} vectors")
         if not records:
             return
+        from qdrant_client import models  # noqa: PLC0415 - see the imports
+
         points = [
             models.PointStruct(
                 id=record.point_id(), vector=list(vector), payload=record.model_dump()
@@ -179,6 +187,8 @@ class QdrantStore:
         kind: MemoryKind | None = None,
     ) -> list[MemoryHit]:
         """Return up to ``limit`` records of ``run_id`` nearest to ``vector``, closest first."""
+        from qdrant_client import models  # noqa: PLC0415 - see the imports
+
         conditions: list[models.Condition] = [
             models.FieldCondition(key="run_id", match=models.MatchValue(value=run_id))
         ]
@@ -208,6 +218,8 @@ class QdrantStore:
     @contextlib.contextmanager
     def _talking(self, doing: str) -> Iterator[None]:
         """Turn the client's transport and HTTP errors into one error that names the server."""
+        from qdrant_client.http import exceptions as qdrant_errors  # noqa: PLC0415
+
         try:
             yield
         except qdrant_errors.ApiException as error:
@@ -217,6 +229,8 @@ class QdrantStore:
             ) from error
 
     def _ensure_collection(self, collection: str, *, dimensions: int) -> None:
+        from qdrant_client import models  # noqa: PLC0415 - see the imports
+
         if self._client.collection_exists(collection):
             existing = self._client.get_collection(collection).config.params.vectors
             size = existing.size if isinstance(existing, models.VectorParams) else None
