@@ -22,7 +22,9 @@ from autopack.planning import (
     NormalizedPlan,
     PlanInvalidError,
     PlannerFn,
+    PlanningConfig,
     PlanUnusableError,
+    RepoScan,
     load_planning_config,
     normalize_plan,
     preflight,
@@ -30,6 +32,20 @@ from autopack.planning import (
 )
 
 log = logging.getLogger(__name__)
+
+
+def _within_bounds(scan: RepoScan, config: PlanningConfig) -> bool:
+    """Whether a scan under the planning bounds would list what ``scan`` did.
+
+    It would when ``scan`` was complete and stayed within them: nothing runs in the checkout
+    between the clone and the plan.
+    """
+    return (
+        not scan.truncated
+        and len(scan.files) <= config.scan.max_files
+        and scan.elapsed_seconds <= config.scan.time_limit_seconds
+    )
+
 
 MemoryFactory = Callable[[NormalizedPlan], Memory | None]
 
@@ -48,6 +64,8 @@ class Session:
     memory: MemoryFactory | None = None
     previous_attempts: Mapping[int, int] = field(default_factory=dict)
     sandbox: str = "none"
+    checkout: RepoScan | None = None
+    """The checkout's files as cloned; planning uses them instead of listing them again."""
     close: Callable[[], None] = lambda: None
     deliver: Callable[[RunOutcome], str | None] | None = None
     """Offers a finished run's result for review (a pull request); returns its URL."""
@@ -77,11 +95,13 @@ class Session:
         if self.plan is not None:
             return self.plan
         config = load_planning_config()
-        scan = scan_repository(
-            self.ctx.workspace.root,
-            max_files=config.scan.max_files,
-            time_limit_seconds=config.scan.time_limit_seconds,
-        )
+        scan = self.checkout
+        if scan is None or not _within_bounds(scan, config):
+            scan = scan_repository(
+                self.ctx.workspace.root,
+                max_files=config.scan.max_files,
+                time_limit_seconds=config.scan.time_limit_seconds,
+            )
         plan = normalize_plan(
             self.run.spec,
             scan=scan,

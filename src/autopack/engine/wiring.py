@@ -140,7 +140,8 @@ def open_session(
         credentials=credentials_from_environment(),
         run_id=run_id,
     )
-    files = list(scan_repository(workspace.root, max_files=200_000, time_limit_seconds=5.0).files)
+    checkout = scan_repository(workspace.root, max_files=200_000, time_limit_seconds=5.0)
+    files = list(checkout.files)
     suite = toolchains.choose_suite_command(
         toolchains.detect(workspace.root, files), run.spec.toolchain
     )
@@ -248,6 +249,7 @@ def open_session(
         memory=memory,
         previous_attempts=options.previous_attempts,
         sandbox=sandbox.description,
+        checkout=checkout,
         close=_closing(sandbox.close, routed.close),
         deliver=_delivery(run, workspace=workspace, spend=spend, options=options),
     )
