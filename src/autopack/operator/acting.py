@@ -5,9 +5,11 @@ after an operator restart: creating a Job that exists is a no-op (deterministic 
 patching a Job or Phase to the state it already has changes nothing.
 """
 
+import json
 import logging
 import threading
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from typing import Any
 
 import kopf
@@ -17,8 +19,8 @@ from kubernetes.client.exceptions import ApiException
 from autopack.api import AutopackRun, constants
 from autopack.api.common import truncate
 from autopack.operator.config import OperatorConfig
-from autopack.operator.decisions import Decision
-from autopack.operator.jobs import build_runner_job
+from autopack.operator.decisions import Decision, refuse_launch
+from autopack.operator.jobs import build_runner_job, runner_secret_keys
 from autopack.operator.observing import plain
 
 logger = logging.getLogger(__name__)
@@ -29,7 +31,15 @@ MAX_EVENT_MESSAGE = 1024
 USER_AGENT = "autopack-operator"
 """How the operator's own requests name their writer (API server audit logs show it)."""
 
-__all__ = ["api_client", "carry_out", "delete_run", "patch_run_status", "plain", "post_event"]
+__all__ = [
+    "api_client",
+    "carry_out",
+    "delete_run",
+    "missing_runner_secrets",
+    "patch_run_status",
+    "plain",
+    "post_event",
+]
 
 _client: client.ApiClient | None = None
 _client_lock = threading.Lock()
@@ -128,6 +138,42 @@ def create_runner_job(
     return True
 
 
+def missing_runner_secrets(namespace: str, *, config: OperatorConfig) -> list[str]:
+    """The Secrets and keys runner pods refer to that ``namespace`` lacks, described for people.
+
+    The operator may read only the Secrets its settings name, and only in the chart's runner
+    namespaces (a Role with ``resourceNames`` there; no Secret is listed or watched). Only the
+    names of a Secret's keys are looked at; values are never kept or logged. Where it may not
+    read them (403: a namespace the chart does not provision), it cannot tell and launches as
+    before.
+    """
+    missing: list[str] = []
+    core = client.CoreV1Api(api_client())
+    for ref in runner_secret_keys(config):
+        try:
+            # Undecoded (a urllib3 response): no model object holds the values.
+            response: Any = core.read_namespaced_secret(
+                ref.secret, namespace, _preload_content=False
+            )
+        except ApiException as exc:
+            if exc.status == 404:
+                missing.append(f'Secret "{ref.secret}" ({ref.purpose}, {ref.env})')
+            elif exc.status == 403:
+                logger.info(
+                    "may not read Secret %s in namespace %s (not a runner namespace of the "
+                    "chart?); launching without checking it",
+                    ref.secret,
+                    namespace,
+                )
+            else:
+                raise
+            continue
+        keys = (json.loads(response.data) or {}).get("data") or {}
+        if ref.key not in keys:
+            missing.append(f'key "{ref.key}" in Secret "{ref.secret}" ({ref.purpose}, {ref.env})')
+    return missing
+
+
 def set_job_suspended(name: str, *, namespace: str, suspended: bool) -> None:
     """Suspend (stops its pod) or resume a runner Job."""
     client.BatchV1Api(api_client()).patch_namespaced_job(
@@ -171,7 +217,15 @@ def carry_out(
     namespace: str,
     config: OperatorConfig,
 ) -> None:
-    """Perform the decision's actions and post its events."""
+    """Perform the decision's actions and post its events.
+
+    A launch whose runner pod could not start for a Secret missing in the run's namespace ends
+    the run instead (:func:`decisions.refuse_launch`), before anything else is done.
+    """
+    if decision.launch is not None:
+        missing = missing_runner_secrets(namespace, config=config)
+        if missing:
+            refuse_launch(decision, run=run, missing=missing, now=datetime.now(UTC))
     created = decision.launch is not None and create_runner_job(
         run,
         body=body,

@@ -25,7 +25,12 @@ class OperatorConfig(BaseSettings):
     """Pull policy of the runner container."""
 
     database_secret: str | None = None
-    """Secret whose key ``url`` holds AUTOPACK_DATABASE_URL for runners (unset: no database)."""
+    """Secret holding AUTOPACK_DATABASE_URL for runners (unset: no database). Runners read it
+    in their run's namespace; the operator ends a run whose namespace lacks it before starting
+    a runner (see ``acting.missing_runner_secrets``)."""
+
+    database_secret_key: str = "url"  # noqa: S105 - a key name, not a secret
+    """Key of the URL in ``database_secret``."""
 
     database_url: str | None = None
     """URL of the operator's own connection for run lifecycle rows (unset: none written)."""
@@ -35,7 +40,7 @@ class OperatorConfig(BaseSettings):
     workspace, lost with the pod)."""
 
     qdrant_api_key_secret: str | None = None
-    """Secret holding Qdrant's API key for runners (unset: no key)."""
+    """Secret holding Qdrant's API key for runners, in their run's namespace (unset: no key)."""
 
     qdrant_api_key_key: str = "api-key"
     """Key of the API key in ``qdrant_api_key_secret``."""

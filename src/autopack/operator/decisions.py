@@ -21,6 +21,7 @@ from autopack.api import (
     RunResult,
     conditions,
     constants,
+    hints,
 )
 from autopack.api.common import truncate
 from autopack.api.conditions import Reason
@@ -216,10 +217,79 @@ def decide(observed: Observed, *, max_launches: int) -> Decision:
     )
     if not settled or previous.budget is not None:  # runs finished before it existed: as they are
         waiting = [p for p in summary.awaiting_approval if p not in summary.approved_waiting]
-        describing.describe(status, run=run, phases=observed.phases, reason=reason, waiting=waiting)
+        _describe(status, run=run, phases=observed.phases, reason=reason, waiting=waiting)
     if status.phase == RunPhase.AWAITING_APPROVAL and previous.phase != RunPhase.AWAITING_APPROVAL:
         decision.events.append(("Normal", "ApprovalRequired", status.message or ""))
     return decision
+
+
+RUNNER_SECRET_MISSING = "RunnerSecretMissing"  # noqa: S105 - a reason, not a secret
+"""Why a run ended before its runner started: a Secret runner pods read is not in its namespace."""
+
+_SECRET_HINT = (
+    "Create the Secret (and key) the message names in namespace {namespace}: the chart creates "
+    "its devPostgres Secret in the release namespace and in each namespace of runner.namespaces "
+    "(add {namespace} there and upgrade the release); a Secret you name "
+    "(secrets.database.existingSecret, memory.qdrant.apiKeySecret) must exist in every namespace "
+    "runs execute in. Then retry: " + hints.RETRY
+)
+
+
+def _describe(
+    status: AutopackRunStatus,
+    *,
+    run: AutopackRun,
+    phases: Sequence[Phase],
+    reason: str,
+    waiting: Sequence[str],
+) -> None:
+    describing.describe(status, run=run, phases=phases, reason=reason, waiting=waiting)
+    if status.phase == RunPhase.FAILED and reason == RUNNER_SECRET_MISSING:
+        status.hint = _secret_hint(run)
+
+
+def _secret_hint(run: AutopackRun) -> str:
+    namespace = run.metadata.namespace or "default"
+    return _SECRET_HINT.format(run=run.name, namespace=namespace)[: describing.MAX_HINT]
+
+
+def refuse_launch(
+    decision: Decision,
+    *,
+    run: AutopackRun,
+    missing: Sequence[str],
+    now: datetime,
+) -> None:
+    """End the run instead of launching a runner whose pod could not start.
+
+    ``missing`` says which Secrets or keys the run's namespace lacks. A pod referring to them
+    would wait in ``CreateContainerConfigError`` with no end and no word on the run; the run
+    fails at once with reason ``RunnerSecretMissing``, the Secrets and the namespace in its
+    message and what to do in its hint. A retry checks again. Phases a retry would have reset
+    stay as they are.
+    """
+    previous = run.status or AutopackRunStatus()
+    status = decision.status
+    namespace = run.metadata.namespace or "default"
+    decision.launch = None
+    decision.reset_phases = ()
+    # An infrastructure failure's event announced a relaunch that does not happen.
+    decision.events = [(t, r, m.removesuffix("; relaunching")) for t, r, m in decision.events]
+    status.job_name = previous.job_name
+    status.started_at = previous.started_at
+    status.finished_at = now
+    message = f"runner not started: namespace {namespace} lacks {'; '.join(missing)}"
+    decision.failure_reason = RUNNER_SECRET_MISSING
+    _set(status, RunPhase.FAILED, message)
+    decision.events.append(("Warning", Reason.FAILED, f"{RUNNER_SECRET_MISSING}: {message}"))
+    set_run_conditions(
+        status,
+        reason=RUNNER_SECRET_MISSING,
+        message=status.message or "",
+        now=now,
+        generation=run.metadata.generation,
+    )
+    status.hint = _secret_hint(run)  # models and spend: as the decision described them
 
 
 def _observe_job(

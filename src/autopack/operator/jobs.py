@@ -12,6 +12,7 @@ with the agent) runs the repository's commands the agent hands it over a Unix so
 shared volume: no secrets, no token, its own UID, a read-only root filesystem.
 """
 
+from dataclasses import dataclass
 from typing import Any
 
 from autopack.api import AutopackRun, constants
@@ -38,6 +39,50 @@ def runner_labels(run_name: str) -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class SecretKey:
+    """A key of a Secret the operator's settings make every runner read, in the run's namespace.
+
+    Kubernetes resolves it when it starts the pod: a missing Secret or key leaves the pod in
+    ``CreateContainerConfigError``, so the operator checks these before it creates the Job.
+    """
+
+    secret: str
+    key: str
+    env: str
+    """The runner's variable it fills."""
+    purpose: str
+    """What the runner needs it for, as people read it in the run's message."""
+
+
+def runner_secret_keys(config: OperatorConfig) -> list[SecretKey]:
+    """The Secret keys every runner pod refers to (per-run credentials are the run's own)."""
+    keys = []
+    if config.database_secret:
+        keys.append(
+            SecretKey(
+                config.database_secret,
+                config.database_secret_key,
+                "AUTOPACK_DATABASE_URL",
+                "the history database",
+            )
+        )
+    if config.qdrant_url and config.qdrant_api_key_secret:
+        keys.append(
+            SecretKey(
+                config.qdrant_api_key_secret,
+                config.qdrant_api_key_key,
+                "AUTOPACK_QDRANT_API_KEY",
+                "Qdrant's API key",
+            )
+        )
+    return keys
+
+
+def _secret_env(ref: SecretKey) -> dict[str, Any]:
+    return {"name": ref.env, "valueFrom": {"secretKeyRef": {"name": ref.secret, "key": ref.key}}}
+
+
 def _resources(run: AutopackRun, config: OperatorConfig) -> dict[str, dict[str, str]]:
     requested = run.spec.runner.resources
     requests = {"cpu": config.default_cpu_request, "memory": config.default_memory_request}
@@ -56,18 +101,9 @@ def _env(run: AutopackRun, *, namespace: str, config: OperatorConfig) -> list[di
         {"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}},
         {"name": "AUTOPACK_SANDBOX_SOCKET", "value": SANDBOX_SOCKET},
     ]
-    if config.database_secret:
-        env.append(
-            {
-                "name": "AUTOPACK_DATABASE_URL",
-                "valueFrom": {"secretKeyRef": {"name": config.database_secret, "key": "url"}},
-            }
-        )
     if config.qdrant_url:
         env.append({"name": "AUTOPACK_QDRANT_URL", "value": config.qdrant_url})
-        if config.qdrant_api_key_secret:
-            key = {"name": config.qdrant_api_key_secret, "key": config.qdrant_api_key_key}
-            env.append({"name": "AUTOPACK_QDRANT_API_KEY", "valueFrom": {"secretKeyRef": key}})
+    env.extend(_secret_env(ref) for ref in runner_secret_keys(config))
     if run.spec.repo.credentials_secret:
         env.append({"name": "AUTOPACK_GIT_CREDENTIALS_DIR", "value": GIT_CREDENTIALS_DIR})
     if config.config_map:
