@@ -140,11 +140,15 @@ class ContextSelector:
         """Select from the checkout at ``root``; ``measure`` counts tokens."""
         self.root = root
         self.measure = measure
+        # The files the last render listed, for the render_related that follows it.
+        self._listed: list[str] | None = None
+
+    def _files(self) -> list[str]:
+        return list(scan_repository(self.root, max_files=50_000, time_limit_seconds=2.0).files)
 
     def render(self, *, phase: PhaseDefinition, feedback: list[str], budget_tokens: int) -> str:
         """Return the map, then the chosen files whole, within ``budget_tokens``."""
-        scan = scan_repository(self.root, max_files=50_000, time_limit_seconds=2.0)
-        files = list(scan.files)
+        files = self._listed = self._files()
         map_text = repomap.repository_map(
             self.root, files, budget=budget_tokens // 4, measure=self.measure
         )
@@ -169,11 +173,15 @@ class ContextSelector:
         """Files the last failure brings in that :meth:`render` without feedback does not show.
 
         Kept apart so the phase's own context stays the same from attempt to attempt (a
-        provider's prompt cache then holds it) while these follow the failure.
+        provider's prompt cache then holds it) while these follow the failure. Called right
+        after :meth:`render` for the same prompt (nothing changes the checkout in between), it
+        uses the files that render listed instead of listing them again.
         """
+        files, self._listed = self._listed, None
         if not feedback:
             return ""
-        files = list(scan_repository(self.root, max_files=50_000, time_limit_seconds=2.0).files)
+        if files is None:
+            files = self._files()
         stable = set(self.whole_files(phase, files))
         parts: list[str] = []
         used = 0

@@ -1,10 +1,15 @@
 """Context selection on real files: what the Builder sees whole, in which order, within budget."""
 
 from pathlib import Path
+from typing import Any
 
+import pytest
+
+from autopack.agents import contexting
 from autopack.agents.contexting import ContextSelector, terms
 from autopack.api import PhaseDefinition
 from autopack.llm.tokens import count_prompt, count_tokens
+from autopack.planning import RepoScan
 from tests.builders.api import RunBuilder
 
 
@@ -117,3 +122,32 @@ def test_token_counts_come_from_a_real_tokenizer() -> None:
         "count",
         "minute",
     }
+
+
+def test_the_related_files_reuse_the_list_the_render_before_them_made(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    shop(tmp_path)
+    phase = phase_definition(
+        title="Cart",
+        goal="Change the cart.",
+        deliverables=["shop/cart.py"],
+        scope={"allowedPaths": ["shop/", "tests/"]},
+    )
+    selector = ContextSelector(tmp_path)
+    listings = []
+    scan = contexting.scan_repository
+
+    def counted(root: Path, **bounds: Any) -> RepoScan:
+        listings.append(root)
+        return scan(root, **bounds)
+
+    monkeypatch.setattr(contexting, "scan_repository", counted)
+    feedback = ["New test failure: tests/test_shipping.py::test_weight"]
+    selector.render(phase=phase, feedback=[], budget_tokens=9_000)
+    related = selector.render_related(phase=phase, feedback=feedback, budget_tokens=2_000)
+    assert len(listings) == 1
+    assert "--- tests/test_shipping.py" in related
+    # Once used (or without a render just before), the files are listed again.
+    assert selector.render_related(phase=phase, feedback=feedback, budget_tokens=2_000) == related
+    assert len(listings) == 2
