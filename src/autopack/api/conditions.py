@@ -53,6 +53,8 @@ class Reason(StrEnum):
     OOM_KILLED = "OOMKilled"
     EVICTED = "Evicted"
     BACKOFF_LIMIT_EXCEEDED = "BackoffLimitExceeded"
+    # The operator did not start a runner: a Secret runner pods read is not in the namespace.
+    RUNNER_SECRET_MISSING = "RunnerSecretMissing"  # noqa: S105 - a reason, not a secret
 
 
 def find_condition(conditions: list[Condition], type: str) -> Condition | None:

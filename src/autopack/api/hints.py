@@ -78,6 +78,13 @@ _HINTS: Final[Mapping[str, str]] = {
         "The runner stopped without a report: read its log (" + LOGS + ") and its events "
         "(kubectl -n {namespace} describe job {job}), then retry: " + RETRY
     ),
+    Reason.RUNNER_SECRET_MISSING: (
+        "Create the Secret (and key) the message names in namespace {namespace}: the chart "
+        "creates its devPostgres Secret in the release namespace and in each namespace of "
+        "runner.namespaces (add {namespace} there and upgrade the release); a Secret you name "
+        "(secrets.database.existingSecret, memory.qdrant.apiKeySecret) must exist in every "
+        "namespace runs execute in. Then retry: " + RETRY
+    ),
     Reason.AWAITING_APPROVAL: (
         "Review the waiting phase (kubectl -n {namespace} describe aph {phase}) and approve it: "
         "kubectl -n {namespace} patch aph {phase} --type merge -p "

@@ -21,7 +21,6 @@ from autopack.api import (
     RunResult,
     conditions,
     constants,
-    hints,
 )
 from autopack.api.common import truncate
 from autopack.api.conditions import Reason
@@ -217,40 +216,10 @@ def decide(observed: Observed, *, max_launches: int) -> Decision:
     )
     if not settled or previous.budget is not None:  # runs finished before it existed: as they are
         waiting = [p for p in summary.awaiting_approval if p not in summary.approved_waiting]
-        _describe(status, run=run, phases=observed.phases, reason=reason, waiting=waiting)
+        describing.describe(status, run=run, phases=observed.phases, reason=reason, waiting=waiting)
     if status.phase == RunPhase.AWAITING_APPROVAL and previous.phase != RunPhase.AWAITING_APPROVAL:
         decision.events.append(("Normal", "ApprovalRequired", status.message or ""))
     return decision
-
-
-RUNNER_SECRET_MISSING = "RunnerSecretMissing"  # noqa: S105 - a reason, not a secret
-"""Why a run ended before its runner started: a Secret runner pods read is not in its namespace."""
-
-_SECRET_HINT = (
-    "Create the Secret (and key) the message names in namespace {namespace}: the chart creates "
-    "its devPostgres Secret in the release namespace and in each namespace of runner.namespaces "
-    "(add {namespace} there and upgrade the release); a Secret you name "
-    "(secrets.database.existingSecret, memory.qdrant.apiKeySecret) must exist in every namespace "
-    "runs execute in. Then retry: " + hints.RETRY
-)
-
-
-def _describe(
-    status: AutopackRunStatus,
-    *,
-    run: AutopackRun,
-    phases: Sequence[Phase],
-    reason: str,
-    waiting: Sequence[str],
-) -> None:
-    describing.describe(status, run=run, phases=phases, reason=reason, waiting=waiting)
-    if status.phase == RunPhase.FAILED and reason == RUNNER_SECRET_MISSING:
-        status.hint = _secret_hint(run)
-
-
-def _secret_hint(run: AutopackRun) -> str:
-    namespace = run.metadata.namespace or "default"
-    return _SECRET_HINT.format(run=run.name, namespace=namespace)[: describing.MAX_HINT]
 
 
 def refuse_launch(
@@ -279,17 +248,18 @@ def refuse_launch(
     status.started_at = previous.started_at
     status.finished_at = now
     message = f"runner not started: namespace {namespace} lacks {'; '.join(missing)}"
-    decision.failure_reason = RUNNER_SECRET_MISSING
+    decision.failure_reason = Reason.RUNNER_SECRET_MISSING
     _set(status, RunPhase.FAILED, message)
-    decision.events.append(("Warning", Reason.FAILED, f"{RUNNER_SECRET_MISSING}: {message}"))
+    decision.events.append(("Warning", Reason.FAILED, f"{Reason.RUNNER_SECRET_MISSING}: {message}"))
     set_run_conditions(
         status,
-        reason=RUNNER_SECRET_MISSING,
+        reason=Reason.RUNNER_SECRET_MISSING,
         message=status.message or "",
         now=now,
         generation=run.metadata.generation,
     )
-    status.hint = _secret_hint(run)  # models and spend: as the decision described them
+    # Models and spend: as the decision described them.
+    status.hint = describing.hint(run, status, reason=Reason.RUNNER_SECRET_MISSING, waiting=())
 
 
 def _observe_job(

@@ -15,9 +15,10 @@ import pytest
 from kubernetes.client.exceptions import ApiException
 
 from autopack.api import AutopackRun, AutopackRunStatus, RunPhase, conditions
+from autopack.api.conditions import Reason
 from autopack.operator import acting
 from autopack.operator.config import OperatorConfig
-from autopack.operator.decisions import RUNNER_SECRET_MISSING, Observed, decide
+from autopack.operator.decisions import Observed, decide
 from autopack.operator.jobs import build_runner_job, runner_secret_keys
 from autopack.operator.reconciling import Reconciler, Snapshot
 from tests.builders.api import a_run
@@ -146,12 +147,12 @@ def test_a_launch_into_a_namespace_without_the_secret_ends_the_run(
         'runner not started: namespace team-a lacks Secret "autopack-db" '
         "(the history database, AUTOPACK_DATABASE_URL)"
     )
-    assert failed(status) == f"False/{RUNNER_SECRET_MISSING}"
+    assert failed(status) == f"False/{Reason.RUNNER_SECRET_MISSING}"
     assert status.hint is not None
     assert "namespace team-a" in status.hint
     assert "runner.namespaces" in status.hint
     assert "autopack.dev/retry" in status.hint
-    assert events == [("Warning", "RunFailed", f"{RUNNER_SECRET_MISSING}: {status.message}")]
+    assert events == [("Warning", "RunFailed", f"{Reason.RUNNER_SECRET_MISSING}: {status.message}")]
 
 
 def test_with_the_secret_in_place_the_runner_is_launched(
