@@ -242,19 +242,22 @@ class GitWorkspace:
                     f"cannot clone repository {display_url(url)}: {str(exc).split(': ', 1)[-1]}"
                 ) from None
         workspace._remember()
+        remote_branch: str | None
         if reused:  # fetch keeps remote-tracking branches the remote has deleted: ask it
             remote_branch = workspace.git(
                 "ls-remote", "--heads", "--", "origin", f"refs/heads/{branch}"
             ).strip()
-        else:  # the clone has just copied every branch the remote has
-            remote_branch = workspace.git(
-                "rev-parse",
-                "--verify",
-                "--quiet",
-                "--end-of-options",
-                f"refs/remotes/origin/{branch}",
-                check=False,
-            ).strip()
+        else:  # the clone has just copied every branch the remote has (into packed-refs)
+            remote_branch = refs.ref(workspace._git_dir(), f"refs/remotes/origin/{branch}")
+            if remote_branch is None:
+                remote_branch = workspace.git(
+                    "rev-parse",
+                    "--verify",
+                    "--quiet",
+                    "--end-of-options",
+                    f"refs/remotes/origin/{branch}",
+                    check=False,
+                ).strip()
         if remote_branch and workspace._holds_this_run(f"origin/{branch}"):
             workspace.git("checkout", "--quiet", "-B", branch, f"origin/{branch}", "--")
         else:
