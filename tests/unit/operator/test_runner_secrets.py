@@ -7,9 +7,7 @@ namespace, and a hint, and no Job is created. A namespace where it may not read 
 launched into as before.
 """
 
-import json
 from dataclasses import dataclass
-from typing import Any
 
 import pytest
 from kubernetes.client.exceptions import ApiException
@@ -40,30 +38,24 @@ class Response:
 
 
 class FakeSecrets:
-    """``CoreV1Api`` answering reads of Secrets from a dict of (namespace, name) -> keys."""
+    """Reads of Secrets' key names from a dict of (namespace, name) -> keys."""
 
     def __init__(self, secrets: dict[tuple[str, str], list[str]], status: int = 404) -> None:
         self.secrets = secrets
         self.status = status
         self.reads: list[tuple[str, str]] = []
 
-    def __call__(self, api_client: object) -> "FakeSecrets":
-        return self
-
-    def read_namespaced_secret(self, name: str, namespace: str, **kwargs: Any) -> Response:
-        assert kwargs == {"_preload_content": False}
+    def __call__(self, namespace: str, name: str) -> set[str]:
         self.reads.append((namespace, name))
         if (namespace, name) not in self.secrets:
             raise ApiException(status=self.status, reason="NotFound")
-        keys = self.secrets[(namespace, name)]
-        return Response(json.dumps({"kind": "Secret", "data": dict.fromkeys(keys, "eA==")}))
+        return set(self.secrets[(namespace, name)])
 
 
 @pytest.fixture
 def secrets(monkeypatch: pytest.MonkeyPatch) -> FakeSecrets:
     fake = FakeSecrets({})
-    monkeypatch.setattr(acting, "api_client", lambda: None)
-    monkeypatch.setattr(acting.client, "CoreV1Api", fake)
+    monkeypatch.setattr(acting, "_secret_key_names", fake)
     return fake
 
 
