@@ -28,35 +28,40 @@ _SECRET_NAME = re.compile(
     r"(?:^|_)(?:API_?KEY|KEY|TOKEN|SECRET|PASSWORD|PASSWD|PASS|CREDENTIALS?|AUTH)(?:$|_)"
 )
 
-# Shapes of common credentials; the replacement keeps a prefix so the text stays readable.
-_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
+# Shapes of common credentials; the replacement keeps a prefix so the text stays readable. The
+# third item is text every match contains (case and all): without it in the text the pattern
+# cannot match, and a substring test is far cheaper than a regular expression pass over a prompt.
+_PATTERNS: tuple[tuple[re.Pattern[str], str, tuple[str, ...]], ...] = (
     (
         re.compile(
             r"-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----.*?(?:-----END [A-Z0-9 ]*PRIVATE KEY-----|\Z)",
             re.DOTALL,
         ),
         "-----BEGIN \\1PRIVATE KEY-----" + MASK + "-----END \\1PRIVATE KEY-----",
+        ("PRIVATE KEY-----",),
     ),
     # HTTP authorization headers, whatever the scheme (Basic, Bearer, token, ...).
     (
         re.compile(r"(?i)\b((?:proxy-)?authorization\s*[:=]\s*)(?:[A-Za-z]+\s+)?[^\s'\",;]+"),
         "\\1" + MASK,
+        (),  # case-insensitive: always applied
     ),
-    (re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"), "\\1" + MASK),
+    (re.compile(r"(?i)\b(bearer\s+)[A-Za-z0-9._~+/=-]{8,}"), "\\1" + MASK, ()),
     # Userinfo in URLs: scheme://user:password@host and scheme://token@host.
-    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s'\"<>]+@"), "\\1" + MASK + "@"),
+    (re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s'\"<>]+@"), "\\1" + MASK + "@", ("://",)),
     # Provider and forge token formats.
-    (re.compile(r"\bsk-(?:ant-|proj-)?[A-Za-z0-9_-]{16,}"), "sk-" + MASK),
-    (re.compile(r"\b(gh[pousr]_)[A-Za-z0-9]{20,}"), "\\1" + MASK),
-    (re.compile(r"\bgithub_pat_[A-Za-z0-9_]{20,}"), "github_pat_" + MASK),
-    (re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}"), "glpat-" + MASK),
-    (re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"), "\\1" + MASK),
-    (re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"), "xox-" + MASK),
-    (re.compile(r"\bAIza[0-9A-Za-z_-]{35}"), "AIza" + MASK),
+    (re.compile(r"\bsk-(?:ant-|proj-)?[A-Za-z0-9_-]{16,}"), "sk-" + MASK, ("sk-",)),
+    (re.compile(r"\b(gh[pousr]_)[A-Za-z0-9]{20,}"), "\\1" + MASK, ("gh",)),
+    (re.compile(r"\bgithub_pat_[A-Za-z0-9_]{20,}"), "github_pat_" + MASK, ("github_pat_",)),
+    (re.compile(r"\bglpat-[A-Za-z0-9_-]{20,}"), "glpat-" + MASK, ("glpat-",)),
+    (re.compile(r"\b(AKIA|ASIA)[0-9A-Z]{16}\b"), "\\1" + MASK, ("AKIA", "ASIA")),
+    (re.compile(r"\bxox[abprs]-[A-Za-z0-9-]{10,}"), "xox-" + MASK, ("xox",)),
+    (re.compile(r"\bAIza[0-9A-Za-z_-]{35}"), "AIza" + MASK, ("AIza",)),
     # JSON web tokens (a Kubernetes service-account token is one).
     (
         re.compile(r"\beyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}"),
         "eyJ" + MASK,
+        ("eyJ",),
     ),
 )
 
@@ -130,8 +135,9 @@ class Redactor:
         if matcher is not None:
             text = matcher.sub(MASK, text)
         if self._patterns:
-            for pattern, replacement in _PATTERNS:
-                text = pattern.sub(replacement, text)
+            for pattern, replacement, needles in _PATTERNS:
+                if not needles or any(needle in text for needle in needles):
+                    text = pattern.sub(replacement, text)
         return text
 
     def redact_data(self, value: object) -> object:
