@@ -31,6 +31,7 @@ _TABLES = models.Base.metadata.tables
 _PHASES = _TABLES[models.PhaseRecord.__tablename__]
 _ATTEMPTS = _TABLES[models.Attempt.__tablename__]
 _INSERT_EVENT = insert(_TABLES[models.Event.__tablename__])
+_INSERT_PHASE = insert(_PHASES)
 _INSERT_ATTEMPT = insert(_ATTEMPTS)
 _INSERT_CI_RESULT = insert(_TABLES[models.CiResult.__tablename__])
 _INSERT_LLM_CALL = insert(_TABLES[models.LlmCall.__tablename__])
@@ -182,15 +183,7 @@ class StoreSink:
                 records.set_run_state(session, run_id=self.run_id, state="Running", now=event.at)
                 return None
             case events.PlanReady():
-                for index, definition in enumerate(event.phases):
-                    phase = records.upsert_phase(
-                        session,
-                        run_id=self.run_id,
-                        index=index,
-                        title=definition.title,
-                        definition=definition.to_api(),
-                    )
-                    self._new_phase_ids[index] = phase.id
+                self._plan_ready(session, event)
                 return None
             case events.PhaseStarted():
                 phase_id = self._phase_id(session, event.index)
@@ -308,6 +301,25 @@ class StoreSink:
             },
         )
         return phase_id
+
+    def _plan_ready(self, session: Session, event: events.PlanReady) -> None:
+        """Create each phase's row, or refresh its title and definition when they changed."""
+        columns = (_PHASES.c.index, _PHASES.c.id, _PHASES.c.title, _PHASES.c.definition)
+        rows = session.execute(select(*columns).where(_PHASES.c.run_id == self.run_id))
+        known = {index: (phase_id, title, data) for index, phase_id, title, data in rows}
+        for index, definition in enumerate(event.phases):
+            values = {"title": definition.title, "definition": definition.to_api()}
+            if index not in known:
+                row = {"run_id": self.run_id, "index": index, **values}
+                inserted = cast(CursorResult[Any], session.execute(_INSERT_PHASE, row))
+                phase_id = int(inserted.inserted_primary_key[0])  # type: ignore[index]
+            else:
+                phase_id, title, data = known[index]
+                stored = {"title": title, "definition": data}
+                changed = {name: value for name, value in values.items() if stored[name] != value}
+                if changed:
+                    self._update_phase(session, phase_id, **changed)
+            self._new_phase_ids[index] = phase_id
 
     def _diff_reviewed(self, session: Session, event: events.DiffReviewed) -> int:
         phase_id = self._phase_id(session, event.index)
