@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from autopack import events
 from autopack.api import PhaseState, RunPhase
 from autopack.llm.types import CallRecord
-from autopack.store import Store, StoreUnavailableError, models, records
+from autopack.store import Store, StoreUnavailableError, models, records, runrows
 
 logger = logging.getLogger(__name__)
 
@@ -177,10 +177,7 @@ class StoreSink:
             case events.RunStarted():
                 if self.run_row is not None:
                     records.upsert_run(session, run_id=self.run_id, **self.run_row)
-                if session.get(models.Run, self.run_id) is None:
-                    raise LookupError(f"run {self.run_id} must be created before it starts")
-                records.close_unfinished_attempts(session, run_id=self.run_id, now=event.at)
-                records.set_run_state(session, run_id=self.run_id, state="Running", now=event.at)
+                runrows.start(session, run_id=self.run_id, now=event.at)
                 return None
             case events.PlanReady():
                 self._plan_ready(session, event)
@@ -252,8 +249,7 @@ class StoreSink:
                 return self._model_called(session, event.call, at=event.at)
             case events.RunFinished():
                 outcome = event.outcome
-                records.refresh_usage_totals(session, run_id=self.run_id)
-                records.set_run_state(
+                runrows.finish(
                     session,
                     run_id=self.run_id,
                     state=outcome.state,
