@@ -5,6 +5,7 @@ from typing import Any
 
 import pytest
 
+from autopack import planning
 from autopack.agents import contexting
 from autopack.agents.contexting import ContextSelector, terms
 from autopack.api import PhaseDefinition
@@ -136,7 +137,7 @@ def test_the_related_files_reuse_the_list_the_render_before_them_made(
     )
     selector = ContextSelector(tmp_path)
     listings = []
-    scan = contexting.scan_repository
+    scan = planning.scan_repository  # what contexting imported
 
     def counted(root: Path, **bounds: Any) -> RepoScan:
         listings.append(root)

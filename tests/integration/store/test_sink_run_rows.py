@@ -45,7 +45,9 @@ def test_a_finished_run_has_its_state_and_the_ledgers_totals(sqlite_url: str) ->
         run="demo", at=AT, run_id="r", repo_url="u", base_ref="m", branch="b"
     )
     sink.emit(started)
-    sink.emit(events.PlanReady(run="demo", at=AT, source="spec", model_calls=0, phases=phases))
+    sink.emit(
+        events.PlanReady(run="demo", at=AT, source="spec", model_calls=0, phases=tuple(phases))
+    )
     sink.emit(call(0, tokens=100, cost=0.0012))
     sink.emit(call(0, tokens=50, cost=0.0001))
     sink.emit(call(1, tokens=7, cost=0.00005))
