@@ -1,5 +1,6 @@
-"""Refs read from ``.git`` without a git process agree with git, or are left to git."""
+"""Refs and HEAD read from ``.git`` without a git process agree with git, or are left to git."""
 
+import os
 import subprocess
 from pathlib import Path
 
@@ -83,3 +84,54 @@ def test_a_clone_continues_the_remote_branch_it_finds(remote: Path, tmp_path: Pa
         str(remote), ref="main", dest=tmp_path / "other", branch="autopack/new"
     )
     assert other.head() == git("rev-parse", "main", cwd=remote).strip()
+
+
+@pytest.fixture
+def workspace(remote: Path, tmp_path: Path) -> GitWorkspace:
+    return GitWorkspace.clone(
+        str(remote), ref="main", dest=tmp_path / "work", branch="autopack/head", run_id="r"
+    )
+
+
+def head_of(workspace: GitWorkspace) -> str:
+    return git("rev-parse", "HEAD", cwd=workspace.root).strip()
+
+
+def test_the_head_read_from_git_files_is_the_commit_git_names(workspace: GitWorkspace) -> None:
+    assert workspace._loose_head() == head_of(workspace) == workspace.head()
+    (workspace.root / "b.txt").write_text("b\n")
+    commit = workspace.commit("second")
+    assert commit == head_of(workspace) == workspace._loose_head()
+
+
+def test_a_detached_head_is_read_too(workspace: GitWorkspace) -> None:
+    first = workspace.head()
+    git("checkout", "-q", "--detach", first, cwd=workspace.root)
+    assert workspace._loose_head() == first == workspace.head()
+
+
+def test_packed_refs_symlinks_and_other_repositories_are_left_to_git(
+    workspace: GitWorkspace, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    expected = head_of(workspace)
+    git("pack-refs", "--all", cwd=workspace.root)
+    assert workspace._loose_head() is None
+    assert workspace.head() == expected
+
+    ref = workspace.root / ".git" / "refs" / "heads" / "autopack" / "head"
+    elsewhere = workspace.root.parent / "elsewhere"
+    elsewhere.write_text(f"{'0' * 40}\n")
+    ref.parent.mkdir(parents=True, exist_ok=True)
+    ref.symlink_to(elsewhere)  # git would refuse it as a ref; never read through it
+    assert workspace._loose_head() is None
+    ref.unlink()
+
+    os.mkfifo(ref)  # a FIFO must not block the read
+    assert workspace._loose_head() is None
+    ref.unlink()
+
+    (workspace.root / "c.txt").write_text("c\n")
+    expected = workspace.commit("a commit writes the ref loose again")
+    assert workspace._loose_head() == expected == head_of(workspace)
+    monkeypatch.setenv("GIT_DIR", str(workspace.root / ".git"))
+    assert workspace._loose_head() is None
