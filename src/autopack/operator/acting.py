@@ -120,7 +120,11 @@ def create_runner_job(
     config: OperatorConfig,
     retry: str | None = None,
 ) -> bool:
-    """Create the ``launch``-th runner Job, owned by the run; False if it already existed."""
+    """Create the ``launch``-th runner Job, owned by the run.
+
+    False if it already existed, or if the namespace is being deleted (the API server refuses
+    new objects there with 403 NamespaceTerminating; the run goes away with it).
+    """
     job = build_runner_job(run, namespace=namespace, launch=launch, config=config, retry=retry)
     kopf.adopt(job, owner=body)  # type: ignore[arg-type]
     try:
@@ -131,6 +135,9 @@ def create_runner_job(
             _preload_content=False,
         )
     except ApiException as exc:
+        if exc.status == 403 and "NamespaceTerminating" in str(exc.body or ""):
+            logger.info("namespace %s is being deleted: no runner Job for %s", namespace, run.name)
+            return False
         if exc.status != 409:
             raise
         logger.info("runner Job %s already exists", job["metadata"]["name"])

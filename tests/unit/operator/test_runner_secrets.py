@@ -10,6 +10,7 @@ launched into as before.
 from dataclasses import dataclass
 
 import pytest
+from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from autopack.api import AutopackRun, AutopackRunStatus, RunPhase, conditions
@@ -220,3 +221,42 @@ def test_reconciler_writes_the_failure_at_once_keeps_its_hint_and_a_retry_checks
     assert result.decision is not None
     assert result.decision.launch == 1
     assert fake.jobs == ["demo-runner-1"]
+
+
+def refused_job_creation(monkeypatch: pytest.MonkeyPatch, body: str) -> None:
+    """The API server refuses to create the Job with 403 and ``body``."""
+
+    class Refusing:
+        def __init__(self, api_client: object) -> None:
+            del api_client
+
+        def create_namespaced_job(self, **kwargs: object) -> None:
+            error = ApiException(status=403, reason="Forbidden")
+            error.body = body
+            raise error
+
+    monkeypatch.setattr(acting, "api_client", lambda: None)
+    monkeypatch.setattr(client, "BatchV1Api", Refusing)
+
+
+TERMINATING = (
+    '{"kind":"Status","reason":"Forbidden","message":"unable to create new content in namespace '
+    'team-a because it is being terminated","details":{"causes":[{"reason":"NamespaceTerminating"}]}}'
+)
+
+
+def test_a_namespace_being_deleted_gets_no_runner_job_and_no_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    run = a_run("demo").obj()
+    owner = {"metadata": {"name": "demo", "namespace": "team-a", "uid": "u1"}}
+    refused_job_creation(monkeypatch, TERMINATING)
+    assert not acting.create_runner_job(
+        run, body=owner, namespace="team-a", launch=1, config=OperatorConfig()
+    )
+    # Any other refusal is still an error the reconcile pass reports.
+    refused_job_creation(monkeypatch, '{"kind":"Status","reason":"Forbidden"}')
+    with pytest.raises(ApiException):
+        acting.create_runner_job(
+            run, body=owner, namespace="team-a", launch=1, config=OperatorConfig()
+        )
