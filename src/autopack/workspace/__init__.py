@@ -5,15 +5,12 @@ from autopack.workspace.credentials import (
     display_url,
     split_credentials,
 )
-from autopack.workspace.git import (
+from autopack.workspace.git import SAFE_CONFIG, GitWorkspace, WorkspaceError, redact
+from autopack.workspace.trailers import (
     MITIGATION_TRAILER,
     PENDING_TRAILER,
     PHASE_TRAILER,
     RUN_TRAILER,
-    SAFE_CONFIG,
-    GitWorkspace,
-    WorkspaceError,
-    redact,
 )
 
 __all__ = [

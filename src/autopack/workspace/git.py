@@ -18,19 +18,13 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 
 from autopack import redaction
-from autopack.workspace import hygiene, refs
+from autopack.workspace import hygiene, refs, trailers
 from autopack.workspace.credentials import (
     Credentials,
     display_url,
     split_credentials,
     ssh_command_from_environment,
 )
-
-# Commit trailers the engine writes and the workspace reads back (resume, approval, rollback).
-PHASE_TRAILER = "Autopack-Phase"
-PENDING_TRAILER = "Autopack-Pending-Approval"
-MITIGATION_TRAILER = "Autopack-Mitigation"
-RUN_TRAILER = "Autopack-Run"  # the run's identity (its uid), so no run mistakes another's work
 
 _AUTHOR = ("Autopack", "autopack@users.noreply.autopack.dev")
 
@@ -274,7 +268,7 @@ class GitWorkspace:
             return True
         runs = self.git(
             "log",
-            f"--format=%(trailers:key={RUN_TRAILER},valueonly)",
+            f"--format=%(trailers:key={trailers.RUN_TRAILER},valueonly)",
             "--end-of-options",
             rev,
             "--",
@@ -387,7 +381,7 @@ class GitWorkspace:
         :meth:`discard_side_effects` first: then every change left is a governed one.
         """
         if self.run_id is not None:
-            message = f"{message.rstrip()}\n{RUN_TRAILER}: {self.run_id}"
+            message = f"{message.rstrip()}\n{trailers.RUN_TRAILER}: {self.run_id}"
         if paths is None:
             self.git("add", "--all")
         else:
@@ -430,27 +424,8 @@ class GitWorkspace:
         head = self._loose_head()
         if head is not None and self._trailer_cache is not None and self._trailer_cache[0] == head:
             return self._trailer_cache[1]
-        log = self.git(
-            "log",
-            f"--format=%H%x00%(trailers:key={PHASE_TRAILER},valueonly)%x00"
-            f"%(trailers:key={PENDING_TRAILER},valueonly)%x00"
-            f"%(trailers:key={RUN_TRAILER},valueonly)%x1e",
-            "--end-of-options",
-            "HEAD",
-            "--",
-        )
-        completed: dict[int, str] = {}
-        pending: int | None = None
-        for position, entry in enumerate(log.split("\x1e")):
-            commit, _, rest = entry.strip().partition("\x00")
-            phase, _, rest = rest.partition("\x00")
-            waiting, _, run = rest.partition("\x00")
-            if not commit or (self.run_id is not None and run.strip() != self.run_id):
-                continue
-            if phase.strip().isdigit():
-                completed.setdefault(int(phase.strip()), commit)
-            if position == 0 and waiting.strip().isdigit():
-                pending = int(waiting.strip())
+        log = self.git("log", trailers.RUN_LOG_FORMAT, "--end-of-options", "HEAD", "--")
+        completed, pending = trailers.run_record(log, run_id=self.run_id)
         if head is not None:
             self._trailer_cache = (head, (completed, pending))
         return completed, pending
@@ -460,25 +435,8 @@ class GitWorkspace:
 
         Autopack's commits are the phase, pending-approval and mitigation commits (trailers).
         """
-        log = self.git(
-            "log",
-            "--first-parent",
-            f"--format=%H%x00%P%x00%(trailers:key={PHASE_TRAILER},valueonly)"
-            f"%(trailers:key={PENDING_TRAILER},valueonly)"
-            f"%(trailers:key={MITIGATION_TRAILER},valueonly)%x1e",
-            "HEAD",
-            "--",
-        )
-        base = self.head()
-        for entry in log.split("\x1e"):
-            fields = entry.strip().split("\x00")
-            if len(fields) < 3 or not fields[2].strip():
-                break
-            parents = fields[1].split()
-            if not parents:
-                break
-            base = parents[0]
-        return base
+        log = self.git("log", "--first-parent", trailers.BASE_LOG_FORMAT, "HEAD", "--")
+        return trailers.run_base(log, head=self.head())
 
     def rollback_run(self) -> str | None:
         """Reset the work branch to where the run began; return the branch keeping the old work.
