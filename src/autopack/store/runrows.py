@@ -11,7 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, Table, false, func, select, update
 from sqlalchemy.orm import Session
 
 from autopack.store import models
@@ -97,9 +97,7 @@ def start(session: Session, *, run_id: str, now: datetime) -> None:
         result_commit=None,
         finished=False,
     )
-    changed = _changed(current._mapping, wanted)
-    if changed:
-        session.execute(update(_RUNS).where(_RUNS.c.id == run_id).values(**changed))
+    _update_changed(session, _RUNS, run_id, current._mapping, wanted)
 
 
 def finish(
@@ -131,13 +129,14 @@ def finish(
             .group_by(_CALLS.c.phase_id)
         )
     }
+    nothing: Any = None  # the sums of no calls, exactly as the database gives them (read once)
     for phase in phases:
         sums = grouped.get(phase.id)
-        if sums is None:  # no calls: the sums of nothing, exactly as the database gives them
-            sums = session.execute(select(*_SUMS).where(_CALLS.c.phase_id == phase.id)).one()
-        changed = _changed(phase._mapping, _totals(sums))
-        if changed:
-            session.execute(update(_PHASES).where(_PHASES.c.id == phase.id).values(**changed))
+        if sums is None:
+            if nothing is None:
+                nothing = session.execute(select(*_SUMS).where(false())).one()
+            sums = nothing
+        _update_changed(session, _PHASES, phase.id, phase._mapping, _totals(sums))
     wanted = _totals(run_totals) | _state(
         current,
         state=state,
@@ -147,6 +146,13 @@ def finish(
         result_commit=result_commit,
         finished=finished,
     )
-    changed = _changed(current._mapping, wanted)
+    _update_changed(session, _RUNS, run_id, current._mapping, wanted)
+
+
+def _update_changed(
+    session: Session, table: Table, row_id: Any, current: Mapping[Any, Any], wanted: dict[str, Any]
+) -> None:
+    """Update the row's columns whose wanted value differs from ``current`` (none: no write)."""
+    changed = _changed(current, wanted)
     if changed:
-        session.execute(update(_RUNS).where(_RUNS.c.id == run_id).values(**changed))
+        session.execute(update(table).where(table.c.id == row_id).values(**changed))
