@@ -204,6 +204,29 @@ class DriftSummary(ApiModel):
     """True when the score measures shared words rather than meaning."""
 
 
+class PhaseLedger(ApiModel):
+    """What the budgets count for a phase beyond ``usage`` when the Phases are the run's ledger.
+
+    A runner without a store writes a phase's usage at most every few seconds; in between it
+    holds a reservation, so that a runner that stops mid-phase never leaves less counted than it
+    spent (see :mod:`autopack.runner.reserving`).
+    """
+
+    reserved_tokens: Annotated[int, Field(ge=0)] = 0
+    """Tokens the runner working on the phase may spend beyond ``usage`` before it writes again
+    (0 once the phase or the run ends)."""
+
+    reserved_cost_usd: Annotated[float, Field(ge=0)] = Field(0.0, alias="reservedCostUSD")
+    """The same in US dollars."""
+
+    unrecorded_tokens: Annotated[int, Field(ge=0)] = 0
+    """Reservations of runners that stopped during the phase: they may have spent up to this
+    without recording it, so the budgets count it as spent."""
+
+    unrecorded_cost_usd: Annotated[float, Field(ge=0)] = Field(0.0, alias="unrecordedCostUSD")
+    """The same in US dollars."""
+
+
 class PhaseStatus(ApiModel):
     """Observed state of a Phase, patched by the runner."""
 
@@ -218,6 +241,9 @@ class PhaseStatus(ApiModel):
 
     usage: Usage = Field(default_factory=Usage)
     """Model usage of this phase."""
+
+    ledger: PhaseLedger | None = None
+    """Spend counted beyond ``usage`` (reservations), when no store keeps the run's ledger."""
 
     ci: CiSummary | None = None
     """Test outcome of the last attempt."""

@@ -88,6 +88,15 @@ class RunSpend(ApiModel):
     token_limit: Annotated[int, Field(ge=0)]
     """The run's token budget (spec.budgets.tokens)."""
 
+    unrecorded_tokens: Annotated[int, Field(ge=0)] | None = None
+    """Tokens counted against the budget beyond ``tokens``: runners that stopped mid-phase may
+    have spent up to this without recording it (their reservations; see the Phases' ledger)."""
+
+    unrecorded_cost_usd: Annotated[float, Field(ge=0)] | None = Field(
+        None, alias="unrecordedCostUSD"
+    )
+    """The same in US dollars."""
+
 
 class RunModels(ApiModel):
     """The models of the run."""

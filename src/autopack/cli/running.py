@@ -8,6 +8,7 @@ file again resumes at the first phase that is not complete. Exit codes: 0 succee
 
 import time
 import uuid
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
@@ -77,10 +78,19 @@ def _sandbox_mode(value: str) -> SandboxMode:
     return value
 
 
+@dataclass(frozen=True)
+class _Earlier:
+    """What earlier sessions of the run left in the store: attempts, and spend (its ledger)."""
+
+    attempts: dict[int, int] = field(default_factory=dict)
+    spent: tuple[int, Decimal] = (0, Decimal(0))
+    by_phase: dict[int, tuple[int, Decimal]] = field(default_factory=dict)
+
+
 def _open_store(
     url: str, timeout: float, *, run: AutopackRun, run_id: str, repo_url: str
-) -> tuple[StoreSink | None, dict[int, int], tuple[int, Decimal]]:
-    """The store sink, the attempts earlier runs made and what they spent (its ledger)."""
+) -> tuple[StoreSink | None, _Earlier]:
+    """The store sink and what earlier sessions of the run did and spent."""
     try:
         store = Store.open(url, connect_timeout=timeout)
         with store.session() as session:
@@ -93,12 +103,15 @@ def _open_store(
                 push_branch=run.push_branch,
                 spec=run.to_api()["spec"],
             )
-            attempts = records.attempts_by_phase(session, run_id=run_id)
-            spent = records.run_spend(session, run_id=run_id)
+            earlier = _Earlier(
+                attempts=records.attempts_by_phase(session, run_id=run_id),
+                spent=records.run_spend(session, run_id=run_id),
+                by_phase=records.phase_spend(session, run_id=run_id),
+            )
     except StoreUnavailableError as exc:
         err_console.print(f"[yellow]warning:[/] running without the run store: {escape(str(exc))}")
-        return None, {}, (0, Decimal(0))
-    return StoreSink(store, run_id=run_id), attempts, spent
+        return None, _Earlier()
+    return StoreSink(store, run_id=run_id), earlier
 
 
 def run(
@@ -147,7 +160,7 @@ def run(
         )
     url = _repo_url(loaded, run_file=file, override=repo)
     run_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"autopack:{display_url(url)}#{loaded.name}"))
-    store_sink, attempts, spent = _open_store(
+    store_sink, earlier = _open_store(
         config.resolved_database_url,
         config.database_connect_timeout,
         run=loaded,
@@ -162,8 +175,9 @@ def run(
         cassette=cassette,
         record=record,
         profile=profile,
-        previous_attempts=attempts,
-        spent=spent,
+        previous_attempts=earlier.attempts,
+        spent=earlier.spent,
+        spent_by_phase=earlier.by_phase,
         notes=notes_reader(store_sink.store, run_id=run_id) if store_sink else list,
         sandbox=_sandbox_mode(sandbox),
     )
@@ -185,7 +199,7 @@ def run(
         outcome,
         run=loaded,
         spend=console_sink.spend,
-        before=spent,
+        before=earlier.spent,
         seconds=time.monotonic() - started,
         sandbox=session.sandbox,
     )

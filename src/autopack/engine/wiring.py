@@ -65,6 +65,8 @@ class SessionOptions:
     notes: Callable[[], list[str]] = list
     spent: tuple[int, Decimal] = (0, Decimal(0))
     """Tokens and dollars the run spent before this session (its ledger): budgets are per run."""
+    spent_by_phase: Mapping[int, tuple[int, Decimal]] = field(default_factory=dict)
+    """The same for each phase (by index): a phase's own budgets count its earlier spend too."""
     sandbox: sandboxing.SandboxMode = "auto"
     sandbox_socket: Path | None = None
     """In a runner pod: the sandbox container's socket; commands run there, never here."""
@@ -73,8 +75,6 @@ class SessionOptions:
     """How the model layer waits between retries (tests pass a virtual clock's)."""
     clock: Callable[[], float] = time.monotonic
     """The model layer's monotonic clock (circuit-breaker cooldowns, deadlines)."""
-    before_model_call: Callable[[], None] | None = None
-    """Called before every provider request: the runner makes its ledger durable there."""
 
 
 @dataclass
@@ -199,9 +199,9 @@ def open_session(
         on_note=notice,
         spent_tokens=options.spent[0],
         spent_cost=options.spent[1],
+        spent_by_phase=options.spent_by_phase,
         sleep=options.sleep,
         clock=options.clock,
-        before_call=options.before_model_call,
     )
     models = RoutedCalls(routed)
     doctor = Doctor(models=models, notes=options.notes)

@@ -4,11 +4,12 @@ For each call the profile's route gives the model (escalated along its chain aft
 attempts — a quality signal) and that model's same-tier fallbacks (for outages only). Before
 every HTTP try the worst case (input upper bound plus ``max_tokens`` at the model's highest
 input rate) is checked against what the run and the phase have left, starting from what the
-run had already spent (``spent_tokens`` / ``spent_cost``: its ledger), so re-runs and restarts
-continue from there. Retryable errors are retried on the same model as the providers document
-(:mod:`autopack.llm.retrying`), each wait reported through ``on_wait``; a model that stays
-down trips its circuit breaker (:mod:`autopack.llm.health`, shared by all calls of the run) and
-the call fails over. Every HTTP try — success or error — is reported through ``record``.
+run and the phase had already spent (``spent_tokens`` / ``spent_cost`` / ``spent_by_phase``:
+its ledger), so re-runs and restarts continue from there. Retryable errors are retried on the
+same model as the providers document (:mod:`autopack.llm.retrying`), each wait reported through
+``on_wait``; a model that stays down trips its circuit breaker (:mod:`autopack.llm.health`,
+shared by all calls of the run) and the call fails over. Every HTTP try — success or error —
+is reported through ``record``.
 
 Contracts the engine relies on: :class:`errors.BudgetExceededError` (the run stops),
 :class:`errors.ProviderUnavailableError` (an outage: a failed attempt against the health budget;
@@ -17,7 +18,7 @@ its message names the original error), any other :class:`errors.LlmError` (fatal
 
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
@@ -77,12 +78,10 @@ class RoutedModels:
     """Tokens the run spent before this session (its ledger)."""
     spent_cost: Decimal = Decimal(0)
     """Dollars the run spent before this session (its ledger)."""
+    spent_by_phase: Mapping[int, tuple[int, Decimal]] = field(default_factory=dict)
+    """Tokens and dollars each phase spent before this session: phase budgets start there."""
     breakers: CircuitBreakers | None = None
     """Shared by all calls of the run; built from ``config.breaker`` when not given."""
-    before_call: Callable[[], None] | None = None
-    """Called before every request to a provider: makes the ledger of earlier calls durable
-    (a runner whose Phases are the ledger writes held-back usage there), so a runner killed
-    during a call has lost at most that call's usage."""
     _health: CircuitBreakers = field(init=False, repr=False)
     used_tokens: int = field(init=False)
     used_cost: Decimal = field(init=False)
@@ -94,6 +93,9 @@ class RoutedModels:
         """Start the ledger from what the run already spent; build the breakers."""
         self.used_tokens = self.spent_tokens
         self.used_cost = Decimal(self.spent_cost)
+        for index, (tokens, cost) in self.spent_by_phase.items():
+            self.phase_tokens[index] = self.phase_tokens.get(index, 0) + tokens
+            self.phase_cost[index] = self.phase_cost.get(index, Decimal(0)) + Decimal(cost)
         self._health = self.breakers or CircuitBreakers(
             failures=self.config.breaker.failures,
             cooldown_seconds=self.config.breaker.cooldown_seconds,
@@ -246,8 +248,6 @@ class RoutedModels:
         while True:
             tries += 1
             self._check(entry=entry, call=call, input_tokens=estimate, max_tokens=limit)
-            if self.before_call is not None:
-                self.before_call()
             began = time.perf_counter()
             try:
                 completion = model.complete(prompt=prompt, max_tokens=limit)

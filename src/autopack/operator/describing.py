@@ -33,8 +33,11 @@ def models_used(phases: Sequence[Phase]) -> list[str]:
     return used
 
 
-def spend(run: AutopackRun, status: AutopackRunStatus) -> RunSpend:
-    """What ``status.usage`` says the run spent, next to ``spec.budgets``."""
+def spend(run: AutopackRun, status: AutopackRunStatus, phases: Sequence[Phase] = ()) -> RunSpend:
+    """What ``status.usage`` says the run spent, next to ``spec.budgets``.
+
+    With what the phases' ledgers count as unrecorded (runners that stopped mid-phase).
+    """
     usage = status.usage
     tokens = (
         usage.input_tokens
@@ -43,11 +46,16 @@ def spend(run: AutopackRun, status: AutopackRunStatus) -> RunSpend:
         + usage.cache_write_tokens
     )
     budgets = run.spec.budgets
+    ledgers = [p.status.ledger for p in phases if p.status is not None and p.status.ledger]
+    unrecorded = sum(ledger.unrecorded_tokens for ledger in ledgers)
+    unrecorded_cost = round(sum(ledger.unrecorded_cost_usd for ledger in ledgers), 6)
     return RunSpend(
         cost_usd=usage.cost_usd,
         cost_limit_usd=budgets.cost_usd,
         tokens=tokens,
         token_limit=budgets.tokens,
+        unrecorded_tokens=unrecorded or None,
+        unrecorded_cost_usd=unrecorded_cost or None,
     )
 
 
@@ -86,5 +94,5 @@ def describe(
     approval not given yet.
     """
     status.models = RunModels(profile=run.spec.models.profile, used=models_used(phases))
-    status.budget = spend(run, status)
+    status.budget = spend(run, status, phases)
     status.hint = hint(run, status, reason=reason, waiting=waiting)

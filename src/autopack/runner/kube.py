@@ -8,6 +8,7 @@ duplicates them.
 """
 
 import os
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, cast
@@ -19,6 +20,7 @@ from kubernetes.client.exceptions import ApiException
 from autopack.api import AutopackRun, Phase, PhaseDefinition, PhaseSpec, constants, loading
 from autopack.api.common import ObjectMeta, truncate
 from autopack.events import Spend
+from autopack.runner.reserving import Amount, left_behind
 
 
 def load_credentials() -> None:
@@ -205,30 +207,51 @@ def attempts_made(namespace: str, run_name: str, run_uid: str) -> dict[int, int]
     }
 
 
-def recorded_usage(namespace: str, run_name: str, run_uid: str) -> dict[int, Spend]:
-    """Each of this run's Phases' usage as earlier runners recorded it, by phase index."""
-    found: dict[int, Spend] = {}
+@dataclass(frozen=True)
+class Recorded:
+    """What earlier runners of the run left on its Phases, by phase index."""
+
+    usage: dict[int, Spend]
+    """Each Phase's ``status.usage``."""
+    unrecorded: dict[int, Amount]
+    """What each Phase's ``status.ledger`` counts beyond its usage (a reservation still held
+    there was left by a runner that stopped: it counts too)."""
+
+    def phase_spend(self) -> dict[int, tuple[int, Decimal]]:
+        """What the budgets count per phase: (every billed token, dollars)."""
+        counted: dict[int, tuple[int, Decimal]] = {}
+        for index in {*self.usage, *self.unrecorded}:
+            spend = self.usage.get(index)
+            amount = (Amount.of(spend) if spend else Amount()) + self.unrecorded.get(
+                index, Amount()
+            )
+            counted[index] = (amount.tokens, amount.cost)
+        return counted
+
+    def spend(self) -> tuple[int, Decimal]:
+        """What the budgets count for the run: (every billed token, dollars)."""
+        counted = self.phase_spend().values()
+        return sum(t for t, _ in counted), sum((c for _, c in counted), Decimal(0))
+
+
+def recorded(namespace: str, run_name: str, run_uid: str) -> Recorded:
+    """Each of this run's Phases' usage and unrecorded spend as earlier runners left them."""
+    usage: dict[int, Spend] = {}
+    unrecorded: dict[int, Amount] = {}
     for item in _run_phases(namespace, run_name, run_uid):
-        usage = (item.get("status") or {}).get("usage") or {}
-        found[int(item["spec"]["index"])] = Spend(
-            input_tokens=int(usage.get("inputTokens") or 0),
-            cache_read_tokens=int(usage.get("cacheReadTokens") or 0),
-            cache_write_tokens=int(usage.get("cacheWriteTokens") or 0),
-            output_tokens=int(usage.get("outputTokens") or 0),
-            cost_usd=float(usage.get("costUSD") or 0),
-            calls=int(usage.get("llmCalls") or 0),
+        index = int(item["spec"]["index"])
+        status = item.get("status") or {}
+        fields = status.get("usage") or {}
+        usage[index] = Spend(
+            input_tokens=int(fields.get("inputTokens") or 0),
+            cache_read_tokens=int(fields.get("cacheReadTokens") or 0),
+            cache_write_tokens=int(fields.get("cacheWriteTokens") or 0),
+            output_tokens=int(fields.get("outputTokens") or 0),
+            cost_usd=float(fields.get("costUSD") or 0),
+            calls=int(fields.get("llmCalls") or 0),
         )
-    return found
-
-
-def recorded_spend(
-    namespace: str, run_name: str, run_uid: str, *, usage: dict[int, Spend] | None = None
-) -> tuple[int, Decimal]:
-    """What earlier runners recorded on this run's Phases: (every billed token, dollars)."""
-    phases = recorded_usage(namespace, run_name, run_uid) if usage is None else usage
-    tokens = sum(spend.tokens for spend in phases.values())
-    cost = sum((Decimal(str(spend.cost_usd)) for spend in phases.values()), Decimal(0))
-    return tokens, cost
+        unrecorded[index] = left_behind(status.get("ledger"))
+    return Recorded(usage=usage, unrecorded=unrecorded)
 
 
 def run_note(namespace: str, name: str) -> list[str]:

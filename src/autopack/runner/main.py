@@ -25,7 +25,8 @@ from autopack.events import RunOutcome
 from autopack.llm.scripted import CassetteError
 from autopack.planning import NormalizedPlan
 from autopack.runner import kube
-from autopack.runner.status_sink import LEDGER_INTERVAL, PROGRESS_INTERVAL, KubernetesStatusSink
+from autopack.runner.reserving import Amount
+from autopack.runner.status_sink import KubernetesStatusSink
 from autopack.store import Store, StoreUnavailableError, records
 from autopack.store.notes import notes_reader
 from autopack.store.sink import StoreSink
@@ -95,29 +96,38 @@ def _record_annotation(store_sink: StoreSink, *, run_id: str, text: str) -> None
         log.warning("the note annotation was not recorded: %s", exc)
 
 
+Spent = tuple[int, Decimal]
+
+
+def _larger(one: Spent, other: Spent) -> Spent:
+    return max(one[0], other[0]), max(one[1], other[1])
+
+
 def _spent(
-    store_sink: StoreSink | None,
-    *,
-    namespace: str,
-    name: str,
-    run_id: str,
-    usage: dict[int, events.Spend],
-) -> tuple[int, Decimal]:
-    """What the run spent before this runner: the store's ledger, else the Phases' usage.
+    store_sink: StoreSink | None, *, run_id: str, earlier: kube.Recorded
+) -> tuple[Spent, dict[int, Spent]]:
+    """What the run and each phase spent before this runner (store ledger, or the Phases).
 
     Both are read when both exist and the larger is used, so a relaunched runner never
     starts below what was really spent.
     """
-    recorded = kube.recorded_spend(namespace, name, run_id, usage=usage)
+    recorded, by_phase = earlier.spend(), earlier.phase_spend()
     if store_sink is None:
-        return recorded
+        return recorded, by_phase
     try:
         with store_sink.store.session() as session:
             ledger = records.run_spend(session, run_id=run_id)
+            ledger_by_phase = records.phase_spend(session, run_id=run_id)
     except StoreUnavailableError as exc:
         log.warning("the run's ledger is unavailable, using its Phases' usage: %s", exc)
-        return recorded
-    return max(ledger[0], recorded[0]), max(ledger[1], recorded[1])
+        return recorded, by_phase
+    phases = {
+        index: _larger(
+            ledger_by_phase.get(index, (0, Decimal(0))), by_phase.get(index, (0, Decimal(0)))
+        )
+        for index in {*ledger_by_phase, *by_phase}
+    }
+    return _larger(ledger, recorded), phases
 
 
 def run_in_cluster(reference: str) -> int:
@@ -142,17 +152,19 @@ def _execute(namespace: str, name: str) -> int:
     run_id = str(body["metadata"]["uid"])
     store_sink = _store_sink(run, run_id=run_id, namespace=namespace)
     # What earlier runners of this run recorded on its Phases: this runner adds to it.
-    recorded = kube.recorded_usage(namespace, name, run_id)
-    # Without a store the Phases' usage is the run's ledger: it is written within seconds.
+    earlier = kube.recorded(namespace, name, run_id)
+    budgets = run.spec.budgets
     status_sink = KubernetesStatusSink(
         namespace=namespace,
         run_name=name,
         patch=kube.patch_phase_status,
-        interval=PROGRESS_INTERVAL if store_sink else LEDGER_INTERVAL,
-        spent=recorded,
+        spent=earlier.usage,
         announce=lambda type, reason, message: kube.post_run_event(
             body, type=type, reason=reason, message=message
         ),
+        # Without a store the Phases are the run's ledger: each phase holds a reservation.
+        budget=None if store_sink else Amount(budgets.tokens, Decimal(str(budgets.cost_usd))),
+        unrecorded=earlier.unrecorded,
     )
     sinks = events.FanOut([status_sink, *([store_sink] if store_sink else [])])
     cassette = os.environ.get("AUTOPACK_CASSETTE")
@@ -173,17 +185,16 @@ def _execute(namespace: str, name: str) -> int:
             _record_annotation(store_sink, run_id=run_id, text=annotated[0])
         return list(dict.fromkeys([*stored_notes(), *annotated]))
 
+    spent, spent_by_phase = _spent(store_sink, run_id=run_id, earlier=earlier)
     options = SessionOptions(
         repo_url=run.spec.repo.url,
         workdir=settings.get_settings().resolved_workdir,
         cassette=Path(cassette) if cassette else None,
         previous_attempts=kube.attempts_made(namespace, name, run_id),
         notes=notes,
-        spent=_spent(store_sink, namespace=namespace, name=name, run_id=run_id, usage=recorded),
+        spent=spent,
+        spent_by_phase=spent_by_phase,
         sandbox_socket=Path(socket) if socket else None,
-        # Without a store the Phases are the ledger: earlier calls' usage is written before
-        # the next request, so a relaunched runner never starts below what was spent.
-        before_model_call=None if store_sink else status_sink.settle_usage,
     )
     try:
         session = open_session(run, run_id=run_id, options=options, emit=sinks.emit)

@@ -7,14 +7,13 @@ attempt, tests, review) is merged and written at most every ``interval`` seconds
 immediate write, or by a timer once the interval has passed (so progress made before a long
 model call or test run is not held back). Only small summaries go into status (etcd limits
 objects to 1 MB); details go to the store. When the Phases are the run's only ledger (no store)
-the interval is :data:`LEDGER_INTERVAL`, and usage held back is written before the next model
-request (:meth:`KubernetesStatusSink.settle_usage`): a runner that dies loses at most the call
-it was making, and a phase costs a write per call that follows another, not one per event. A
-relaunched runner starts each Phase's usage from what earlier runners recorded there
-(``spent``), so the Phase and the run's aggregate keep counting every call once instead of
-restarting from this runner's own. A phase's end is also announced on the run as an event
-(PhaseCompleted, PhaseFailed) once its status is written: the runner knows first, and the
-operator then posts no event per phase.
+each phase also holds a reservation (:mod:`autopack.runner.reserving`), written with its start:
+usage within it waits for the next progress write, usage past it is written at once, so a
+runner that dies never leaves less counted than it spent. A relaunched runner starts each
+Phase's usage from what earlier runners recorded there (``spent``), so the Phase and the run's
+aggregate keep counting every call once instead of restarting from this runner's own. A
+phase's end is also announced on the run as an event (PhaseCompleted, PhaseFailed) once its
+status is written: the runner knows first, and the operator then posts no event per phase.
 """
 
 import logging
@@ -28,6 +27,8 @@ from typing import Any, Protocol, assert_never
 from autopack import events
 from autopack.api import PhaseState, constants
 from autopack.events import AttemptOutcome, Spend
+from autopack.llm.types import CallRecord
+from autopack.runner.reserving import Amount, Ledger
 
 logger = logging.getLogger(__name__)
 
@@ -41,9 +42,7 @@ PHASE_EVENTS = {
 }
 
 PROGRESS_INTERVAL = 30.0
-"""Least seconds between two progress writes of one Phase when a store keeps the ledger."""
-LEDGER_INTERVAL = 10.0
-"""The same when the Phases' usage is the run's only ledger (no store)."""
+"""Least seconds between two progress writes of one Phase."""
 
 
 class Cancellable(Protocol):
@@ -83,11 +82,15 @@ class KubernetesStatusSink:
         schedule: Scheduler = thread_timer,
         spent: Mapping[int, Spend] | None = None,
         announce: Announcer | None = None,
+        budget: Amount | None = None,
+        unrecorded: Mapping[int, Amount] | None = None,
     ) -> None:
         """Patch Phases of ``run_name`` in ``namespace`` with ``patch(namespace, name, status)``.
 
         ``spent``: each Phase's usage as earlier runners of the run recorded it, by index;
-        ``announce``: posts a phase's end as an event on the run.
+        ``announce``: posts a phase's end as an event on the run; ``budget``: the run's budgets
+        when the Phases are its only ledger (each phase then holds a reservation), with what
+        earlier runners left ``unrecorded`` beyond their usage.
         """
         self.namespace = namespace
         self.run_name = run_name
@@ -97,6 +100,11 @@ class KubernetesStatusSink:
         self.schedule = schedule
         self.announce = announce
         self.spend: dict[int, Spend] = {index: replace(s) for index, s in (spent or {}).items()}
+        self.ledger = (
+            None
+            if budget is None
+            else Ledger(budget=budget, usage=self.spend, unrecorded=unrecorded)
+        )
         self.pending: dict[int, dict[str, Any]] = {}
         self.written: dict[int, float] = {}
         self.writes = 0
@@ -106,11 +114,11 @@ class KubernetesStatusSink:
 
     def emit(self, event: events.RunEvent) -> None:
         """Merge the event's status into its phase; write now, or once the interval has passed."""
-        update = self._status(event)
-        if update is None:
-            return
-        index, status, now = update
         with self._lock:
+            update = self._status(event)
+            if update is None:
+                return
+            index, status, now = update
             self.pending.setdefault(index, {}).update(status)
             wait = self.written.get(index, float("-inf")) + self.interval - self.clock()
             if now or wait <= 0:
@@ -131,17 +139,6 @@ class KubernetesStatusSink:
             self.announce(*kind, message)
         except Exception as exc:
             logger.warning("cannot post the end of phase %s: %s", event.index, exc)
-
-    def settle_usage(self) -> None:
-        """Write the usage still held back, so that the Phases hold every call answered so far.
-
-        Called before each model request when the Phases are the run's only ledger: a runner
-        killed during a call has then lost at most that call's usage, never earlier calls'
-        (which a relaunched runner would otherwise not count against the budget).
-        """
-        with self._lock:
-            for index in [i for i, status in self.pending.items() if "usage" in status]:
-                self.flush(index)
 
     def _due(self, index: int) -> None:
         """A timer's write of what is still pending (an API error waits for the next write)."""
@@ -165,10 +162,14 @@ class KubernetesStatusSink:
                 status = self.pending.pop(phase, None)
                 if not status:
                     continue
+                if self.ledger is not None:
+                    status = {**status, "ledger": self.ledger.status(phase)}
                 name = constants.phase_object_name(self.run_name, phase)
                 self.patch(self.namespace, name, status)
                 self.written[phase] = self.clock()
                 self.writes += 1
+                if self.ledger is not None:
+                    self.ledger.wrote(phase)
 
     def _status(self, event: events.RunEvent) -> tuple[int, dict[str, Any], bool] | None:  # noqa: PLR0911, PLR0912 - one case per event
         """(phase index, status fields, write now?) for ``event``; None for run-level events."""
@@ -179,6 +180,8 @@ class KubernetesStatusSink:
                     "startedAt": _time(event.at),
                     "failure": None,
                 }
+                if self.ledger is not None:
+                    self.ledger.reserve(event.index)
                 return event.index, started, True
             case events.PhaseAlreadyComplete():
                 return event.index, {"state": PhaseState.COMPLETE, "commit": event.commit}, True
@@ -190,12 +193,7 @@ class KubernetesStatusSink:
                 }
                 return event.index, progress, False
             case events.ModelCalled():
-                index = event.call.phase_index
-                if index is None:
-                    return None
-                spend = self.spend.setdefault(index, Spend())
-                spend.add(event.call)
-                return index, {"usage": _usage(spend)}, False
+                return self._called(event.call)
             case events.EditsApplied():
                 applied = event.outcome
                 diff = {
@@ -249,10 +247,15 @@ class KubernetesStatusSink:
                     status["finishedAt"] = _time(event.at)
                 if result.failure:
                     status["failure"] = {"signature": result.failure[:1024], "mitigation": ""}
+                if self.ledger is not None:
+                    self.ledger.release(event.index)
                 return event.index, status, True
+            case events.PlanReady():
+                if self.ledger is not None:
+                    self.ledger.plan(event.phases)
+                return None
             case (
                 events.RunStarted()
-                | events.PlanReady()
                 | events.ProviderNotice()
                 | events.ChangesDiscarded()
                 | events.DiffReviewed()
@@ -261,10 +264,32 @@ class KubernetesStatusSink:
             ):
                 return None
             case events.RunFinished():
-                self.flush()
+                self._finish()
                 return None
             case _:
                 assert_never(event)
+
+    def _called(self, call: CallRecord) -> tuple[int, dict[str, Any], bool] | None:
+        """A call's usage: on its phase, written now if it is past the phase's reservation."""
+        index = call.phase_index
+        if index is None:
+            if self.ledger is not None:
+                self.ledger.planned(call)
+            return None
+        spend = self.spend.setdefault(index, Spend())
+        spend.add(call)
+        uncovered = self.ledger is not None and self.ledger.uncovered(index)
+        if uncovered and self.ledger is not None:
+            self.ledger.reserve(index)  # written with the usage, now
+        return index, {"usage": _usage(spend)}, uncovered
+
+    def _finish(self) -> None:
+        """Write what is pending; a phase the run left mid-way gives up its reservation."""
+        if self.ledger is not None:
+            for index in self.ledger.open():
+                self.ledger.release(index)
+                self.pending.setdefault(index, {})["ledger"] = {}  # flush writes the ledger
+        self.flush()
 
 
 def _usage(spend: Spend) -> dict[str, Any]:

@@ -169,23 +169,41 @@ def refresh_usage_totals(session: Session, *, run_id: str) -> Run:
     return run
 
 
-def run_spend(session: Session, *, run_id: str) -> tuple[int, Decimal]:
-    """What a run has spent so far, from its ledger: (tokens, dollars).
-
-    Tokens are every billed token (input, cache read, cache write, output) of every recorded
-    call, failed tries included; a session's budget starts from here.
-    """
+def _spend_columns() -> tuple[Any, Any]:
+    """Every billed token (input, cache read, cache write, output) and the cost, summed."""
     tokens = (
         func.coalesce(func.sum(LlmCall.input_tokens), 0)
         + func.coalesce(func.sum(LlmCall.output_tokens), 0)
         + func.coalesce(func.sum(LlmCall.cache_read_tokens), 0)
         + func.coalesce(func.sum(LlmCall.cache_write_tokens), 0)
     )
-    cost = func.coalesce(func.sum(LlmCall.cost_usd), 0)
+    return tokens, func.coalesce(func.sum(LlmCall.cost_usd), 0)
+
+
+def run_spend(session: Session, *, run_id: str) -> tuple[int, Decimal]:
+    """What a run has spent so far, from its ledger: (tokens, dollars).
+
+    Tokens are every billed token (input, cache read, cache write, output) of every recorded
+    call, failed tries included; a session's budget starts from here.
+    """
     spent_tokens, spent_cost = session.execute(
-        select(tokens, cost).where(LlmCall.run_id == run_id)
+        select(*_spend_columns()).where(LlmCall.run_id == run_id)
     ).one()
     return int(spent_tokens or 0), Decimal(str(spent_cost))
+
+
+def phase_spend(session: Session, *, run_id: str) -> dict[int, tuple[int, Decimal]]:
+    """What each phase of a run has spent so far, from its ledger: index -> (tokens, dollars).
+
+    A phase's own budgets start from here, as the run's start from :func:`run_spend`.
+    """
+    rows = session.execute(
+        select(PhaseRecord.index, *_spend_columns())
+        .join(PhaseRecord, LlmCall.phase_id == PhaseRecord.id)
+        .where(LlmCall.run_id == run_id)
+        .group_by(PhaseRecord.index)
+    )
+    return {int(index): (int(tokens or 0), Decimal(str(cost))) for index, tokens, cost in rows}
 
 
 def _apply_totals(target: Run | PhaseRecord, totals: Sequence[Any]) -> None:

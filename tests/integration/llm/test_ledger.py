@@ -7,6 +7,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from typer.testing import CliRunner
 
+from autopack.api import PhaseDefinition
 from autopack.cli.app import app
 from autopack.llm import errors
 from autopack.llm.pricing import load_prices
@@ -159,3 +160,81 @@ def test_re_runs_continue_from_the_runs_ledger_and_never_pass_its_budget(tmp_pat
     assert stops == 3
     assert spent <= 20_000
     assert spent == 18_000  # six calls in the first run; the re-runs could make none
+
+
+def test_a_phase_budget_counts_what_the_phase_spent_in_earlier_sessions(tmp_path: Path) -> None:
+    store = a_store(tmp_path)
+    with store.session() as session:
+        first = models.PhaseRecord(run_id="r1", index=0, title="first", definition={})
+        second = models.PhaseRecord(run_id="r1", index=1, title="second", definition={})
+        session.add_all([first, second])
+        session.flush()
+        phase_ids = {0: first.id, 1: second.id}
+    answers = [{"text": "ok", "usage": {"input_tokens": 2_500, "output_tokens": 500}}] * 30
+    tape = Cassette.from_data({"responses": {"builder": answers}})
+    phase = PhaseDefinition.model_validate({"title": "first", "budgets": {"tokens": 10_000}})
+
+    def record(call: CallRecord) -> None:
+        usage = call.usage
+        assert usage is not None
+        assert call.phase_index is not None
+        with store.session() as session:
+            session.add(call_row(call, phase_id=phase_ids[call.phase_index], tokens=usage.total))
+
+    stops = 0
+    for _ in range(3):  # the first session, a re-run, a runner restart
+        with store.session() as session:
+            by_phase = records.phase_spend(session, run_id="r1")
+            spent = records.run_spend(session, run_id="r1")
+        routed = RoutedModels(
+            config=load_models_config(),
+            prices=load_prices(),
+            profile="scripted",
+            run="demo",
+            run_tokens=1_000_000,
+            run_cost=Decimal(100),
+            record=record,
+            factory=lambda entry, role: ScriptedModel(tape, role=role),
+            spent_tokens=spent[0],
+            spent_cost=spent[1],
+            spent_by_phase=by_phase,
+        )
+        try:
+            for _ in range(10):
+                routed.complete(
+                    role="builder",
+                    phase=phase,
+                    phase_index=0,
+                    attempt=1,
+                    failures=0,
+                    system="s" * 3_000,
+                    messages=[("user", "u" * 200)],
+                    max_tokens=1_000,
+                )
+        except errors.BudgetExceededError as exc:
+            assert "phase 0" in str(exc)
+            stops += 1
+    with store.session() as session:
+        by_phase = records.phase_spend(session, run_id="r1")
+    assert stops == 3
+    assert by_phase[0][0] <= 10_000
+    assert by_phase == {0: (6_000, by_phase[0][1])}  # two calls; the later sessions made none
+    assert 1 not in by_phase
+
+
+def call_row(call: CallRecord, *, phase_id: int, tokens: int) -> models.LlmCall:
+    usage = call.usage
+    assert usage is not None
+    row = models.LlmCall(
+        run_id="r1",
+        phase_id=phase_id,
+        role=call.role,
+        provider=call.provider,
+        model=call.model,
+        outcome=call.outcome,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+        cost_usd=Decimal(str(call.cost_usd)),
+    )
+    assert (usage.input_tokens or 0) + (usage.output_tokens or 0) == tokens
+    return row

@@ -167,7 +167,14 @@ def full_run_status() -> dict[str, Any]:
         "jobName": "demo-runner-1",
         "runnerRestarts": 1,
         "models": {"profile": "default", "used": ["claude-sonnet"]},
-        "budget": {"costUSD": 0.01, "costLimitUSD": 10.0, "tokens": 20, "tokenLimit": 2000000},
+        "budget": {
+            "costUSD": 0.01,
+            "costLimitUSD": 10.0,
+            "tokens": 20,
+            "tokenLimit": 2000000,
+            "unrecordedTokens": 3,
+            "unrecordedCostUSD": 0.001,
+        },
         "result": {"branch": "autopack/demo", "commit": "abc123"},
         "message": "building phase 2",
         "hint": "Review the waiting phase and approve it",
@@ -192,6 +199,12 @@ def test_every_phase_status_field_survives_structural_pruning() -> None:
             "cacheWriteTokens": 0,
             "costUSD": 0.5,
             "llmCalls": 1,
+        },
+        "ledger": {
+            "reservedTokens": 5000,
+            "reservedCostUSD": 0.25,
+            "unrecordedTokens": 1200,
+            "unrecordedCostUSD": 0.05,
         },
         "ci": {
             "passed": 10,

@@ -4,7 +4,15 @@ from datetime import UTC, datetime
 
 import pytest
 
-from autopack.api import AutopackRun, AutopackRunStatus, PhaseState, RunPhase, conditions, hints
+from autopack.api import (
+    AutopackRun,
+    AutopackRunStatus,
+    PhaseLedger,
+    PhaseState,
+    RunPhase,
+    conditions,
+    hints,
+)
 from autopack.api.conditions import Reason
 from autopack.api.report import RunnerReport
 from autopack.operator.decisions import Decision, Observed, decide
@@ -83,6 +91,27 @@ def test_a_running_run_shows_its_profile_models_and_spend_against_budget() -> No
         "costLimitUSD": 10.0,
         "tokens": 2000,
         "tokenLimit": 50_000,
+    }
+
+
+def test_what_runners_that_stopped_mid_phase_left_unrecorded_is_shown_with_the_spend() -> None:
+    done = a_phase_in(PhaseState.COMPLETE, 0, cost=0.5, tokens=1000)
+    building = a_phase_in(PhaseState.BUILDING, 1, cost=0.25, tokens=500)
+    assert done.status is not None
+    assert building.status is not None
+    # A runner stopped twice: in phase 0 and in phase 1; a live one holds a reservation in 1.
+    done.status.ledger = PhaseLedger(unrecorded_tokens=4000, unrecorded_cost_usd=0.2)
+    building.status.ledger = PhaseLedger(
+        reserved_tokens=9000, reserved_cost_usd=1.5, unrecorded_tokens=500, unrecorded_cost_usd=0.05
+    )
+    status = decide_for(a_run_in(RunPhase.RUNNING), jobs=[a_job()], phases=[building, done]).status
+    assert status.to_api()["budget"] == {
+        "costUSD": 0.75,
+        "costLimitUSD": 10.0,
+        "tokens": 1500,
+        "tokenLimit": 50_000,
+        "unrecordedTokens": 4500,  # a live runner's reservation is not spend
+        "unrecordedCostUSD": 0.25,
     }
 
 

@@ -1,15 +1,19 @@
+import random
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from autopack import events
 from autopack.agents.auditing import AuditResult
-from autopack.api import FailureCategory, PhaseState
+from autopack.api import FailureCategory, PhaseDefinition, PhaseState, RunPhase
+from autopack.api.conditions import Reason
 from autopack.edits import ApplyOutcome
-from autopack.events import AttemptOutcome, AttemptResult, Failure, PhaseResult
+from autopack.events import AttemptOutcome, AttemptResult, Failure, PhaseResult, RunOutcome
 from autopack.gates import GateOutcome
 from autopack.llm.types import CallRecord, RawUsage
+from autopack.runner.reserving import Amount, left_behind
 from autopack.runner.status_sink import KubernetesStatusSink
 
 AT = datetime(2026, 1, 1, 12, 0, tzinfo=UTC)
@@ -228,25 +232,6 @@ def test_a_relaunched_runner_adds_its_calls_to_what_earlier_runners_recorded() -
     assert earlier.calls == 2  # the caller's record is left as it was
 
 
-def test_usage_held_back_is_settled_before_the_next_model_request() -> None:
-    clock = Clock()
-    status_sink, patches = sink(clock)
-    status_sink.emit(a_call(100))  # the phase's first write goes at once
-    clock.now = 1.0
-    status_sink.emit(a_call(100))  # within the interval: held back
-    status_sink.emit(
-        events.AttemptStarted(run="demo", at=AT, index=0, attempt=1, model="m", escalation=None)
-    )
-    held = len(patches)
-    status_sink.settle_usage()
-    assert len(patches) == held + 1
-    written = patches[-1][2]
-    assert written["usage"]["llmCalls"] == 2
-    assert written["attempts"] == 1  # progress held with it goes in the same write
-    status_sink.settle_usage()  # nothing held back: no write
-    assert len(patches) == held + 1
-
-
 def test_a_phase_end_is_announced_on_the_run_after_its_status_is_written() -> None:
     order: list[str] = []
     posted: list[tuple[str, str, str]] = []
@@ -297,3 +282,165 @@ def test_an_event_the_api_refuses_costs_the_event_not_the_run() -> None:
     done = PhaseResult(PhaseState.COMPLETE, 1, commit="abc")
     status_sink.emit(events.PhaseFinished(run="demo", at=AT, index=0, title="Core", result=done))
     assert patches[-1][2]["state"] == "Complete"
+
+
+# -- reservations: the Phases as the run's only ledger ------------------------------------------
+
+# Each a_call(100) is 1,110 billed tokens (100 in, 1,000 cache read, 10 out) and $0.01.
+BUDGET = Amount(40_000, Decimal(1))
+
+
+def ledger_sink(
+    clock: Clock,
+    *,
+    budget: Amount = BUDGET,
+    spent: dict[int, events.Spend] | None = None,
+    unrecorded: dict[int, Amount] | None = None,
+) -> tuple[KubernetesStatusSink, Patches]:
+    patches: Patches = []
+    status_sink = KubernetesStatusSink(
+        namespace="team",
+        run_name="demo",
+        patch=lambda ns, n, s: patches.append((ns, n, s)),
+        interval=5.0,
+        clock=clock,
+        schedule=Timers(),
+        spent=spent,
+        budget=budget,
+        unrecorded=unrecorded,
+    )
+    return status_sink, patches
+
+
+def ledger(tokens: int, cost: str, unrecorded: tuple[int, str] = (0, "0")) -> dict[str, Any]:
+    return {
+        "reservedTokens": tokens,
+        "reservedCostUSD": float(cost),
+        "unrecordedTokens": unrecorded[0],
+        "unrecordedCostUSD": float(unrecorded[1]),
+    }
+
+
+def test_a_phase_reserves_a_quarter_of_what_is_left_with_its_start() -> None:
+    status_sink, patches = ledger_sink(Clock())
+    status_sink.emit(events.PhaseStarted(run="demo", at=AT, index=0, title="x"))
+    [(_, name, started)] = patches
+    assert name == "demo-p00"
+    assert started["state"] == "Building"
+    assert started["ledger"] == ledger(10_000, "0.25")
+
+
+def test_usage_within_the_reservation_waits_and_usage_past_it_is_written_at_once() -> None:
+    clock = Clock()
+    status_sink, patches = ledger_sink(clock)
+    status_sink.emit(events.PhaseStarted(run="demo", at=AT, index=0, title="x"))
+    for _ in range(9):  # 9,990 tokens, $0.09: within the 10,000 tokens / $0.25 reserved
+        status_sink.emit(a_call(100))
+    assert len(patches) == 1
+    status_sink.emit(a_call(100))  # 11,100 tokens: past the reservation
+    assert len(patches) == 2
+    written = patches[-1][2]
+    assert written["usage"]["llmCalls"] == 10
+    # A new quarter of what is left: (40,000 - 11,100) / 4 tokens, ($1 - $0.10) / 4.
+    assert written["ledger"] == ledger(7_225, "0.225")
+    for _ in range(6):  # 6,660 unwritten tokens: within the new reservation
+        status_sink.emit(a_call(100))
+    assert len(patches) == 2
+
+
+def test_the_dollar_budget_is_reserved_as_well() -> None:
+    status_sink, patches = ledger_sink(Clock(), budget=Amount(1_000_000, Decimal("0.1")))
+    status_sink.emit(events.PhaseStarted(run="demo", at=AT, index=0, title="x"))
+    assert patches[-1][2]["ledger"] == ledger(250_000, "0.025")
+    status_sink.emit(a_call(100))
+    status_sink.emit(a_call(100))
+    assert len(patches) == 1
+    status_sink.emit(a_call(100))  # $0.03 unwritten: past $0.025
+    assert len(patches) == 2
+
+
+def outcome_of_a_stop() -> RunOutcome:
+    return RunOutcome(RunPhase.FAILED, Reason.BUDGET_EXCEEDED, "the run has 10 tokens left")
+
+
+def test_a_phase_end_and_the_run_end_clear_reservations() -> None:
+    status_sink, patches = ledger_sink(Clock())
+    status_sink.emit(events.PhaseStarted(run="demo", at=AT, index=0, title="x"))
+    status_sink.emit(a_call(100))
+    done = PhaseResult(PhaseState.COMPLETE, 1, commit="abc")
+    status_sink.emit(events.PhaseFinished(run="demo", at=AT, index=0, title="x", result=done))
+    assert patches[-1][2]["ledger"] == ledger(0, "0")
+    assert patches[-1][2]["usage"]["llmCalls"] == 1
+    # The run stops mid-way through phase 1 (a budget refusal, say): its end clears phase 1's.
+    status_sink.emit(events.PhaseStarted(run="demo", at=AT, index=1, title="y"))
+    status_sink.emit(a_call(100, index=1))
+    status_sink.emit(events.RunFinished(run="demo", at=AT, outcome=outcome_of_a_stop()))
+    last = patches[-1]
+    assert last[1] == "demo-p01"
+    assert last[2]["ledger"] == ledger(0, "0")
+    assert last[2]["usage"]["llmCalls"] == 1
+
+
+def test_a_relaunched_runner_counts_what_a_stopped_one_left_reserved_as_unrecorded() -> None:
+    earlier = events.Spend(input_tokens=2_000, cost_usd=0.02, calls=1)
+    # A runner stopped mid-phase 0: 2,000 tokens written, 10,000 reserved, earlier 1,000 lost.
+    left_reserved = left_behind(
+        {"reservedTokens": 10_000, "reservedCostUSD": 0.25, "unrecordedTokens": 1_000}
+    )
+    assert left_reserved == Amount(11_000, Decimal("0.25"))
+    status_sink, patches = ledger_sink(Clock(), spent={0: earlier}, unrecorded={0: left_reserved})
+    status_sink.emit(events.PhaseStarted(run="demo", at=AT, index=0, title="x"))
+    # Counted: 2,000 + 11,000 tokens, $0.02 + $0.25: a quarter of the rest is reserved anew.
+    assert patches[-1][2]["ledger"] == ledger(6_750, "0.1825", unrecorded=(11_000, "0.25"))
+
+
+def test_a_phase_budget_and_planning_calls_shrink_the_reservation() -> None:
+    status_sink, patches = ledger_sink(Clock())
+    phases = (
+        PhaseDefinition.model_validate({"title": "a", "goal": "g", "budgets": {"tokens": 9_000}}),
+        PhaseDefinition.model_validate({"title": "b", "goal": "g"}),
+    )
+    status_sink.emit(
+        events.PlanReady(run="demo", at=AT, source="notes", model_calls=1, phases=phases)
+    )
+    status_sink.emit(a_call(100, index=None))  # the planner: 1,110 tokens, $0.01
+    status_sink.emit(events.PhaseStarted(run="demo", at=AT, index=0, title="a"))
+    assert patches[-1][2]["ledger"] == ledger(2_250, "0.2475")  # 9,000 / 4; ($1 - $0.01) / 4
+    status_sink.emit(events.PhaseStarted(run="demo", at=AT, index=1, title="b"))
+    assert patches[-1][2]["ledger"] == ledger(9_722, "0.2475")  # (40,000 - 1,110) / 4
+
+
+def test_a_runner_stopped_at_any_moment_leaves_at_least_what_it_spent_counted() -> None:
+    """After every event, what a new runner would count from the Phases covers the spend."""
+    rng = random.Random(7)  # noqa: S311 - a repeatable sequence, not a secret
+    clock = Clock()
+    # Small reservations (6,000 tokens, $0.06 at first): the calls often go past them.
+    status_sink, patches = ledger_sink(clock, budget=Amount(24_000, Decimal("0.24")))
+    spent = Amount()
+    merged: dict[str, dict[str, Any]] = {}
+    for index in range(3):
+        events_of_phase: list[events.RunEvent] = [
+            events.PhaseStarted(run="demo", at=AT, index=index, title="p")
+        ]
+        events_of_phase += [a_call(rng.choice([10, 100, 900]), index=index) for _ in range(10)]
+        done = PhaseResult(PhaseState.COMPLETE, 1, commit="abc")
+        events_of_phase.append(
+            events.PhaseFinished(run="demo", at=AT, index=index, title="p", result=done)
+        )
+        for event in events_of_phase:
+            clock.now += rng.choice([0.0, 1.0, 3.0])
+            status_sink.emit(event)
+            if isinstance(event, events.ModelCalled):
+                assert event.call.usage is not None
+                spent += Amount(event.call.usage.total, Decimal("0.01"))
+            for _, name, status in patches:
+                merged.setdefault(name, {}).update(status)
+            patches.clear()
+            counted = Amount()
+            for status in merged.values():
+                usage = status.get("usage", {})
+                tokens = sum(usage.get(k, 0) for k in ("inputTokens", "outputTokens"))
+                tokens += usage.get("cacheReadTokens", 0) + usage.get("cacheWriteTokens", 0)
+                counted += Amount(tokens, Decimal(str(usage.get("costUSD", 0))))
+                counted += left_behind(status.get("ledger"))
+            assert not spent.beyond(counted), (event, spent, counted)
