@@ -165,14 +165,15 @@ def test_second_run_with_the_same_name_does_its_own_work_on_the_same_branch(
     assert trailers(origin, BRANCH, "Autopack-Run") == [second_uid, second_uid]
 
 
-# Sized from the demo's calls on claude-haiku-4-5: the check before a Builder call reserves about
+# Sized from the demo's calls on claude-haiku-4-5: the check before a Builder call counts about
 # 15,000-16,000 tokens (its input's upper bound plus max_tokens) and a call really uses about
-# 2,000. Killed after two calls (2,379 tokens), a relaunched runner that continues from the ledger
-# can still make phase 0's calls (it needs about 17,500) but must refuse phase 1's Builder call
-# (about 5,300 spent by then plus 15,800 reserved); one that forgot the first runner's spend would
-# finish the run. The budget sits mid-way, about 1,800 tokens from either edge: if the prompts
-# grow or shrink by more, resize it from the refusal's message.
-KILL_BUDGET_TOKENS = 19_300
+# 2,000. The first runner holds a quarter of the budget as phase 0's reservation (no store: the
+# Phases are the ledger). Killed after two calls (2,379 tokens), a relaunched runner counts those
+# and the reservation it left (B/4): it can still make phase 0's calls (2,379 + B/4 + about
+# 15,100 <= B) but must refuse phase 1's Builder call (about 5,300 + B/4 + 15,800 > B). One that
+# forgot the first runner's calls or its reservation would finish the run. At B = 25,700 both
+# edges are about 1,800 tokens away: if the prompts change by more, resize it from the refusal.
+KILL_BUDGET_TOKENS = 25_700
 
 
 def test_runner_killed_mid_phase_is_relaunched_and_the_run_stays_within_its_budget(
@@ -201,6 +202,8 @@ def test_runner_killed_mid_phase_is_relaunched_and_the_run_stays_within_its_budg
         before_kill = real_runs.reported_spend(server)
         assert before_kill.llm_calls == 2
         assert phase_usage(cluster, 0) == before_kill
+        reserved = KILL_BUDGET_TOKENS // 4  # a quarter of what was left at phase 0's start
+        assert phase_ledger(cluster, 0)["reservedTokens"] == reserved
         [pod] = cluster.call(lambda: list(cluster.kubelet.pods))
         cluster.call(lambda: cluster.kubelet.evict(*pod))
 
@@ -227,11 +230,21 @@ def test_runner_killed_mid_phase_is_relaunched_and_the_run_stays_within_its_budg
     assert recorded == spent, f"status.usage {recorded} != what the server answered {spent}"
     assert spent.llm_calls == 4
     assert recorded.tokens <= KILL_BUDGET_TOKENS
-    # The refusal counted the first runner's calls: what it says is left is the budget minus
-    # everything both runners spent.
-    left = KILL_BUDGET_TOKENS - recorded.tokens
+    # The first runner's reservation is counted as unrecorded (it may have been spent), on its
+    # phase and the run; no reservation is left once the run has ended.
+    assert phase_ledger(cluster, 0)["unrecordedTokens"] == reserved
+    assert status["budget"]["unrecordedTokens"] == reserved
+    assert [phase_ledger(cluster, i).get("reservedTokens") for i in (0, 1)] == [0, 0]
+    # The refusal counted both runners' calls and the reservation left behind.
+    left = KILL_BUDGET_TOKENS - recorded.tokens - reserved
     assert f"the run has {left:,} tokens" in status["message"], status["message"]
     assert "BudgetExceeded" in cluster.kubectl("describe", "autopackrun", RUN)
+
+
+def phase_ledger(cluster: RealCluster, index: int) -> dict[str, Any]:
+    """What Phase ``index`` counts beyond its usage (``status.ledger``)."""
+    phase = cluster.get("phase", f"{RUN}-p{index:02d}")
+    return dict((phase.get("status") or {}).get("ledger") or {})
 
 
 def phase_usage(cluster: RealCluster, index: int) -> real_runs.Spend:
