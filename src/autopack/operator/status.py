@@ -68,16 +68,18 @@ def summarize_phases(phases: Sequence[Phase]) -> PhaseSummary:
     )
     usage = Usage()
     for phase in ordered:
-        if phase.status is not None:
-            u = phase.status.usage
-            usage = Usage(
-                input_tokens=usage.input_tokens + u.input_tokens,
-                output_tokens=usage.output_tokens + u.output_tokens,
-                cache_read_tokens=usage.cache_read_tokens + u.cache_read_tokens,
-                cache_write_tokens=usage.cache_write_tokens + u.cache_write_tokens,
-                cost_usd=round(usage.cost_usd + u.cost_usd, 6),
-                llm_calls=usage.llm_calls + u.llm_calls,
-            )
+        if phase.status is None:
+            continue
+        for u in (phase.status.usage, phase.status.plan_usage):  # the planner's: on the first
+            if u is not None:
+                usage = Usage(
+                    input_tokens=usage.input_tokens + u.input_tokens,
+                    output_tokens=usage.output_tokens + u.output_tokens,
+                    cache_read_tokens=usage.cache_read_tokens + u.cache_read_tokens,
+                    cache_write_tokens=usage.cache_write_tokens + u.cache_write_tokens,
+                    cost_usd=round(usage.cost_usd + u.cost_usd, 6),
+                    llm_calls=usage.llm_calls + u.llm_calls,
+                )
     awaiting = tuple(
         p.metadata.name or ""
         for p, s in zip(ordered, states, strict=True)

@@ -213,6 +213,8 @@ class Recorded:
 
     usage: dict[int, Spend]
     """Each Phase's ``status.usage``."""
+    planning: Spend
+    """The planner's usage (the first Phase's ``status.planUsage``)."""
     unrecorded: dict[int, Amount]
     """What each Phase's ``status.ledger`` counts beyond its usage (a reservation still held
     there was left by a runner that stopped: it counts too)."""
@@ -230,7 +232,9 @@ class Recorded:
 
     def spend(self) -> tuple[int, Decimal]:
         """What the budgets count for the run: (every billed token, dollars)."""
-        counted = self.phase_spend().values()
+        counted = [*self.phase_spend().values()]
+        planning = Amount.of(self.planning)
+        counted.append((planning.tokens, planning.cost))
         return sum(t for t, _ in counted), sum((c for _, c in counted), Decimal(0))
 
 
@@ -238,20 +242,28 @@ def recorded(namespace: str, run_name: str, run_uid: str) -> Recorded:
     """Each of this run's Phases' usage and unrecorded spend as earlier runners left them."""
     usage: dict[int, Spend] = {}
     unrecorded: dict[int, Amount] = {}
+    planning = Spend()
     for item in _run_phases(namespace, run_name, run_uid):
         index = int(item["spec"]["index"])
         status = item.get("status") or {}
-        fields = status.get("usage") or {}
-        usage[index] = Spend(
-            input_tokens=int(fields.get("inputTokens") or 0),
-            cache_read_tokens=int(fields.get("cacheReadTokens") or 0),
-            cache_write_tokens=int(fields.get("cacheWriteTokens") or 0),
-            output_tokens=int(fields.get("outputTokens") or 0),
-            cost_usd=float(fields.get("costUSD") or 0),
-            calls=int(fields.get("llmCalls") or 0),
-        )
+        usage[index] = spend_of(status.get("usage"))
         unrecorded[index] = left_behind(status.get("ledger"))
-    return Recorded(usage=usage, unrecorded=unrecorded)
+        if index == 0:
+            planning = spend_of(status.get("planUsage"))
+    return Recorded(usage=usage, planning=planning, unrecorded=unrecorded)
+
+
+def spend_of(usage: dict[str, Any] | None) -> Spend:
+    """A Phase's ``status.usage`` (or ``planUsage``) as a running total."""
+    fields = usage or {}
+    return Spend(
+        input_tokens=int(fields.get("inputTokens") or 0),
+        cache_read_tokens=int(fields.get("cacheReadTokens") or 0),
+        cache_write_tokens=int(fields.get("cacheWriteTokens") or 0),
+        output_tokens=int(fields.get("outputTokens") or 0),
+        cost_usd=float(fields.get("costUSD") or 0),
+        calls=int(fields.get("llmCalls") or 0),
+    )
 
 
 def run_note(namespace: str, name: str) -> list[str]:

@@ -165,6 +165,7 @@ def _execute(namespace: str, name: str) -> int:
         # Without a store the Phases are the run's ledger: each phase holds a reservation.
         budget=None if store_sink else Amount(budgets.tokens, Decimal(str(budgets.cost_usd))),
         unrecorded=earlier.unrecorded,
+        planned=earlier.planning,
     )
     sinks = events.FanOut([status_sink, *([store_sink] if store_sink else [])])
     cassette = os.environ.get("AUTOPACK_CASSETTE")
@@ -209,6 +210,7 @@ def _execute(namespace: str, name: str) -> int:
                     run=run, run_body=body, namespace=namespace, index=index, definition=definition
                 )
             )
+        status_sink.phases_created()
 
     session.start()
     outcome = session.execute(

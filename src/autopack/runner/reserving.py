@@ -24,7 +24,6 @@ from typing import Any
 
 from autopack.api import PhaseDefinition
 from autopack.events import Spend
-from autopack.llm.types import CallRecord
 
 RESERVED_SHARE = Decimal(1) / 4
 """The part of what is left that a phase reserves."""
@@ -87,15 +86,19 @@ class Ledger:
         *,
         budget: Amount,
         usage: Mapping[int, Spend],
+        planning: Spend,
         unrecorded: Mapping[int, Amount] | None = None,
     ) -> None:
-        """Count against ``budget`` (the run's ``spec.budgets``)."""
+        """Count against ``budget`` (the run's ``spec.budgets``).
+
+        ``planning`` is the planner's usage (shared with the sink, like ``usage``).
+        """
         self.budget = budget
         self.usage = usage
+        self.planning = planning
         self.unrecorded = dict(unrecorded or {})
         self.reserved: dict[int, Amount] = {}
         self.written: dict[int, Amount] = {i: Amount.of(s) for i, s in usage.items()}
-        self.planning = Spend()
         self.caps: dict[int, tuple[int | None, Decimal | None]] = {}
 
     def plan(self, phases: tuple[PhaseDefinition, ...]) -> None:
@@ -106,10 +109,6 @@ class Ledger:
                 phase.budgets.tokens,
                 None if cost is None else Decimal(str(cost)),
             )
-
-    def planned(self, call: CallRecord) -> None:
-        """Count a call made for no phase (planning)."""
-        self.planning.add(call)
 
     def _counted(self, index: int) -> Amount:
         spend = self.usage.get(index)

@@ -11,7 +11,9 @@ each phase also holds a reservation (:mod:`autopack.runner.reserving`), written 
 usage within it waits for the next progress write, usage past it is written at once, so a
 runner that dies never leaves less counted than it spent. A relaunched runner starts each
 Phase's usage from what earlier runners recorded there (``spent``), so the Phase and the run's
-aggregate keep counting every call once instead of restarting from this runner's own. A
+aggregate keep counting every call once instead of restarting from this runner's own. The
+planner's calls (free-form notes, before the Phases exist) go to the first Phase's
+``planUsage`` with its first write. A
 phase's end is also announced on the run as an event (PhaseCompleted, PhaseFailed) once its
 status is written: the runner knows first, and the operator then posts no event per phase.
 """
@@ -84,13 +86,15 @@ class KubernetesStatusSink:
         announce: Announcer | None = None,
         budget: Amount | None = None,
         unrecorded: Mapping[int, Amount] | None = None,
+        planned: Spend | None = None,
     ) -> None:
         """Patch Phases of ``run_name`` in ``namespace`` with ``patch(namespace, name, status)``.
 
         ``spent``: each Phase's usage as earlier runners of the run recorded it, by index;
         ``announce``: posts a phase's end as an event on the run; ``budget``: the run's budgets
         when the Phases are its only ledger (each phase then holds a reservation), with what
-        earlier runners left ``unrecorded`` beyond their usage.
+        earlier runners left ``unrecorded`` beyond their usage; ``planned``: the planner's usage
+        as earlier runners recorded it (on the first Phase).
         """
         self.namespace = namespace
         self.run_name = run_name
@@ -100,10 +104,15 @@ class KubernetesStatusSink:
         self.schedule = schedule
         self.announce = announce
         self.spend: dict[int, Spend] = {index: replace(s) for index, s in (spent or {}).items()}
+        self.planning = replace(planned) if planned is not None else Spend()
+        self._planning_written = True
+        self._phases_exist = False
         self.ledger = (
             None
             if budget is None
-            else Ledger(budget=budget, usage=self.spend, unrecorded=unrecorded)
+            else Ledger(
+                budget=budget, usage=self.spend, planning=self.planning, unrecorded=unrecorded
+            )
         )
         self.pending: dict[int, dict[str, Any]] = {}
         self.written: dict[int, float] = {}
@@ -164,12 +173,17 @@ class KubernetesStatusSink:
                     continue
                 if self.ledger is not None:
                     status = {**status, "ledger": self.ledger.status(phase)}
+                planning = phase == 0 and not self._planning_written
+                if planning:
+                    status = {**status, "planUsage": _usage(self.planning)}
                 name = constants.phase_object_name(self.run_name, phase)
                 self.patch(self.namespace, name, status)
                 self.written[phase] = self.clock()
                 self.writes += 1
                 if self.ledger is not None:
                     self.ledger.wrote(phase)
+                if planning:
+                    self._planning_written = True
 
     def _status(self, event: events.RunEvent) -> tuple[int, dict[str, Any], bool] | None:  # noqa: PLR0911, PLR0912 - one case per event
         """(phase index, status fields, write now?) for ``event``; None for run-level events."""
@@ -272,9 +286,9 @@ class KubernetesStatusSink:
     def _called(self, call: CallRecord) -> tuple[int, dict[str, Any], bool] | None:
         """A call's usage: on its phase, written now if it is past the phase's reservation."""
         index = call.phase_index
-        if index is None:
-            if self.ledger is not None:
-                self.ledger.planned(call)
+        if index is None:  # the planner's: written on the first Phase with its next write
+            self.planning.add(call)
+            self._planning_written = False
             return None
         spend = self.spend.setdefault(index, Spend())
         spend.add(call)
@@ -289,7 +303,13 @@ class KubernetesStatusSink:
             for index in self.ledger.open():
                 self.ledger.release(index)
                 self.pending.setdefault(index, {})["ledger"] = {}  # flush writes the ledger
+        if self._phases_exist and not self._planning_written:  # the run ended before phase 0
+            self.pending.setdefault(0, {})["planUsage"] = {}  # flush writes the usage
         self.flush()
+
+    def phases_created(self) -> None:
+        """The Phases exist: the planner's usage may go to the first one at the run's end."""
+        self._phases_exist = True
 
 
 def _usage(spend: Spend) -> dict[str, Any]:

@@ -200,6 +200,14 @@ def test_every_phase_status_field_survives_structural_pruning() -> None:
             "costUSD": 0.5,
             "llmCalls": 1,
         },
+        "planUsage": {
+            "inputTokens": 3,
+            "outputTokens": 4,
+            "cacheReadTokens": 0,
+            "cacheWriteTokens": 0,
+            "costUSD": 0.01,
+            "llmCalls": 1,
+        },
         "ledger": {
             "reservedTokens": 5000,
             "reservedCostUSD": 0.25,

@@ -10,6 +10,7 @@ from autopack.api import (
     PhaseLedger,
     PhaseState,
     RunPhase,
+    Usage,
     conditions,
     hints,
 )
@@ -191,3 +192,15 @@ def test_runs_finished_before_the_fields_existed_are_left_as_they_are() -> None:
     later = decide_for(described, jobs=[a_job(state="failed")])
     assert later.status.budget == described.status.budget
     assert later.status.hint == described.status.hint
+
+
+def test_the_planners_usage_on_the_first_phase_is_part_of_the_runs_usage() -> None:
+    first = a_phase_in(PhaseState.COMPLETE, 0, cost=0.5, tokens=1000)
+    second = a_phase_in(PhaseState.BUILDING, 1, cost=0.25, tokens=500)
+    assert first.status is not None
+    first.status.plan_usage = Usage(input_tokens=300, output_tokens=100, cost_usd=0.1, llm_calls=1)
+    status = decide_for(a_run_in(RunPhase.RUNNING), jobs=[a_job()], phases=[second, first]).status
+    assert status.usage.input_tokens == 1800
+    assert status.usage.cost_usd == 0.85
+    assert status.budget is not None
+    assert status.budget.tokens == 1900

@@ -13,6 +13,7 @@ def test_a_relaunched_runner_counts_usage_unrecorded_and_left_over_reservations(
             0: Spend(input_tokens=1_000, output_tokens=200, cost_usd=0.02, calls=2),
             1: Spend(input_tokens=300, cost_usd=0.01, calls=1),
         },
+        planning=Spend(input_tokens=40, output_tokens=10, cost_usd=0.001, calls=1),
         unrecorded={
             # A runner stopped in phase 1 holding 5,000 tokens / $0.10, after an earlier one
             # had left 700 tokens / $0.03 unrecorded there.
@@ -30,7 +31,7 @@ def test_a_relaunched_runner_counts_usage_unrecorded_and_left_over_reservations(
         0: (1_200, Decimal("0.02")),
         1: (6_000, Decimal("0.14")),
     }
-    assert recorded.spend() == (7_200, Decimal("0.16"))
+    assert recorded.spend() == (7_250, Decimal("0.161"))  # the planner's usage too
 
 
 def test_a_phase_without_a_ledger_counts_nothing_beyond_its_usage() -> None:

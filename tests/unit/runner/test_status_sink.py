@@ -128,6 +128,7 @@ def test_progress_is_written_at_most_once_per_interval() -> None:
 
 
 def test_run_level_events_write_nothing_and_failures_are_summarized() -> None:
+    # (the planner's call goes to the first Phase with its next write)
     clock = Clock()
     status_sink, patches = sink(clock)
     status_sink.emit(
@@ -143,7 +144,15 @@ def test_run_level_events_write_nothing_and_failures_are_summarized() -> None:
     clock.now = 100.0
     status_sink.emit(events.AttemptFinished(run="demo", at=AT, index=0, attempt=2, result=failed))
     assert patches[-1][2] == {
-        "failure": {"signature": "ci: ImportError: no module x", "mitigation": ""}
+        "failure": {"signature": "ci: ImportError: no module x", "mitigation": ""},
+        "planUsage": {
+            "inputTokens": 5,
+            "cacheReadTokens": 1000,
+            "cacheWriteTokens": 0,
+            "outputTokens": 10,
+            "costUSD": 0.01,
+            "llmCalls": 1,
+        },
     }
 
 
@@ -444,3 +453,43 @@ def test_a_runner_stopped_at_any_moment_leaves_at_least_what_it_spent_counted() 
                 counted += Amount(tokens, Decimal(str(usage.get("costUSD", 0))))
                 counted += left_behind(status.get("ledger"))
             assert not spent.beyond(counted), (event, spent, counted)
+
+
+def test_the_planners_usage_goes_to_the_first_phase_once_and_adds_to_earlier_runners() -> None:
+    clock = Clock()
+    patches: Patches = []
+    status_sink = KubernetesStatusSink(
+        namespace="team",
+        run_name="demo",
+        patch=lambda ns, n, s: patches.append((ns, n, s)),
+        clock=clock,
+        schedule=Timers(),
+        planned=events.Spend(input_tokens=300, cost_usd=0.02, calls=1),  # an earlier runner's
+    )
+    status_sink.emit(a_call(100, index=None))  # the Phases do not exist yet: nothing written
+    assert patches == []
+    status_sink.emit(events.PhaseStarted(run="demo", at=AT, index=0, title="x"))
+    [(_, name, started)] = patches
+    assert name == "demo-p00"
+    assert started["planUsage"]["inputTokens"] == 400
+    assert started["planUsage"]["llmCalls"] == 2
+    done = PhaseResult(PhaseState.COMPLETE, 1, commit="abc")
+    status_sink.emit(events.PhaseFinished(run="demo", at=AT, index=0, title="x", result=done))
+    assert "planUsage" not in patches[-1][2]  # written once
+
+
+def test_a_run_that_ends_before_its_first_phase_still_records_the_planners_usage() -> None:
+    status_sink, patches = sink(Clock())
+    status_sink.emit(a_call(100, index=None))
+    status_sink.phases_created()
+    status_sink.emit(events.RunFinished(run="demo", at=AT, outcome=outcome_of_a_stop()))
+    [(_, name, status)] = patches
+    assert name == "demo-p00"
+    assert status["planUsage"]["llmCalls"] == 1
+
+
+def test_a_run_whose_plan_failed_writes_no_phase() -> None:
+    status_sink, patches = sink(Clock())
+    status_sink.emit(a_call(100, index=None))  # the planner answered; the plan was unusable
+    status_sink.emit(events.RunFinished(run="demo", at=AT, outcome=outcome_of_a_stop()))
+    assert patches == []
