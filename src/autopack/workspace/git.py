@@ -3,9 +3,11 @@
 Uses the real git CLI with argument lists only (never a shell string), and ``--`` (or
 ``--end-of-options``) between options and arguments. The repository is untrusted: every git
 command runs with hooks, fsmonitor, repository-defined filters, external diff and textconv
-drivers, askpass programs and submodule recursion disabled, and ``.git/config`` and
-``.git/hooks`` are put back as Autopack left them before each command (a test could have
-rewritten them). Credentials come from the environment, a mounted secret directory or the clone
+drivers, askpass programs, replace refs, excludes files and submodule recursion disabled, and
+``.git/config``, ``.git/hooks``, ``.git/info`` and ``.git/index`` are put back as Autopack left
+them before each command (a test could have rewritten them to hide its changes from ``git
+status`` or to put content into the next commit; see :mod:`autopack.workspace.hygiene`).
+Credentials come from the environment, a mounted secret directory or the clone
 URL (see :mod:`autopack.workspace.credentials`) and reach git as an HTTP header scoped to the
 remote's URL through ``GIT_CONFIG_*`` variables, so they are never written to ``.git/config``,
 remotes, logs or error messages.
@@ -44,6 +46,11 @@ SAFE_CONFIG = (
     "core.untrackedCache=false",
     "core.sshCommand=ssh",
     "core.askPass=",
+    # A command could write ~/.config/git/ignore (read by default) to hide the files it made.
+    "core.excludesFile=/dev/null",
+    # refs/replace/ would make git read a command's content for HEAD's: restoring would
+    # write it and the commit would include it.
+    "core.useReplaceRefs=false",
     "diff.external=",
     "submodule.recurse=false",
     "fetch.recurseSubmodules=false",
@@ -149,7 +156,7 @@ class GitWorkspace:
         return self.root / ".git"
 
     def _guard(self) -> None:
-        """Put ``.git/config``, hooks and attributes back as Autopack left them."""
+        """Put ``.git`` config, hooks, attributes, exclude and index back as Autopack left them."""
         if self._git_state is not None and self._git_dir().is_dir():
             self.restored += hygiene.restore_git(self._git_dir(), self._git_state)
 
@@ -258,6 +265,10 @@ class GitWorkspace:
             base = workspace._resolve(ref)
             workspace.git("checkout", "--quiet", "-B", branch, base, "--")
         if reused:  # a fresh clone's checkout is already exactly the commit, with nothing else
+            # An index left by an earlier process may hide changes (flags, stat data): rebuild it
+            # (remembered as gone, or the guard would put it back).
+            hygiene.remove(workspace._git_dir() / "index")
+            workspace._remember()
             workspace.git("reset", "--quiet", "--hard")
             workspace.git("clean", "-fdq")
         return workspace
@@ -341,7 +352,8 @@ class GitWorkspace:
         a :meth:`snapshot` of them. Other modified or deleted tracked files are restored from
         HEAD, new files and directories removed (ignored ones stay: they are never committed),
         accepted files a command rewrote are put back to their snapshot, and ``.git`` changes
-        (hooks, config, attributes) are undone. The result names each path, for the report.
+        (hooks, config, attributes, exclude file, index) are undone first, so ``git status``
+        sees every change. The result names each path, for the report.
         """
         keep = hygiene.normalize_accepted(accepted)
         self._guard()

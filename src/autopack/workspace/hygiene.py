@@ -2,12 +2,19 @@
 
 A phase commits exactly the edits the governed apply accepted. Everything else the repository's
 commands changed in the working tree (generated files, paths outside the scope, protected paths)
-and in ``.git`` (hooks, configuration, attributes) is restored or removed here, and named, so
-the engine can report it. Nothing here runs repository code: git is called by the workspace with
-hooks, filters and fsmonitor disabled, and removals never follow symlinks.
+and in ``.git`` (hooks, configuration, attributes, exclude file, index) is restored or removed
+here, and named, so the engine can report it. Nothing here runs repository code: git is called
+by the workspace with hooks, filters and fsmonitor disabled, and removals never follow symlinks.
+
+What ``git status`` reports is only as honest as ``.git``: a command that can write it could
+hide its changes there. So the index is put back byte for byte as Autopack's last git command
+left it (a command's ``assume-unchanged`` or ``skip-worktree`` flag, staged content, forged stat
+data or cache-tree would otherwise hide a change or slip content into the commit), and
+``.git/info/exclude`` is kept absent (a command's patterns would hide the files it created).
 """
 
 import hashlib
+import os
 import shutil
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -24,19 +31,27 @@ class GitState:
 
     config: bytes = b""
     hooks: frozenset[str] = frozenset()
+    index: bytes | None = None  # None: there was no index
+    index_mtime_ns: int = 0
     extra: dict[str, bytes] = field(default_factory=dict)
 
 
 def capture(git_dir: Path) -> GitState:
-    """Remember ``.git/config`` and the hooks present now."""
+    """Remember ``.git/config``, the hooks present now and the index."""
     config = git_dir / "config"
     hooks = git_dir / "hooks"
     names = frozenset(p.name for p in hooks.iterdir()) if hooks.is_dir() else frozenset()
-    return GitState(config=config.read_bytes() if config.is_file() else b"", hooks=names)
+    index = read_file(git_dir, "index")
+    return GitState(
+        config=config.read_bytes() if config.is_file() else b"",
+        hooks=names,
+        index=index,
+        index_mtime_ns=0 if index is None else (git_dir / "index").stat().st_mtime_ns,
+    )
 
 
 def protect(git_dir: Path) -> None:
-    """Disable repository-defined filters for every path (``.git/info/attributes``)."""
+    """Disable repository-defined filters for every path and drop ``.git/info/exclude``."""
     info = git_dir / "info"
     if info.is_symlink() or (info / "attributes").is_symlink():
         remove(info if info.is_symlink() else info / "attributes")
@@ -44,11 +59,23 @@ def protect(git_dir: Path) -> None:
     attributes = info / "attributes"
     if not attributes.is_file() or attributes.read_text(encoding="utf-8") != ATTRIBUTES:
         attributes.write_text(ATTRIBUTES, encoding="utf-8")
+    # Only comments in a fresh clone; any pattern in it would hide new files from git status.
+    remove(info / "exclude")
 
 
 def restore_git(git_dir: Path, state: GitState) -> list[str]:
-    """Undo changes to ``.git/config``, new hooks and the attributes; return what changed."""
+    """Undo changes to ``.git`` config, hooks, attributes, exclude and index; return them."""
     changed: list[str] = []
+    index = git_dir / "index"
+    current = read_file(git_dir, "index")  # None also for a symlink or a directory
+    if current != state.index or (current is None and (index.is_symlink() or index.exists())):
+        remove(index)
+        if state.index is not None:
+            index.write_bytes(state.index)
+            # git trusts the stat data of entries older than the index file: a new mtime would
+            # make a change a command made in the second of Autopack's last write look clean.
+            os.utime(index, ns=(state.index_mtime_ns, state.index_mtime_ns))
+        changed.append(".git/index")
     config = git_dir / "config"
     if config.is_symlink() or not config.is_file() or config.read_bytes() != state.config:
         if config.is_symlink():
@@ -65,15 +92,20 @@ def restore_git(git_dir: Path, state: GitState) -> list[str]:
             if hook.name not in state.hooks:
                 remove(hook)
                 changed.append(f".git/hooks/{hook.name}")
-    attributes = git_dir / "info" / "attributes"
+    info = git_dir / "info"
+    attributes, exclude = info / "attributes", info / "exclude"
+    unprotected: list[str] = []
     if (
         not attributes.is_file()
         or attributes.is_symlink()
         or (attributes.read_text(encoding="utf-8", errors="replace") != ATTRIBUTES)
     ):
-        changed.append(".git/info/attributes")
+        unprotected.append(".git/info/attributes")
+    if exclude.exists() or exclude.is_symlink():
+        unprotected.append(".git/info/exclude")
+    if unprotected:
         protect(git_dir)
-    return changed
+    return changed + unprotected
 
 
 def remove(path: Path) -> None:
