@@ -2,7 +2,7 @@
 the real-provider scenario that the control-plane tests and ``make e2e`` (kind) both run.
 
 :class:`DemoModel` is a responder for :class:`tests.fakes.llm_servers.FakeLlmServer`: it reads
-who is asking (Builder, Auditor, Doctor) and for which phase from the request itself, and gives
+who is asking (Builder, Auditor, Doctor, Planner) and for which phase from the request itself, and gives
 the demo cassette's answer for it. Choosing by content, not by order, keeps a relaunched runner
 (which asks again for the phase it was killed in) on script. The server reports usage as the
 provider would (the offline tokenizer and its cache model), so a test can price every answer
@@ -27,6 +27,26 @@ REPO = Path(__file__).resolve().parents[2]
 CASSETTE = yaml.safe_load((REPO / "examples" / "demo" / "cassette.yaml").read_text())
 PRICES = yaml.safe_load((REPO / "config" / "pricing.yaml").read_text())["models"]
 SECOND_PHASE = "Phase: Add a command-line entry point"
+DEMO_PHASES = yaml.safe_load((REPO / "examples" / "demo" / "run.yaml").read_text())["spec"][
+    "phases"
+]
+PLANNED_DEMO = json.dumps(
+    {
+        "phases": [
+            {
+                "title": phase["title"],
+                "goal": phase["goal"],
+                "deliverables": phase["deliverables"],
+                "allowedPaths": phase["scope"]["allowedPaths"],
+                "acceptanceCriteria": phase.get("acceptanceCriteria", []),
+                "complexity": phase["complexity"],
+                "category": phase["category"],
+            }
+            for phase in DEMO_PHASES
+        ]
+    }
+)
+"""The Planner's answer for notes that ask for the demo's two phases."""
 
 PROFILES: dict[Provider, str] = {"anthropic": "default", "openai": "openai"}
 """The config/models.yaml profile whose models all speak this provider's wire format."""
@@ -97,6 +117,8 @@ class DemoModel:
             return Answer(answers["auditor"][phase]["text"])
         if role == "doctor":
             return Answer(answers["doctor"][0]["text"])
+        if role == "planner":
+            return Answer(PLANNED_DEMO)
         raise AssertionError(f"the demo run has no {role} call (phase {phase})")
 
     def serve(self, server: FakeLlmServer) -> FakeLlmServer:

@@ -76,6 +76,29 @@ def test_run_with_a_real_provider_profile_succeeds_with_keys_from_a_secret(
     assert roles.count("doctor") == 1, roles
 
 
+def test_a_planned_runs_usage_counts_the_planners_call(
+    cluster: RealCluster, run_manifest: Callable[..., Path]
+) -> None:
+    notes = "Add a reading-time estimate, then a command-line entry point that prints it."
+
+    def planned(**spec: Any) -> Path:
+        return run_manifest(**spec, phases=[], plan=notes)
+
+    with llm_server("anthropic") as server:
+        real_runs.DemoModel().serve(server)
+        # status.usage is exactly what the server reported, the planner's call included.
+        real_runs.run_succeeds_with_a_real_provider(
+            cluster, server=server, base_url=server.base_url, manifest=planned, name=RUN
+        )
+    roles = [real_runs.role_of(request["body"]) for request in server.requests]
+    assert roles[0] == "planner", roles
+    plan_usage = cluster.get("phase", f"{RUN}-p00")["status"]["planUsage"]
+    assert plan_usage["llmCalls"] == roles.count("planner")
+    # Only the first Phase carries it (the API server defaults the field to zeros on the rest).
+    later = cluster.get("phase", f"{RUN}-p01")["status"].get("planUsage") or {}
+    assert later.get("llmCalls", 0) == 0, later
+
+
 def test_run_opens_a_pull_request_on_the_forge_with_the_token_from_its_secret(
     cluster: RealCluster, run_manifest: Callable[..., Path]
 ) -> None:

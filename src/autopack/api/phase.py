@@ -243,8 +243,8 @@ class PhaseStatus(ApiModel):
     """Model usage of this phase."""
 
     plan_usage: Usage | None = None
-    """On the first Phase only: model usage of the planner calls that turned the run's
-    free-form plan into phases (every runner's), part of the run's usage."""
+    """On the first Phase: model usage of the planner calls that turned the run's free-form
+    plan into phases (every runner's), part of the run's usage; zero on the others."""
 
     ledger: PhaseLedger | None = None
     """Spend counted beyond ``usage`` (reservations), when no store keeps the run's ledger."""
