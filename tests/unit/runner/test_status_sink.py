@@ -50,7 +50,9 @@ class Timer:
         self.cancelled = True
 
 
-def sink(clock: Clock, timers: Timers | None = None) -> tuple[KubernetesStatusSink, Patches]:
+def sink(
+    clock: Clock, timers: Timers | None = None, **options: Any
+) -> tuple[KubernetesStatusSink, Patches]:
     patches: Patches = []
     return (
         KubernetesStatusSink(
@@ -60,6 +62,7 @@ def sink(clock: Clock, timers: Timers | None = None) -> tuple[KubernetesStatusSi
             interval=5.0,
             clock=clock,
             schedule=timers or Timers(),
+            **options,
         ),
         patches,
     )
@@ -218,16 +221,7 @@ def test_a_relaunched_runner_adds_its_calls_to_what_earlier_runners_recorded() -
         cost_usd=0.0045,
         calls=2,
     )
-    patches: Patches = []
-    status_sink = KubernetesStatusSink(
-        namespace="team",
-        run_name="demo",
-        patch=lambda ns, n, s: patches.append((ns, n, s)),
-        interval=5.0,
-        clock=Clock(),
-        schedule=Timers(),
-        spent={0: earlier},
-    )
+    status_sink, patches = sink(Clock(), spent={0: earlier})
     status_sink.emit(a_call(100))
     status_sink.flush()
     assert patches[-1][2]["usage"] == {
@@ -300,25 +294,9 @@ BUDGET = Amount(40_000, Decimal(1))
 
 
 def ledger_sink(
-    clock: Clock,
-    *,
-    budget: Amount = BUDGET,
-    spent: dict[int, events.Spend] | None = None,
-    unrecorded: dict[int, Amount] | None = None,
+    clock: Clock, *, budget: Amount = BUDGET, **options: Any
 ) -> tuple[KubernetesStatusSink, Patches]:
-    patches: Patches = []
-    status_sink = KubernetesStatusSink(
-        namespace="team",
-        run_name="demo",
-        patch=lambda ns, n, s: patches.append((ns, n, s)),
-        interval=5.0,
-        clock=clock,
-        schedule=Timers(),
-        spent=spent,
-        budget=budget,
-        unrecorded=unrecorded,
-    )
-    return status_sink, patches
+    return sink(clock, budget=budget, **options)
 
 
 def ledger(tokens: int, cost: str, unrecorded: tuple[int, str] = (0, "0")) -> dict[str, Any]:
@@ -456,16 +434,8 @@ def test_a_runner_stopped_at_any_moment_leaves_at_least_what_it_spent_counted() 
 
 
 def test_the_planners_usage_goes_to_the_first_phase_once_and_adds_to_earlier_runners() -> None:
-    clock = Clock()
-    patches: Patches = []
-    status_sink = KubernetesStatusSink(
-        namespace="team",
-        run_name="demo",
-        patch=lambda ns, n, s: patches.append((ns, n, s)),
-        clock=clock,
-        schedule=Timers(),
-        planned=events.Spend(input_tokens=300, cost_usd=0.02, calls=1),  # an earlier runner's
-    )
+    earlier = events.Spend(input_tokens=300, cost_usd=0.02, calls=1)  # an earlier runner's
+    status_sink, patches = sink(Clock(), planned=earlier)
     status_sink.emit(a_call(100, index=None))  # the Phases do not exist yet: nothing written
     assert patches == []
     status_sink.emit(events.PhaseStarted(run="demo", at=AT, index=0, title="x"))
