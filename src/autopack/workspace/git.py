@@ -4,9 +4,10 @@ Uses the real git CLI with argument lists only (never a shell string), and ``--`
 ``--end-of-options``) between options and arguments. The repository is untrusted: every git
 command runs with hooks, fsmonitor, repository-defined filters, external diff and textconv
 drivers, askpass programs, replace refs, excludes files and submodule recursion disabled, and
-``.git/config``, ``.git/hooks``, ``.git/info`` and ``.git/index`` are put back as Autopack left
-them before each command (a test could have rewritten them to hide its changes from ``git
-status`` or to put content into the next commit; see :mod:`autopack.workspace.hygiene`).
+``.git/config``, ``.git/hooks``, ``.git/info``, ``.git/index``, HEAD and the work branch are put
+back as Autopack left them before each command (a test could have rewritten them to hide its
+changes from ``git status`` or to put content into the next commit or push; see
+:mod:`autopack.workspace.hygiene`).
 Credentials come from the environment, a mounted secret directory or the clone
 URL (see :mod:`autopack.workspace.credentials`) and reach git as an HTTP header scoped to the
 remote's URL through ``GIT_CONFIG_*`` variables, so they are never written to ``.git/config``,
@@ -156,7 +157,7 @@ class GitWorkspace:
         return self.root / ".git"
 
     def _guard(self) -> None:
-        """Put ``.git`` config, hooks, attributes, exclude and index back as Autopack left them."""
+        """Put ``.git`` config, hooks, info, index, HEAD and branch back as Autopack left them."""
         if self._git_state is not None and self._git_dir().is_dir():
             self.restored += hygiene.restore_git(self._git_dir(), self._git_state)
 
@@ -308,6 +309,7 @@ class GitWorkspace:
         asked once per attempt and once per commit. Anything else (a packed ref, reftable, a
         repository git would look for elsewhere) is git's to answer.
         """
+        self._guard()  # HEAD as Autopack left it, not where a command's commit moved it
         return self._loose_head() or self.git("rev-parse", "HEAD").strip()
 
     def _loose_head(self) -> str | None:
@@ -352,8 +354,8 @@ class GitWorkspace:
         a :meth:`snapshot` of them. Other modified or deleted tracked files are restored from
         HEAD, new files and directories removed (ignored ones stay: they are never committed),
         accepted files a command rewrote are put back to their snapshot, and ``.git`` changes
-        (hooks, config, attributes, exclude file, index) are undone first, so ``git status``
-        sees every change. The result names each path, for the report.
+        (hooks, config, attributes, exclude file, index, HEAD and branch) are undone first, so
+        ``git status`` sees every change. The result names each path, for the report.
         """
         keep = hygiene.normalize_accepted(accepted)
         self._guard()
@@ -433,6 +435,7 @@ class GitWorkspace:
         a ``run_id`` only commits carrying ``Autopack-Run: <run_id>`` count, so a run never
         takes another run's commits (an earlier run of the same name) for its own.
         """
+        self._guard()
         head = self._loose_head()
         if head is not None and self._trailer_cache is not None and self._trailer_cache[0] == head:
             return self._trailer_cache[1]

@@ -9,20 +9,27 @@ by the workspace with hooks, filters and fsmonitor disabled, and removals never 
 What ``git status`` reports is only as honest as ``.git``: a command that can write it could
 hide its changes there. So the index is put back byte for byte as Autopack's last git command
 left it (a command's ``assume-unchanged`` or ``skip-worktree`` flag, staged content, forged stat
-data or cache-tree would otherwise hide a change or slip content into the commit), and
-``.git/info/exclude`` is kept absent (a command's patterns would hide the files it created).
+data or cache-tree would otherwise hide a change or slip content into the commit), so are HEAD
+and the branch it names (a command's own commit would make its changes part of HEAD, and be
+pushed), and ``.git/info/exclude`` is kept absent (its patterns would hide new files).
 """
 
 import hashlib
 import os
+import re
 import shutil
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from autopack.workspace import refs
+
 # Written into .git/info/attributes: no repository-defined filter (clean/smudge/process
 # commands from config) ever runs on Autopack's checkouts, commits or diffs.
 ATTRIBUTES = "* -filter\n"
+
+_OBJECT_ID = re.compile(r"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 @dataclass
@@ -33,21 +40,41 @@ class GitState:
     hooks: frozenset[str] = frozenset()
     index: bytes | None = None  # None: there was no index
     index_mtime_ns: int = 0
+    refs: dict[str, bytes | None] = field(default_factory=dict)  # HEAD, its branch's loose ref
+    head_commit: str | None = None  # what they name (None: not a loose ref or detached HEAD)
     extra: dict[str, bytes] = field(default_factory=dict)
 
 
 def capture(git_dir: Path) -> GitState:
-    """Remember ``.git/config``, the hooks present now and the index."""
+    """Remember ``.git/config``, the hooks present now, the index, HEAD and its branch."""
     config = git_dir / "config"
     hooks = git_dir / "hooks"
     names = frozenset(p.name for p in hooks.iterdir()) if hooks.is_dir() else frozenset()
     index = read_file(git_dir, "index")
+    head_files, head_commit = _head_refs(git_dir)
     return GitState(
         config=config.read_bytes() if config.is_file() else b"",
         hooks=names,
         index=index,
         index_mtime_ns=0 if index is None else (git_dir / "index").stat().st_mtime_ns,
+        refs=head_files,
+        head_commit=head_commit,
     )
+
+
+def _head_refs(git_dir: Path) -> tuple[dict[str, bytes | None], str | None]:
+    """``HEAD`` and the loose ref of the branch it names (if any), and the commit they name.
+
+    Autopack's checkouts and commits leave that ref loose, and a loose ref wins over
+    ``packed-refs``: putting these back is enough to undo a command's commit or checkout.
+    """
+    head = read_file(git_dir, "HEAD")
+    files, named = {"HEAD": head}, head
+    name = (head or b"").decode("utf-8", "replace").strip().removeprefix("ref: ")
+    if name.startswith("refs/heads/") and ".." not in name.split("/"):
+        files[name] = named = read_file(git_dir, name)
+    commit = (named or b"").decode("ascii", "replace").strip()
+    return files, commit if _OBJECT_ID.fullmatch(commit) else None
 
 
 def protect(git_dir: Path) -> None:
@@ -60,22 +87,13 @@ def protect(git_dir: Path) -> None:
     if not attributes.is_file() or attributes.read_text(encoding="utf-8") != ATTRIBUTES:
         attributes.write_text(ATTRIBUTES, encoding="utf-8")
     # Only comments in a fresh clone; any pattern in it would hide new files from git status.
-    remove(info / "exclude")
+    if os.path.lexists(info / "exclude"):
+        remove(info / "exclude")
 
 
 def restore_git(git_dir: Path, state: GitState) -> list[str]:
-    """Undo changes to ``.git`` config, hooks, attributes, exclude and index; return them."""
-    changed: list[str] = []
-    index = git_dir / "index"
-    current = read_file(git_dir, "index")  # None also for a symlink or a directory
-    if current != state.index or (current is None and (index.is_symlink() or index.exists())):
-        remove(index)
-        if state.index is not None:
-            index.write_bytes(state.index)
-            # git trusts the stat data of entries older than the index file: a new mtime would
-            # make a change a command made in the second of Autopack's last write look clean.
-            os.utime(index, ns=(state.index_mtime_ns, state.index_mtime_ns))
-        changed.append(".git/index")
+    """Undo changes to ``.git`` config, hooks, info, index, HEAD and branch; return them."""
+    changed = [*_restore_index(git_dir, state), *_restore_refs(git_dir, state)]
     config = git_dir / "config"
     if config.is_symlink() or not config.is_file() or config.read_bytes() != state.config:
         if config.is_symlink():
@@ -106,6 +124,59 @@ def restore_git(git_dir: Path, state: GitState) -> list[str]:
     if unprotected:
         protect(git_dir)
     return changed + unprotected
+
+
+def _restore_index(git_dir: Path, state: GitState) -> list[str]:
+    if _is_as_remembered(git_dir, "index", state.index):
+        return []
+    index = git_dir / "index"
+    remove(index)
+    if state.index is not None:
+        index.write_bytes(state.index)
+        # git trusts the stat data of entries older than the index file: a new mtime would
+        # make a change a command made in the second of Autopack's last write look clean.
+        os.utime(index, ns=(state.index_mtime_ns, state.index_mtime_ns))
+    return [".git/index"]
+
+
+def _resolved_head(git_dir: Path) -> str | None:
+    """The commit HEAD names, read from files (loose or packed); None: unsure without git."""
+    head = (read_file(git_dir, "HEAD") or b"").decode("utf-8", "replace").strip()
+    if head.startswith("ref: "):
+        return refs.ref(git_dir, head.removeprefix("ref: ")) or None
+    return head or None
+
+
+def _restore_refs(git_dir: Path, state: GitState) -> list[str]:
+    """Put HEAD and its branch back when they no longer name the commit Autopack left.
+
+    Refs packed or other branches changed while HEAD still names it are no hiding place.
+    """
+    if all(_is_as_remembered(git_dir, name, data) for name, data in state.refs.items()):
+        return []
+    if (
+        state.head_commit is not None
+        and _is_as_remembered(git_dir, "HEAD", state.refs.get("HEAD"))
+        and _resolved_head(git_dir) == state.head_commit
+    ):
+        return []
+    changed: list[str] = []
+    for name, data in state.refs.items():
+        if not _is_as_remembered(git_dir, name, data):
+            target = git_dir / name
+            remove(target)
+            if data is not None:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes(data)
+            changed.append(f".git/{name}")
+    return changed
+
+
+def _is_as_remembered(git_dir: Path, name: str, data: bytes | None) -> bool:
+    """Whether ``git_dir/name`` is a regular file holding ``data`` (None: nothing is there)."""
+    if data is None:
+        return not os.path.lexists(git_dir / name)
+    return read_file(git_dir, name) == data
 
 
 def remove(path: Path) -> None:
@@ -171,11 +242,16 @@ def digest(data: bytes | None) -> str | None:
 
 
 def read_file(root: Path, path: str) -> bytes | None:
-    """The bytes of ``root/path`` (None when absent or not a regular file)."""
-    target = root / path
-    if target.is_symlink() or not target.is_file():
+    """The bytes of ``root/path`` (None when absent, a symlink or not a regular file)."""
+    flags = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC
+    try:
+        descriptor = os.open(os.path.join(root, path), flags)
+    except OSError:
         return None
-    return target.read_bytes()
+    with os.fdopen(descriptor, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(handle.fileno()).st_mode):
+            return None
+        return handle.read()
 
 
 def normalize_accepted(accepted: Iterable[str] | Mapping[str, bytes | None]) -> dict[str, object]:

@@ -2,8 +2,8 @@
 
 Outside bubblewrap (``--sandbox none``) a repository's test command can write ``.git``. Each case
 lets a "command" hide what it changed from ``git status`` through the index (flags, staged
-content, forged stat data or cache-tree), an exclude file or replace refs, in a real checkout
-with a bare remote, and checks that the change is still taken back and named, and that the
+content, forged stat data or cache-tree), an exclude file, replace refs or a commit of its own,
+in a real checkout with a bare remote, and checks that the change is still taken back and named, and that the
 commit holds exactly the governed edit.
 """
 
@@ -197,6 +197,37 @@ def test_a_replace_ref_cannot_change_what_is_restored_or_committed(remote: Path)
     assert (root / "README.md").read_text(encoding="utf-8") == "readme\n"
     assert commit_and_push(workspace, remote) == ["app.py"]
     assert git("show", "autopack/demo:README.md", cwd=remote) == "readme\n"
+
+
+@pytest.mark.parametrize(
+    "then",
+    [(), ("checkout", "-qb", "elsewhere"), ("pack-refs", "--all")],
+    ids=["on the branch", "on another branch", "then packs refs"],
+)
+def test_a_commit_a_command_made_is_undone_and_never_pushed(
+    remote: Path, then: tuple[str, ...]
+) -> None:
+    workspace = clone(remote)
+    root = workspace.root
+    savepoint = workspace.head()
+    snapshot = governed_edit(workspace)
+    (root / "README.md").write_text("pwned\n", encoding="utf-8")
+    if then[:1] == ("checkout",):
+        git(*then, cwd=root)
+    git("commit", "-qm", "evil", "--", "README.md", cwd=root)
+    if then[:1] == ("pack-refs",):
+        git(*then, cwd=root)
+
+    assert workspace.head() == savepoint
+    discarded = workspace.discard_side_effects(snapshot)
+
+    assert "README.md" in discarded
+    assert (root / "README.md").read_text(encoding="utf-8") == "readme\n"
+    assert commit_and_push(workspace, remote) == ["app.py"]
+    assert git("log", "--format=%s", "autopack/demo", cwd=remote).split("\n")[:2] == [
+        "phase 1",
+        "initial",
+    ]
 
 
 def test_a_reused_checkout_does_not_trust_the_index_it_was_left_with(remote: Path) -> None:
