@@ -6,6 +6,7 @@
 
 import shutil
 import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,7 @@ class Scenario:
         self.run_id = "scenario"
         self.notes: list[str] = []
         self.sandbox: SandboxMode = "auto"
+        self.before_model_call: Callable[[], None] | None = None
         self.cassettes: list[Cassette] = []
         self.executions = 0
         self.clock = VirtualClock()
@@ -110,6 +112,7 @@ class Scenario:
             sandbox=self.sandbox,
             sleep=self.clock.sleep,
             clock=self.clock,
+            before_model_call=self.before_model_call,
         )
         session = open_session(
             self.run_object,

@@ -67,6 +67,9 @@ class SessionOptions:
     """Tokens and dollars the run spent before this session (its ledger): budgets are per run."""
     spent_by_phase: Mapping[int, tuple[int, Decimal]] = field(default_factory=dict)
     """The same for each phase (by index): a phase's own budgets count its earlier spend too."""
+    before_model_call: Callable[[], None] | None = None
+    """Called before every provider request: the runner refuses the request there when the
+    spend of earlier calls could not be recorded (``errors.LedgerUnavailableError``)."""
     sandbox: sandboxing.SandboxMode = "auto"
     sandbox_socket: Path | None = None
     """In a runner pod: the sandbox container's socket; commands run there, never here."""
@@ -112,6 +115,8 @@ class RoutedCalls:
             )
         except errors.BudgetExceededError as exc:
             raise RunStopped(Stop(Reason.BUDGET_EXCEEDED, str(exc))) from None
+        except errors.LedgerUnavailableError as exc:
+            raise RunStopped(Stop(Reason.INTERNAL_ERROR, str(exc))) from None
         except errors.ProviderUnavailableError as exc:
             raise AttemptFailed.of(FailureCategory.PROVIDER, str(exc)) from None
         except errors.LlmError as exc:
@@ -200,6 +205,7 @@ def open_session(
         spent_tokens=options.spent[0],
         spent_cost=options.spent[1],
         spent_by_phase=options.spent_by_phase,
+        before_call=options.before_model_call,
         sleep=options.sleep,
         clock=options.clock,
     )

@@ -113,6 +113,10 @@ class BudgetExceededError(LlmError):
     """The call could exceed the remaining token or cost budget, so it was not made."""
 
 
+class LedgerUnavailableError(LlmError):
+    """The spend of earlier calls cannot be recorded durably, so no further call is made."""
+
+
 class MissingCredentialsError(LlmError):
     """No key is configured for the provider a route names."""
 

@@ -80,6 +80,10 @@ class RoutedModels:
     """Dollars the run spent before this session (its ledger)."""
     spent_by_phase: Mapping[int, tuple[int, Decimal]] = field(default_factory=dict)
     """Tokens and dollars each phase spent before this session: phase budgets start there."""
+    before_call: Callable[[], None] | None = None
+    """Called before every request to a provider; raises :class:`errors.LedgerUnavailableError`
+    when the ledger of earlier calls is not durable and cannot be made so (a runner whose
+    Phases are the ledger could not write them): no money is spent that could go unrecorded."""
     breakers: CircuitBreakers | None = None
     """Shared by all calls of the run; built from ``config.breaker`` when not given."""
     _health: CircuitBreakers = field(init=False, repr=False)
@@ -248,6 +252,8 @@ class RoutedModels:
         while True:
             tries += 1
             self._check(entry=entry, call=call, input_tokens=estimate, max_tokens=limit)
+            if self.before_call is not None:
+                self.before_call()
             began = time.perf_counter()
             try:
                 completion = model.complete(prompt=prompt, max_tokens=limit)

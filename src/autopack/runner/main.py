@@ -162,12 +162,14 @@ def _execute(namespace: str, name: str) -> int:
         announce=lambda type, reason, message: kube.post_run_event(
             body, type=type, reason=reason, message=message
         ),
-        # Without a store the Phases are the run's ledger: each phase holds a reservation.
-        budget=None if store_sink else Amount(budgets.tokens, Decimal(str(budgets.cost_usd))),
+        # While no store holds every call, the Phases are the ledger: phases hold reservations.
+        budget=Amount(budgets.tokens, Decimal(str(budgets.cost_usd))),
+        durable=(lambda: not store_sink.pending) if store_sink else None,
         unrecorded=earlier.unrecorded,
         planned=earlier.planning,
     )
-    sinks = events.FanOut([status_sink, *([store_sink] if store_sink else [])])
+    # The store first: the status sink then knows whether it took the event's call.
+    sinks = events.FanOut([*([store_sink] if store_sink else []), status_sink])
     cassette = os.environ.get("AUTOPACK_CASSETTE")
     socket = os.environ.get(SANDBOX_SOCKET_ENV)
     if socket:
@@ -195,6 +197,8 @@ def _execute(namespace: str, name: str) -> int:
         notes=notes,
         spent=spent,
         spent_by_phase=spent_by_phase,
+        # A reservation that could not be written stops model calls until it is.
+        before_model_call=status_sink.settle,
         sandbox_socket=Path(socket) if socket else None,
     )
     try:

@@ -6,10 +6,11 @@ without a write per event: a phase's start and end are written at once; progress
 attempt, tests, review) is merged and written at most every ``interval`` seconds, with the next
 immediate write, or by a timer once the interval has passed (so progress made before a long
 model call or test run is not held back). Only small summaries go into status (etcd limits
-objects to 1 MB); details go to the store. When the Phases are the run's only ledger (no store)
-each phase also holds a reservation (:mod:`autopack.runner.reserving`), written with its start:
-usage within it waits for the next progress write, usage past it is written at once, so a
-runner that dies never leaves less counted than it spent. A relaunched runner starts each
+objects to 1 MB); details go to the store. When the Phases are the run's only ledger (no store,
+or a store that is down and queues the calls) each phase also holds a reservation
+(:mod:`autopack.runner.reserving`), written with its start or with the first call the store
+could not take: usage within it waits for the next progress write, usage past it is written at
+once, so a runner that dies never leaves less counted than it spent. A relaunched runner starts each
 Phase's usage from what earlier runners recorded there (``spent``), so the Phase and the run's
 aggregate keep counting every call once instead of restarting from this runner's own. The
 planner's calls (free-form notes, before the Phases exist) go to the first Phase's
@@ -29,6 +30,7 @@ from typing import Any, Protocol, assert_never
 from autopack import events
 from autopack.api import PhaseState, constants
 from autopack.events import AttemptOutcome, Spend
+from autopack.llm import errors
 from autopack.llm.types import CallRecord
 from autopack.runner.reserving import Amount, Ledger
 
@@ -87,6 +89,7 @@ class KubernetesStatusSink:
         budget: Amount | None = None,
         unrecorded: Mapping[int, Amount] | None = None,
         planned: Spend | None = None,
+        durable: Callable[[], bool] | None = None,
     ) -> None:
         """Patch Phases of ``run_name`` in ``namespace`` with ``patch(namespace, name, status)``.
 
@@ -94,7 +97,8 @@ class KubernetesStatusSink:
         ``announce``: posts a phase's end as an event on the run; ``budget``: the run's budgets
         when the Phases are its only ledger (each phase then holds a reservation), with what
         earlier runners left ``unrecorded`` beyond their usage; ``planned``: the planner's usage
-        as earlier runners recorded it (on the first Phase).
+        as earlier runners recorded it (on the first Phase); ``durable``: whether another ledger
+        (the store) holds every call so far; phases hold reservations only while it does not.
         """
         self.namespace = namespace
         self.run_name = run_name
@@ -105,6 +109,7 @@ class KubernetesStatusSink:
         self.announce = announce
         self.spend: dict[int, Spend] = {index: replace(s) for index, s in (spent or {}).items()}
         self.planning = replace(planned) if planned is not None else Spend()
+        self.durable = durable or (lambda: False)
         self._planning_written = True
         self._phases_exist = False
         self.ledger = (
@@ -118,6 +123,7 @@ class KubernetesStatusSink:
         self.written: dict[int, float] = {}
         self.writes = 0
         self._timers: dict[int, Cancellable] = {}
+        self._owed: set[int] = set()  # phases whose usage past the reservation is not written
         # Held while writing: a timer's write and the engine's never interleave or reorder.
         self._lock = threading.RLock()
 
@@ -153,13 +159,29 @@ class KubernetesStatusSink:
         """A timer's write of what is still pending (an API error waits for the next write)."""
         with self._lock:
             self._timers.pop(index, None)
-            status = self.pending.get(index)
             try:
                 self.flush(index)
             except Exception as exc:
                 logger.warning("cannot write the status of phase %s yet: %s", index, exc)
-                if status:
-                    self.pending[index] = {**status, **self.pending.get(index, {})}
+
+    def settle(self) -> None:
+        """Before a model request: write usage past a reservation that could not be written.
+
+        Raises :class:`errors.LedgerUnavailableError` when it still cannot be written, so the
+        request is not made: a runner that stopped then would leave spend nobody counts.
+        """
+        with self._lock:
+            for index in sorted(self._owed):
+                self.pending.setdefault(index, {})["usage"] = _usage(
+                    self.spend.setdefault(index, Spend())
+                )
+                try:
+                    self.flush(index)
+                except Exception as exc:
+                    raise errors.LedgerUnavailableError(
+                        f"the usage of phase {index} cannot be written to its Phase ({exc}); "
+                        "no model call is made until it can"
+                    ) from None
 
     def flush(self, index: int | None = None) -> None:
         """Write what is pending (for one phase, or all)."""
@@ -168,17 +190,24 @@ class KubernetesStatusSink:
                 timer = self._timers.pop(phase, None)
                 if timer is not None:
                     timer.cancel()
-                status = self.pending.pop(phase, None)
-                if not status:
+                held = self.pending.pop(phase, None)
+                if not held:
                     continue
+                status = held
                 if self.ledger is not None:
                     status = {**status, "ledger": self.ledger.status(phase)}
                 planning = phase == 0 and not self._planning_written
                 if planning:
                     status = {**status, "planUsage": _usage(self.planning)}
                 name = constants.phase_object_name(self.run_name, phase)
-                self.patch(self.namespace, name, status)
+                try:
+                    self.patch(self.namespace, name, status)
+                except Exception:
+                    # Kept for the next write (anything merged meanwhile is newer).
+                    self.pending[phase] = {**held, **self.pending.get(phase, {})}
+                    raise
                 self.written[phase] = self.clock()
+                self._owed.discard(phase)
                 self.writes += 1
                 if self.ledger is not None:
                     self.ledger.wrote(phase)
@@ -194,8 +223,9 @@ class KubernetesStatusSink:
                     "startedAt": _time(event.at),
                     "failure": None,
                 }
-                if self.ledger is not None:
+                if self.ledger is not None and not self.durable():
                     self.ledger.reserve(event.index)
+                    self._owed.add(event.index)  # calls wait until the reservation is written
                 return event.index, started, True
             case events.PhaseAlreadyComplete():
                 return event.index, {"state": PhaseState.COMPLETE, "commit": event.commit}, True
@@ -292,9 +322,10 @@ class KubernetesStatusSink:
             return None
         spend = self.spend.setdefault(index, Spend())
         spend.add(call)
-        uncovered = self.ledger is not None and self.ledger.uncovered(index)
+        uncovered = self.ledger is not None and not self.durable() and self.ledger.uncovered(index)
         if uncovered and self.ledger is not None:
             self.ledger.reserve(index)  # written with the usage, now
+            self._owed.add(index)
         return index, {"usage": _usage(spend)}, uncovered
 
     def _finish(self) -> None:

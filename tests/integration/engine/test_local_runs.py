@@ -5,6 +5,7 @@ from pathlib import Path
 import pytest
 
 from autopack import edits, events
+from autopack.llm import errors
 from tests.builders.scenario import APPROVE, GOOD_READING, Scenario, file_block, git
 
 pytestmark = pytest.mark.slow
@@ -324,3 +325,19 @@ def test_a_rejected_key_stops_the_run_at_once(tmp_path: Path) -> None:
     assert stopped.result.stop.reason == "ProviderError"
     [finished] = scenario.of_type(events.PhaseFinished)
     assert (finished.result.state, finished.result.stop) == ("Failed", stopped.result.stop)
+
+
+def test_a_ledger_that_cannot_be_written_stops_the_run_before_any_call(tmp_path: Path) -> None:
+    scenario = reading_phase(Scenario(tmp_path))
+
+    def unwritable() -> None:
+        raise errors.LedgerUnavailableError(
+            "the usage of phase 0 cannot be written to its Phase (503); "
+            "no model call is made until it can"
+        )
+
+    scenario.before_model_call = unwritable
+    outcome = scenario.run({"responses": {"builder": [{"text": "never sent"}]}})
+    assert (outcome.state, outcome.reason) == ("Failed", "InternalError")
+    assert "cannot be written to its Phase" in outcome.message
+    assert scenario.cassettes[0].positions.get("builder", 0) == 0  # no call was made

@@ -335,3 +335,35 @@ def test_a_long_answer_cut_late_still_gets_its_retry_on_the_same_model(servers: 
     real_complete.complete = slow  # type: ignore[method-assign]
     assert run.ask().text == "whole"
     assert openai.requests == []
+
+
+def test_the_ledger_hook_runs_before_every_request_after_earlier_calls_were_recorded(
+    servers: Servers,
+) -> None:
+    anthropic, _, clock = servers
+    anthropic.script += [Answer("first"), Fault(status=529), Answer("second")]
+    seen: list[tuple[int, int]] = []  # (calls recorded, requests the server had) at each hook
+    made: list[Harness] = []
+
+    def hook() -> None:
+        seen.append((len(made[0].records), len(anthropic.requests)))
+
+    made.append(harness(clock, before_call=hook))
+    run = made[0]
+    run.ask()
+    run.ask()
+    # Before each request, including the retry, every earlier answered call was recorded.
+    assert seen == [(0, 0), (1, 1), (2, 2)]
+
+
+def test_a_ledger_that_cannot_be_written_refuses_the_request(servers: Servers) -> None:
+    anthropic, _, clock = servers
+    anthropic.script += [Answer("first")]
+
+    def unwritable() -> None:
+        raise errors.LedgerUnavailableError("the usage of phase 0 cannot be written")
+
+    run = harness(clock, before_call=unwritable)
+    with pytest.raises(errors.LedgerUnavailableError):
+        run.ask()
+    assert anthropic.requests == []  # nothing was spent

@@ -5,6 +5,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from autopack import events
 from autopack.agents.auditing import AuditResult
 from autopack.api import FailureCategory, PhaseDefinition, PhaseState, RunPhase
@@ -12,6 +14,7 @@ from autopack.api.conditions import Reason
 from autopack.edits import ApplyOutcome
 from autopack.events import AttemptOutcome, AttemptResult, Failure, PhaseResult, RunOutcome
 from autopack.gates import GateOutcome
+from autopack.llm import errors
 from autopack.llm.types import CallRecord, RawUsage
 from autopack.runner.reserving import Amount, left_behind
 from autopack.runner.status_sink import KubernetesStatusSink
@@ -463,3 +466,67 @@ def test_a_run_whose_plan_failed_writes_no_phase() -> None:
     status_sink.emit(a_call(100, index=None))  # the planner answered; the plan was unusable
     status_sink.emit(events.RunFinished(run="demo", at=AT, outcome=outcome_of_a_stop()))
     assert patches == []
+
+
+def test_with_a_store_phases_hold_reservations_only_while_it_queues_the_calls() -> None:
+    store_up = {"now": True}
+    status_sink, patches = ledger_sink(Clock(), durable=lambda: store_up["now"])
+    status_sink.emit(events.PhaseStarted(run="demo", at=AT, index=0, title="x"))
+    assert patches[-1][2]["ledger"] == ledger(0, "0")  # the store holds every call
+    status_sink.emit(a_call(100))
+    status_sink.emit(a_call(100))
+    assert len(patches) == 1
+    store_up["now"] = False  # the next call is queued, not in the store
+    status_sink.emit(a_call(100))
+    assert len(patches) == 2
+    written = patches[-1][2]
+    assert written["usage"]["llmCalls"] == 3
+    assert written["ledger"] == ledger(9_167, "0.2425")  # (40,000 - 3,330) / 4
+    status_sink.emit(a_call(100))  # within the reservation: held back
+    assert len(patches) == 2
+
+
+def test_usage_past_a_reservation_that_cannot_be_written_stops_model_calls() -> None:
+    failing = {"now": False}
+    patches: Patches = []
+
+    def patch(namespace: str, name: str, status: dict[str, Any]) -> None:
+        if failing["now"]:
+            raise OSError("connection refused")
+        patches.append((namespace, name, status))
+
+    status_sink = KubernetesStatusSink(
+        namespace="team",
+        run_name="demo",
+        patch=patch,
+        clock=Clock(),
+        schedule=Timers(),
+        budget=Amount(4_000, Decimal(1)),  # 1,000 tokens reserved: one call goes past it
+    )
+    status_sink.emit(events.PhaseStarted(run="demo", at=AT, index=0, title="x"))
+    status_sink.settle()  # the reservation is written: calls may go
+    failing["now"] = True
+    with pytest.raises(OSError, match="connection refused"):  # FanOut logs this one
+        status_sink.emit(a_call(100))
+    with pytest.raises(errors.LedgerUnavailableError, match="phase 0 cannot be written"):
+        status_sink.settle()
+    failing["now"] = False
+    status_sink.settle()
+    assert patches[-1][2]["usage"]["llmCalls"] == 1
+    assert patches[-1][2]["ledger"]["reservedTokens"] == 722  # (4,000 - 1,110) / 4
+    writes = len(patches)
+    status_sink.settle()  # nothing owed: no write
+    assert len(patches) == writes
+
+
+def test_a_phase_start_that_cannot_be_written_stops_model_calls() -> None:
+    def refuse(namespace: str, name: str, status: dict[str, Any]) -> None:
+        raise OSError("503 Service Unavailable")
+
+    status_sink = KubernetesStatusSink(
+        namespace="team", run_name="demo", patch=refuse, budget=Amount(4_000, Decimal(1))
+    )
+    with pytest.raises(OSError, match="503"):
+        status_sink.emit(events.PhaseStarted(run="demo", at=AT, index=0, title="x"))
+    with pytest.raises(errors.LedgerUnavailableError):
+        status_sink.settle()
