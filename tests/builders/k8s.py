@@ -79,3 +79,42 @@ def a_phase_in(
         state=state, usage=Usage(input_tokens=tokens, cost_usd=cost, llm_calls=1 if tokens else 0)
     )
     return phase
+
+
+def a_waiting_pod(
+    reason: str,
+    message: str = "",
+    *,
+    job: str = "demo-runner-1",
+    container: str = "agent",
+    init: bool = False,
+) -> dict[str, Any]:
+    """A Pending runner pod as the kubelet writes it when a container waits for ``reason``.
+
+    ``init``: the waiting container is the ``sandbox`` native sidecar (an init container).
+    """
+    waiting = {"reason": reason, **({"message": message} if message else {})}
+    stuck = {
+        "name": container,
+        "image": "ghcr.io/autopack/runner:0.1.0",
+        "imageID": "",
+        "ready": False,
+        "restartCount": 0,
+        "started": False,
+        "state": {"waiting": waiting},
+    }
+    creating = {**stuck, "name": "agent", "state": {"waiting": {"reason": "PodInitializing"}}}
+    return {
+        "metadata": {
+            "name": f"{job}-x7k2p",
+            "creationTimestamp": "2026-01-01T00:00:00Z",
+            "labels": {"job-name": job, "autopack.dev/component": "runner"},
+        },
+        "spec": {"containers": [{"name": "agent", "image": "ghcr.io/autopack/runner:0.1.0"}]},
+        "status": {
+            "phase": "Pending",
+            "conditions": [{"type": "PodScheduled", "status": "True"}],
+            "initContainerStatuses": [stuck] if init else [],
+            "containerStatuses": [creating if init else stuck],
+        },
+    }

@@ -7,9 +7,12 @@ for the pod name, emptyDir, Secret and ConfigMap volumes mapped to private direc
 ``activeDeadlineSeconds``, honour ``spec.suspend``, kill the process when its pod is deleted,
 and on exit write the pod's ``containerStatuses`` (exit code, reason, termination message read
 from the termination log, at most 4096 bytes as the kubelet allows) and the Job's conditions
-(Complete, or Failed with BackoffLimitExceeded / DeadlineExceeded). It is not a container
-runtime: the process runs with the test's user and Python, which is what the in-pod runner
-needs to be exercised end to end.
+(Complete, or Failed with BackoffLimitExceeded / DeadlineExceeded). A pod whose environment
+refers to a missing Secret, ConfigMap or key is not started, as the real kubelet does not start
+it: Pending, its container waiting in ``CreateContainerConfigError`` with the kubelet's message
+(``pods.config_error``), a ``Failed`` event, tried again whenever a Secret or ConfigMap changes,
+deleted when its Job is suspended. It is not a container runtime: the process runs with the
+test's user and Python, which is what the in-pod runner needs to be exercised end to end.
 """
 
 import asyncio
@@ -55,6 +58,8 @@ class Kubelet:
     command: list[str] | None = None
     """Run this instead of the container's command (benchmarks use a stand-in runner)."""
     pods: dict[tuple[str, str], PodProcess] = field(default_factory=dict)
+    blocked: dict[tuple[str, str], str] = field(default_factory=dict)
+    """Pods not started for a missing Secret or key: (namespace, pod) -> their Job's name."""
     _queue: asyncio.Queue[Change] | None = None
     _worker: asyncio.Task[None] | None = None
     _waiters: set[asyncio.Task[None]] = field(default_factory=set)
@@ -84,6 +89,10 @@ class Kubelet:
     def _pods(self) -> Any:
         return self.api.kind("", "v1", "pods")
 
+    @property
+    def _sources(self) -> tuple[Any, ...]:
+        return tuple(self.api.kind("", "v1", plural).key for plural in ("secrets", "configmaps"))
+
     async def _work(self) -> None:
         assert self._queue is not None
         while True:
@@ -93,9 +102,12 @@ class Kubelet:
                     await self._sync_job(change.obj)
                 elif change.key == self._pods.key and change.type == "DELETED":
                     meta = change.obj["metadata"]
+                    self.blocked.pop((meta["namespace"], meta["name"]), None)
                     running = self.pods.get((meta["namespace"], meta["name"]))
                     if running is not None:
                         self._kill(running, "Deleted")
+                elif change.key in self._sources and self.blocked:
+                    await self._retry_blocked()
             except ApiError:
                 continue  # the object went away meanwhile; the next change brings news
 
@@ -112,6 +124,11 @@ class Kubelet:
         if finished or meta.get("deletionTimestamp"):
             return
         if spec.get("suspend"):
+            for (pod_namespace, pod_name), job_name in list(self.blocked.items()):
+                if (pod_namespace, job_name) == (namespace, name):
+                    self.blocked.pop((pod_namespace, pod_name), None)
+                    with contextlib.suppress(ApiError):
+                        self.api.store.delete(self._pods, namespace, pod_name, source="kubelet")
             for pod in running:
                 self._kill(pod, "JobSuspended")
                 await asyncio.sleep(0)
@@ -153,6 +170,55 @@ class Kubelet:
             },
             source="kubelet",
         )
+        blocked = pods.blocked_container(self, namespace=namespace, pod_spec=template["spec"])
+        if blocked is not None:
+            self.blocked[(namespace, pod_name)] = meta["name"]
+            self._cannot_create(namespace, pod_name, *blocked, spec=template["spec"])
+            self._job_status(job, active=1, start=now_rfc3339())
+            return
+        await self._start(job, pod_name)
+
+    def _cannot_create(
+        self,
+        namespace: str,
+        pod_name: str,
+        container: dict[str, Any],
+        message: str,
+        *,
+        spec: dict[str, Any],
+    ) -> None:
+        """Say so as the kubelet does: the pod's waiting status and a ``Failed`` event."""
+        now = now_rfc3339()
+        status = pods.waiting_status(
+            container=container,
+            reason=pods.CREATE_CONTAINER_CONFIG_ERROR,
+            message=message,
+            now=now,
+            init=container not in spec["containers"],
+        )
+        self._patch_status(self._pods, namespace, pod_name, status)
+        pod = self.api.store.get(self._pods, namespace, pod_name)
+        event = pods.failed_event(
+            pod, container=container["name"], message=message, node="emulated-node", now=now
+        )
+        self.api.store.create(self.api.kind("", "v1", "events"), namespace, event, source="kubelet")
+
+    async def _retry_blocked(self) -> None:
+        """A Secret or ConfigMap changed: start the pods that no longer miss one."""
+        for (namespace, pod_name), job_name in list(self.blocked.items()):
+            pod = self.api.store.get(self._pods, namespace, pod_name)
+            blocked = pods.blocked_container(self, namespace=namespace, pod_spec=pod["spec"])
+            if blocked is None:
+                del self.blocked[(namespace, pod_name)]
+                await self._start(self.api.store.get(self._jobs, namespace, job_name), pod_name)
+            elif blocked[1] != _waiting_message(pod):
+                self._cannot_create(namespace, pod_name, *blocked, spec=pod["spec"])
+
+    async def _start(self, job: dict[str, Any], pod_name: str) -> None:
+        """Run the pod's containers (its native sidecars first) and say it is Running."""
+        meta = job["metadata"]
+        namespace = meta["namespace"]
+        template = job["spec"]["template"]
         directory = self.workdir / namespace / pod_name
         started_sidecars = []
         for sidecar in pods.sidecars(template["spec"]):
@@ -239,20 +305,20 @@ class Kubelet:
         waiter.add_done_callback(self._waiters.discard)
 
     # ----- pods.ObjectSource ------------------------------------------------------------------
-    def secret(self, namespace: str, name: str) -> dict[str, str]:
-        """The decoded data of a Secret in the emulator's store (empty when missing)."""
+    def secret(self, namespace: str, name: str) -> dict[str, str] | None:
+        """The decoded data of a Secret in the emulator's store (None when missing)."""
         try:
             found = self.api.store.get(self.api.kind("", "v1", "secrets"), namespace, name)
         except ApiError:
-            return {}
+            return None
         return pods.secret_data(found)
 
-    def config_map(self, namespace: str, name: str) -> dict[str, str]:
-        """The data of a ConfigMap in the emulator's store (empty when missing)."""
+    def config_map(self, namespace: str, name: str) -> dict[str, str] | None:
+        """The data of a ConfigMap in the emulator's store (None when missing)."""
         try:
             found = self.api.store.get(self.api.kind("", "v1", "configmaps"), namespace, name)
         except ApiError:
-            return {}
+            return None
         return dict(found.get("data") or {})
 
     async def _deadline(self, pod: PodProcess, seconds: float) -> None:
@@ -359,3 +425,16 @@ class Kubelet:
             conditions.append(entry)
             status["conditions"] = conditions
         self._patch_status(self._jobs, meta["namespace"], meta["name"], status)
+
+
+def _waiting_message(pod: dict[str, Any]) -> str | None:
+    """The message of the first waiting container of ``pod`` (what the kubelet said last)."""
+    status = pod.get("status") or {}
+    for container in [
+        *(status.get("initContainerStatuses") or []),
+        *(status.get("containerStatuses") or []),
+    ]:
+        waiting = (container.get("state") or {}).get("waiting")
+        if waiting:
+            return str(waiting.get("message") or "")
+    return None

@@ -5,8 +5,9 @@ command (or a stand-in), its environment with Secret and ConfigMap references re
 ``fieldRef`` for the pod's name and namespace, every mounted volume mapped to a private
 directory (Secret and ConfigMap volumes filled), and on exit the pod status a kubelet writes
 (exit code, reason, termination message of at most 4096 bytes read from the termination log).
-Where the objects come from differs (the emulator's store, or the real API), hence
-:class:`ObjectSource`.
+A container whose environment refers to a Secret, ConfigMap or key that does not exist is not
+started, as a real kubelet does not start it (:func:`config_error`). Where the objects come
+from differs (the emulator's store, or the real API), hence :class:`ObjectSource`.
 """
 
 import base64
@@ -22,13 +23,13 @@ BIN = Path(sys.executable).parent
 
 
 class ObjectSource(Protocol):
-    """Reads the Secrets and ConfigMaps a pod refers to (empty when missing)."""
+    """Reads the Secrets and ConfigMaps a pod refers to (None when missing)."""
 
-    def secret(self, namespace: str, name: str) -> dict[str, str]:
+    def secret(self, namespace: str, name: str) -> dict[str, str] | None:
         """The decoded data of Secret ``namespace/name``."""
         ...
 
-    def config_map(self, namespace: str, name: str) -> dict[str, str]:
+    def config_map(self, namespace: str, name: str) -> dict[str, str] | None:
         """The data of ConfigMap ``namespace/name``."""
         ...
 
@@ -54,6 +55,130 @@ class LocalContainer:
     command: list[str]
     cwd: str
     env: dict[str, str]
+
+
+CREATE_CONTAINER_CONFIG_ERROR = "CreateContainerConfigError"
+
+
+def config_error(source: ObjectSource, *, namespace: str, container: dict[str, Any]) -> str | None:
+    """Why a kubelet would not create ``container`` (None: it would), in the kubelet's words.
+
+    What the real kubelet's ``makeEnvironmentVariables`` (pkg/kubelet/kubelet_pods.go) checks
+    before it creates a container: ``envFrom`` first, then ``env``; a Secret or ConfigMap that
+    does not exist, or a key it lacks, unless the reference says ``optional: true``. The kubelet
+    then leaves the container waiting with reason ``CreateContainerConfigError`` and exactly this
+    message, keeps the pod Pending and tries again on the pod's next sync. (Secret volumes fail
+    differently, in the volume manager: not reproduced here.)
+    """
+    kinds = {
+        "secret": ("secret", source.secret, "Secret"),
+        "configMap": ("configmap", source.config_map, "ConfigMap"),
+    }
+
+    def found(kind: str, name: str) -> dict[str, str] | None:
+        return kinds[kind][1](namespace, name)
+
+    for reference in container.get("envFrom") or []:
+        for kind in kinds:
+            ref = reference.get(f"{kind}Ref")
+            if ref is not None and not ref.get("optional") and found(kind, ref["name"]) is None:
+                return f'{kinds[kind][0]} "{ref["name"]}" not found'
+    for variable in container.get("env") or []:
+        value_from = variable.get("valueFrom") or {}
+        for kind in kinds:
+            ref = value_from.get(f"{kind}KeyRef")
+            if ref is None or ref.get("optional"):
+                continue
+            data = found(kind, ref["name"])
+            if data is None:
+                return f'{kinds[kind][0]} "{ref["name"]}" not found'
+            if ref["key"] not in data:
+                return (
+                    f"couldn't find key {ref['key']} in {kinds[kind][2]} {namespace}/{ref['name']}"
+                )
+    return None
+
+
+def waiting_status(
+    *, container: dict[str, Any], reason: str, message: str, now: str, init: bool = False
+) -> dict[str, Any]:
+    """The pod status a kubelet writes while ``container`` waits for ``reason``: still Pending.
+
+    ``init``: it is an init container (a native sidecar), listed in ``initContainerStatuses``.
+    """
+    name = container["name"]
+    initialized = "False" if init else "True"
+    return {
+        "phase": "Pending",
+        "conditions": [
+            {"type": "PodScheduled", "status": "True", "lastTransitionTime": now},
+            {"type": "Initialized", "status": initialized, "lastTransitionTime": now},
+            {
+                "type": "ContainersReady",
+                "status": "False",
+                "reason": "ContainersNotReady",
+                "message": f"containers with unready status: [{name}]",
+                "lastTransitionTime": now,
+            },
+            {
+                "type": "Ready",
+                "status": "False",
+                "reason": "ContainersNotReady",
+                "message": f"containers with unready status: [{name}]",
+                "lastTransitionTime": now,
+            },
+        ],
+        "initContainerStatuses" if init else "containerStatuses": [
+            {
+                "name": name,
+                "image": container.get("image", ""),
+                "imageID": "",
+                "lastState": {},
+                "ready": False,
+                "restartCount": 0,
+                "started": False,
+                "state": {"waiting": {"reason": reason, "message": message}},
+            }
+        ],
+    }
+
+
+def blocked_container(
+    source: ObjectSource, *, namespace: str, pod_spec: dict[str, Any]
+) -> tuple[dict[str, Any], str] | None:
+    """The first container a kubelet would not create and why (native sidecars start first)."""
+    for container in [*sidecars(pod_spec), *pod_spec["containers"]]:
+        message = config_error(source, namespace=namespace, container=container)
+        if message is not None:
+            return container, message
+    return None
+
+
+def failed_event(
+    pod: dict[str, Any], *, container: str, message: str, node: str, now: str
+) -> dict[str, Any]:
+    """The Event a kubelet posts when it cannot create ``container``: ``Failed``, ``Error: ...``."""
+    meta = pod["metadata"]
+    return {
+        "apiVersion": "v1",
+        "kind": "Event",
+        "metadata": {"generateName": f"{meta['name']}.", "namespace": meta["namespace"]},
+        "involvedObject": {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "name": meta["name"],
+            "namespace": meta["namespace"],
+            "uid": meta.get("uid", ""),
+            "fieldPath": f"spec.containers{{{container}}}",
+        },
+        "reason": "Failed",
+        "message": f"Error: {message}",
+        "type": "Warning",
+        "source": {"component": "kubelet", "host": node},
+        "firstTimestamp": now,
+        "lastTimestamp": now,
+        "count": 1,
+    }
 
 
 def secret_data(secret: dict[str, Any]) -> dict[str, str]:
@@ -154,7 +279,7 @@ def _environment(
         env["KUBECONFIG"] = str(kubeconfig)
     for reference in container.get("envFrom") or []:
         if "secretRef" in reference:
-            env.update(source.secret(namespace, reference["secretRef"]["name"]))
+            env.update(source.secret(namespace, reference["secretRef"]["name"]) or {})
     for variable in container.get("env") or []:
         if "value" in variable:
             env[variable["name"]] = _local(variable["value"], mounts) or variable["value"]
@@ -162,7 +287,7 @@ def _environment(
         value_from = variable.get("valueFrom") or {}
         if "secretKeyRef" in value_from:
             ref = value_from["secretKeyRef"]
-            secret_value = source.secret(namespace, ref["name"]).get(ref["key"])
+            secret_value = (source.secret(namespace, ref["name"]) or {}).get(ref["key"])
             if secret_value is not None:
                 env[variable["name"]] = secret_value
         elif value_from.get("fieldRef", {}).get("fieldPath") == "metadata.name":
@@ -187,10 +312,12 @@ def _volumes(
         local.mkdir(parents=True, exist_ok=True)
         volume = volumes.get(mount["name"], {})
         if "secret" in volume:
-            for key, value in source.secret(namespace, volume["secret"]["secretName"]).items():
+            secret = source.secret(namespace, volume["secret"]["secretName"]) or {}
+            for key, value in secret.items():
                 (local / key).write_text(value)
         if "configMap" in volume:
-            for key, value in source.config_map(namespace, volume["configMap"]["name"]).items():
+            config_map = source.config_map(namespace, volume["configMap"]["name"]) or {}
+            for key, value in config_map.items():
                 (local / key).write_text(value)
         mounts[mount["mountPath"]] = local
     return mounts

@@ -8,6 +8,14 @@ pending pods to it (``pods/binding``; there is no scheduler), run each pod's con
 local process (see ``tests/cluster/pods.py``) authenticated as the pod's ServiceAccount with a
 token from the TokenRequest API, write ``pods/status`` as it runs and ends, and on deletion kill
 the process and finish the deletion (grace period 0), as a kubelet does.
+
+A pod whose environment refers to a Secret (or ConfigMap, or key) that does not exist is not
+started, as the real kubelet does not start it: it stays Pending, its container waiting with
+reason ``CreateContainerConfigError`` and the kubelet's own message (``secret "x" not found``,
+``couldn't find key k in Secret ns/x``; see ``pods.config_error``), a ``Failed`` event says
+``Error: <message>``, and it is tried again every few seconds (the kubelet's pod resync) until
+the Secret appears or the pod is deleted. Unlike a real kubelet, its native sidecars do not run
+meanwhile (they start with the main container).
 """
 
 import contextlib
@@ -27,6 +35,8 @@ from tests.controlplane.server import ControlPlane
 NODE_NAME = "autopack-test-node"
 LEASE_SECONDS = 40
 HEARTBEAT_SECONDS = 10.0
+CONFIG_RETRY_SECONDS = 2.0
+"""How often a pod the kubelet cannot create a container of is tried again."""
 
 
 def _now() -> str:
@@ -66,6 +76,8 @@ class NodeKubelet:
     _stopping: threading.Event = field(default_factory=threading.Event)
     _lock: threading.RLock = field(default_factory=threading.RLock)
     _started: set[str] = field(default_factory=set)
+    _blocked: dict[str, str] = field(default_factory=dict)
+    """Pods not started for a missing Secret or key: name -> the kubelet's message."""
     _threads: list[threading.Thread] = field(default_factory=list)
 
     # ----- life cycle --------------------------------------------------------------------------
@@ -73,7 +85,11 @@ class NodeKubelet:
         """Register the node and begin running the namespace's pods."""
         self._api = self.control_plane.client()
         self._register_node()
-        for target, name in [(self._watch_pods, "pods"), (self._heartbeat, "heartbeat")]:
+        for target, name in [
+            (self._watch_pods, "pods"),
+            (self._heartbeat, "heartbeat"),
+            (self._retry_blocked, "config-retry"),
+        ]:
             thread = threading.Thread(target=target, name=f"kubelet-{name}", daemon=True)
             thread.start()
             self._threads.append(thread)
@@ -188,6 +204,9 @@ class NodeKubelet:
         with self._lock:
             running = self.pods.get((self.namespace, name))
         if meta.get("deletionTimestamp"):
+            with self._lock:
+                self._started.add(meta["uid"])  # a retry must not start it any more
+                self._blocked.pop(name, None)
             if running is not None:
                 self._kill(running, "Deleted")
             elif spec.get("nodeName") == self.node:
@@ -196,11 +215,20 @@ class NodeKubelet:
         if not spec.get("nodeName"):
             self._bind(name)
             return
-        if spec["nodeName"] != self.node or meta["uid"] in self._started:
+        if spec["nodeName"] != self.node:
             return
         if (pod.get("status") or {}).get("phase", "Pending") != "Pending":
             return
-        self._started.add(meta["uid"])
+        with self._lock:  # the watch and the retries both get here
+            if meta["uid"] in self._started:
+                return
+            blocked = pods.blocked_container(self, namespace=self.namespace, pod_spec=spec)
+            if blocked is None:
+                self._started.add(meta["uid"])
+                self._blocked.pop(name, None)
+        if blocked is not None:
+            self._cannot_create(pod, *blocked)
+            return
         try:
             self._launch(pod)
         except (ApiStatusError, OSError) as error:
@@ -218,6 +246,41 @@ class NodeKubelet:
                     "target": {"apiVersion": "v1", "kind": "Node", "name": self.node},
                 },
             )
+
+    # ----- containers that cannot be created ---------------------------------------------------
+    def _cannot_create(self, pod: dict[str, Any], container: dict[str, Any], message: str) -> None:
+        """Say so as the kubelet does: the pod's status and a ``Failed`` event, once per message."""
+        name = pod["metadata"]["name"]
+        with self._lock:
+            if self._blocked.get(name) == message:
+                return
+            self._blocked[name] = message
+        now = _now()
+        status = pods.waiting_status(
+            container=container,
+            reason=pods.CREATE_CONTAINER_CONFIG_ERROR,
+            message=message,
+            now=now,
+            init=container not in pod["spec"]["containers"],
+        )
+        with contextlib.suppress(ApiStatusError):
+            self._patch_status(name, status)
+            event = pods.failed_event(
+                pod, container=container["name"], message=message, node=self.node, now=now
+            )
+            self.api.request("POST", f"/api/v1/namespaces/{self.namespace}/events", event)
+
+    def _retry_blocked(self) -> None:
+        """Try the pods not started again, as the kubelet's pod workers resync them."""
+        while not self._stopping.wait(CONFIG_RETRY_SECONDS):
+            for name in list(self._blocked):
+                with contextlib.suppress(ApiStatusError, OSError, KeyError, ValueError):
+                    pod = self.api.get(f"/api/v1/namespaces/{self.namespace}/pods/{name}")
+                    if pod is None:
+                        with self._lock:
+                            self._blocked.pop(name, None)
+                    else:
+                        self._sync(pod)
 
     # ----- running a pod -----------------------------------------------------------------------
     def _launch(self, pod: dict[str, Any]) -> None:
@@ -433,12 +496,12 @@ class NodeKubelet:
         self._kill(running, "Evicted")
 
     # ----- pods.ObjectSource -------------------------------------------------------------------
-    def secret(self, namespace: str, name: str) -> dict[str, str]:
-        """The decoded data of a Secret (empty when missing)."""
+    def secret(self, namespace: str, name: str) -> dict[str, str] | None:
+        """The decoded data of a Secret (None when missing)."""
         found = self.api.get(f"/api/v1/namespaces/{namespace}/secrets/{name}")
-        return pods.secret_data(found) if found else {}
+        return pods.secret_data(found) if found is not None else None
 
-    def config_map(self, namespace: str, name: str) -> dict[str, str]:
-        """The data of a ConfigMap (empty when missing)."""
+    def config_map(self, namespace: str, name: str) -> dict[str, str] | None:
+        """The data of a ConfigMap (None when missing)."""
         found = self.api.get(f"/api/v1/namespaces/{namespace}/configmaps/{name}")
-        return dict(found.get("data") or {}) if found else {}
+        return dict(found.get("data") or {}) if found is not None else None

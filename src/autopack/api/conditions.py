@@ -55,6 +55,9 @@ class Reason(StrEnum):
     BACKOFF_LIMIT_EXCEEDED = "BackoffLimitExceeded"
     # The operator did not start a runner: a Secret runner pods read is not in the namespace.
     RUNNER_SECRET_MISSING = "RunnerSecretMissing"  # noqa: S105 - a reason, not a secret
+    # The kubelet cannot start the runner's container: a Secret or key the run names is missing
+    # (CreateContainerConfigError) or the image cannot be pulled (ImagePullBackOff, ...).
+    RUNNER_CANNOT_START = "RunnerCannotStart"
 
 
 def find_condition(conditions: list[Condition], type: str) -> Condition | None:

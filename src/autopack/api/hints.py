@@ -85,6 +85,15 @@ _HINTS: Final[Mapping[str, str]] = {
         "(secrets.database.existingSecret, memory.qdrant.apiKeySecret) must exist in every "
         "namespace runs execute in. Then retry: " + RETRY
     ),
+    Reason.RUNNER_CANNOT_START: (
+        "The kubelet could not start the runner for the reason in the message. A Secret or key "
+        "not found: create the one the message names in namespace {namespace} (a run names "
+        "its own in spec.models.credentialsSecret): kubectl -n {namespace} create secret "
+        "generic NAME --from-literal=KEY=VALUE. An image that cannot be pulled: fix "
+        "spec.runner.image (or the chart's image.runner) and the pull access. Job {job} is "
+        "kept, suspended, for inspection (kubectl -n {namespace} describe job {job}). Then "
+        "retry: " + RETRY
+    ),
     Reason.AWAITING_APPROVAL: (
         "Review the waiting phase (kubectl -n {namespace} describe aph {phase}) and approve it: "
         "kubectl -n {namespace} patch aph {phase} --type merge -p "

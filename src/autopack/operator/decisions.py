@@ -199,7 +199,7 @@ def decide(observed: Observed, *, max_launches: int) -> Decision:
         _launch(decision, observed, launches + 1, f"retrying failed phases (retry {retry})")
     elif run.spec.suspend:
         outcome = job_outcome(latest, observed.pods) if latest else None
-        if outcome is not None and outcome.state in ("running", "pending"):
+        if outcome is not None and outcome.state in ("running", "pending", "stuck"):
             decision.suspend_job = latest["metadata"]["name"] if latest else None
         _set(status, RunPhase.SUSPENDED, "suspended by spec.suspend; set it to false to resume")
     elif latest is None:
@@ -293,6 +293,12 @@ def _observe_job(
             _set(status, RunPhase.RUNNING, f"phase {summary.progress} done, working on {current}")
         else:
             _set(status, RunPhase.PLANNING, "cloning the repository and normalizing the plan")
+    elif outcome.state == "stuck":
+        # The kubelet cannot start the runner (a missing Secret, an image it cannot pull) and
+        # would retry until the deadline; a relaunch would wait the same way. The run fails now;
+        # its Job is suspended (its pod stops retrying) and kept for inspection.
+        decision.suspend_job = status.job_name
+        _finished(decision, observed, outcome)
     elif _awaiting_approval(decision, observed, outcome, launches):
         return
     elif outcome.state == "succeeded":

@@ -11,12 +11,16 @@ from collections.abc import Mapping
 from typing import Any
 
 from autopack.api import constants
+from autopack.api.common import truncate
+from autopack.operator.status import CANNOT_START
 
 _JOB_CONDITIONS = frozenset(
     {"Complete", "Failed", "FailureTarget", "SuccessCriteriaMet", "Suspended"}
 )
 _POD_CONDITIONS = frozenset({"DisruptionTarget"})
 _HEAVY_ANNOTATIONS = frozenset({"kubectl.kubernetes.io/last-applied-configuration"})
+MAX_WAITING_MESSAGE = 1024
+"""What is kept of the kubelet's message on a container it cannot start (events keep 1 KiB)."""
 
 
 def plain(value: Any) -> Any:
@@ -73,24 +77,36 @@ def job_view(body: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
+def _container_view(container: Mapping[str, Any]) -> dict[str, Any]:
+    """A container's name, how it ended, or why the kubelet cannot start it (nothing else)."""
+    state = container.get("state") or {}
+    terminated = state.get("terminated")
+    waiting = state.get("waiting") or {}
+    kept: dict[str, Any] = {"name": container.get("name")}
+    if terminated:
+        kept["state"] = {
+            "terminated": {
+                k: terminated.get(k)
+                for k in ("exitCode", "reason", "message")
+                if terminated.get(k) is not None
+            }
+        }
+    elif waiting.get("reason") in CANNOT_START:
+        message = truncate(str(waiting.get("message") or ""), MAX_WAITING_MESSAGE)
+        kept["state"] = {"waiting": {"reason": waiting["reason"], "message": message}}
+    return kept
+
+
 def pod_view(body: Mapping[str, Any]) -> dict[str, Any]:
-    """A runner pod: its Job, phase, eviction and disruption, and how its containers ended."""
+    """A runner pod: its Job, phase, disruption, how its containers ended or cannot start."""
     metadata = body.get("metadata") or {}
     status = body.get("status") or {}
-    containers = []
-    for container in status.get("containerStatuses") or []:
-        state = container.get("state") or {}
-        terminated = state.get("terminated")
-        kept: dict[str, Any] = {"name": container.get("name")}
-        if terminated:
-            kept["state"] = {
-                "terminated": {
-                    k: terminated.get(k)
-                    for k in ("exitCode", "reason", "message")
-                    if terminated.get(k) is not None
-                }
-            }
-        containers.append(kept)
+    containers = [_container_view(c) for c in status.get("containerStatuses") or []]
+    stuck_init = [
+        view
+        for view in map(_container_view, status.get("initContainerStatuses") or [])
+        if "waiting" in view.get("state", {})
+    ]
     return {
         "metadata": {
             "name": metadata.get("name"),
@@ -101,6 +117,7 @@ def pod_view(body: Mapping[str, Any]) -> dict[str, Any]:
             **{k: status[k] for k in ("phase", "reason", "message") if status.get(k)},
             "conditions": _conditions(status, _POD_CONDITIONS),
             "containerStatuses": containers,
+            **({"initContainerStatuses": stuck_init} if stuck_init else {}),
         },
     }
 

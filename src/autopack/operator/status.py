@@ -9,6 +9,10 @@ The Job controller of Kubernetes >= 1.31 announces the end of a Job before it is
 terminates the remaining pods, and ``Failed`` / ``Complete`` a moment later. The outcome is
 read from whichever comes first, with the reason the controller gave, so a deadline is never
 taken for a crash.
+
+A runner pod the kubelet cannot start (a Secret or key the run names is missing, an image it
+cannot pull) stays Pending, retried by the kubelet until the Job's deadline, hours later; its
+container's waiting reason tells it apart (:data:`CANNOT_START`), and the outcome says so at once.
 """
 
 from collections.abc import Sequence
@@ -28,7 +32,18 @@ from autopack.api import (
 )
 from autopack.api.report import RunnerReport
 
-JobState = Literal["pending", "running", "suspended", "succeeded", "failed"]
+JobState = Literal["pending", "running", "stuck", "suspended", "succeeded", "failed"]
+"""``stuck``: the Job is active but the kubelet cannot start its pod's containers."""
+
+CANNOT_START = frozenset(
+    {"CreateContainerConfigError", "InvalidImageName", "ErrImageNeverPull", "ImagePullBackOff"}
+)
+"""Waiting reasons of a container that the kubelet keeps retrying in vain until someone acts.
+
+``CreateContainerConfigError``: a Secret, ConfigMap or key the environment refers to is missing.
+A first ``ErrImagePull`` is left alone (a registry may answer the next pull); the kubelet says
+``ImagePullBackOff`` once that pull failed too.
+"""
 
 _RUNNING = {PhaseState.BUILDING, PhaseState.VALIDATING, PhaseState.AUDITING}
 
@@ -133,6 +148,31 @@ def _terminated(
     return None, None
 
 
+def cannot_start(pods: Sequence[dict[str, Any]]) -> str | None:
+    """Why the kubelet cannot start the newest pod (None: it can, or nothing says otherwise).
+
+    Told as ``pod P cannot start: container C is waiting in REASON: the kubelet's message``
+    for the first container (init containers first, as they start first) waiting for a reason
+    of :data:`CANNOT_START`.
+    """
+    if not pods:
+        return None
+    newest = max(pods, key=lambda p: p.get("metadata", {}).get("creationTimestamp") or "")
+    status = newest.get("status") or {}
+    for container in [
+        *(status.get("initContainerStatuses") or []),
+        *(status.get("containerStatuses") or []),
+    ]:
+        waiting = (container.get("state") or {}).get("waiting") or {}
+        reason = waiting.get("reason")
+        if reason in CANNOT_START:
+            pod = newest.get("metadata", {}).get("name") or "the runner pod"
+            said = f": {waiting['message']}" if waiting.get("message") else ""
+            name = container.get("name")
+            return f"pod {pod} cannot start: container {name} is waiting in {reason}{said}"
+    return None
+
+
 def job_outcome(job: dict[str, Any], pods: Sequence[dict[str, Any]]) -> JobOutcome:
     """Classify a runner Job and its pods."""
     status = job.get("status") or {}
@@ -145,6 +185,10 @@ def job_outcome(job: dict[str, Any], pods: Sequence[dict[str, Any]]) -> JobOutco
         # ``status.succeeded`` / ``status.failed`` count pods; the Job's end is its condition.
         if job.get("spec", {}).get("suspend") or _condition(job, "Suspended"):
             return JobOutcome("suspended", reason="Suspended")
+        stuck = cannot_start(pods)
+        if stuck is not None:
+            # Not an infrastructure failure: another launch would wait the same way.
+            return JobOutcome("stuck", conditions.Reason.RUNNER_CANNOT_START, stuck)
         return JobOutcome("running" if status.get("active") else "pending")
     return _failure(job, failed, pod, terminated, report)
 
