@@ -100,6 +100,29 @@ def test_a_run_naming_a_missing_secret_fails_at_once_and_its_pod_stops_retrying(
     ]
 
 
+def test_a_run_naming_a_missing_git_secret_fails_with_what_to_create(
+    cluster: ClusterUser, run_manifest: Callable[..., Path]
+) -> None:
+    # spec.repo.credentialsSecret is a volume: a real kubelet would leave the pod mounting it
+    # (FailedMount events only) until the deadline; the volume is optional, so the runner
+    # starts, finds no credentials and says which Secret to create.
+    cluster.start_operator()
+    manifest = run_manifest(repo={"credentialsSecret": "git-missing"})
+    cluster.kubectl("apply", "-f", str(manifest))
+    cluster.wait_for(
+        "the run Failed",
+        lambda: cluster.run_status(RUN).get("phase") == "Failed",
+        timeout=WAIT,
+    )
+    status = cluster.run_status(RUN)
+    succeeded = {c["type"]: c for c in status["conditions"]}["Succeeded"]
+    assert (succeeded["status"], succeeded["reason"]) == ("False", "CloneFailed")
+    assert "Secret 'git-missing'" in status["message"], status["message"]
+    assert f"namespace '{cluster.namespace}'" in status["message"], status["message"]
+    assert "spec.repo.credentialsSecret" in status["hint"]
+    assert not status.get("runnerRestarts")
+
+
 def test_the_test_kubelet_starts_a_pod_once_its_missing_secret_key_appears(
     cluster: ClusterUser,
 ) -> None:

@@ -222,10 +222,13 @@ def build_runner_job(
         volumes.append({"name": "cassette", "configMap": {"name": config.cassette_config_map}})
         mounts.append({"name": "cassette", "mountPath": CASSETTE_DIR, "readOnly": True})
     if run.spec.repo.credentials_secret:
+        # Optional: a missing Secret would leave the pod in ContainerCreating (FailedMount
+        # events only) until the deadline; the runner finds the directory empty and says so.
+        secret = run.spec.repo.credentials_secret
         volumes.append(
             {
                 "name": "git-credentials",
-                "secret": {"secretName": run.spec.repo.credentials_secret, "defaultMode": 0o400},
+                "secret": {"secretName": secret, "defaultMode": 0o400, "optional": True},
             }
         )
         mounts.append(

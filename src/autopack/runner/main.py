@@ -30,7 +30,7 @@ from autopack.runner.status_sink import KubernetesStatusSink
 from autopack.store import Store, StoreUnavailableError, records
 from autopack.store.notes import notes_reader
 from autopack.store.sink import StoreSink
-from autopack.workspace import WorkspaceError, display_url
+from autopack.workspace import WorkspaceError, display_url, mounted_credentials
 
 log = logging.getLogger(__name__)
 
@@ -146,9 +146,24 @@ def run_in_cluster(reference: str) -> int:
         return 1
 
 
+def _missing_git_credentials(run: AutopackRun, namespace: str) -> str | None:
+    """What is wrong with ``spec.repo.credentialsSecret`` as mounted (None: nothing)."""
+    secret = run.spec.repo.credentials_secret
+    if not secret or mounted_credentials() is not False:
+        return None
+    return (
+        f"spec.repo.credentialsSecret names Secret {secret!r}, but namespace {namespace!r} has "
+        "no such Secret, or it holds none of the keys token, password or ssh-privatekey"
+    )
+
+
 def _execute(namespace: str, name: str) -> int:
     kube.load_credentials()
     run, body = kube.read_run(namespace, name)
+    missing = _missing_git_credentials(run, namespace)
+    if missing is not None:
+        write_report(RunnerReport(state="Failed", reason=Reason.CLONE_FAILED, message=missing))
+        return 1
     run_id = str(body["metadata"]["uid"])
     store_sink = _store_sink(run, run_id=run_id, namespace=namespace)
     # What earlier runners of this run recorded on its Phases: this runner adds to it.

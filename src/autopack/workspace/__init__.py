@@ -3,6 +3,7 @@
 from autopack.workspace.credentials import (
     credentials_from_environment,
     display_url,
+    mounted_credentials,
     split_credentials,
 )
 from autopack.workspace.git import SAFE_CONFIG, GitWorkspace, WorkspaceError, redact
@@ -23,6 +24,7 @@ __all__ = [
     "WorkspaceError",
     "credentials_from_environment",
     "display_url",
+    "mounted_credentials",
     "redact",
     "split_credentials",
 ]

@@ -79,6 +79,19 @@ SSH_KEY_FILE = "ssh-privatekey"  # the key of a kubernetes.io/ssh-auth Secret
 KNOWN_HOSTS_FILE = "known_hosts"
 
 
+def mounted_credentials(env: Mapping[str, str] | None = None) -> bool | None:
+    """Whether the mounted credentials directory holds a token, password or SSH key.
+
+    None when no directory is mounted. The Secret's volume is optional, so a missing Secret
+    (or one without these keys) is found here, and said, instead of a pod that never starts.
+    """
+    source = os.environ if env is None else env
+    directory = source.get("AUTOPACK_GIT_CREDENTIALS_DIR")
+    if not directory:
+        return None
+    return any((Path(directory) / name).is_file() for name in ("token", "password", SSH_KEY_FILE))
+
+
 def ssh_command_from_environment(env: Mapping[str, str] | None = None) -> str | None:
     """The ssh command git uses with the mounted SSH key and known hosts, or None.
 

@@ -59,6 +59,9 @@ def test_secrets_reach_the_runner_without_values_in_the_spec() -> None:
     assert container(job)["envFrom"] == [{"secretRef": {"name": "llm-keys"}}]
     git = next(m for m in container(job)["volumeMounts"] if m["name"] == "git-credentials")
     assert git["readOnly"] is True
+    # Optional, so that a missing Secret is told by the runner, not a pod stuck mounting it.
+    [volume] = [v for v in job["spec"]["template"]["spec"]["volumes"] if v["name"] == git["name"]]
+    assert volume["secret"] == {"secretName": "git-token", "defaultMode": 0o400, "optional": True}
 
 
 def test_scheduling_and_resources_come_from_the_run() -> None:
