@@ -49,7 +49,7 @@ def capture(git_dir: Path) -> GitState:
     """Remember ``.git/config``, the hooks present now, the index, HEAD and its branch."""
     config = git_dir / "config"
     hooks = git_dir / "hooks"
-    names = frozenset(p.name for p in hooks.iterdir()) if hooks.is_dir() else frozenset()
+    names = frozenset(os.listdir(hooks)) if hooks.is_dir() else frozenset()
     index = read_file(git_dir, "index")
     head_files, head_commit = _head_refs(git_dir)
     return GitState(
@@ -106,10 +106,9 @@ def restore_git(git_dir: Path, state: GitState) -> list[str]:
         hooks.mkdir()
         changed.append(".git/hooks")
     elif hooks.is_dir():
-        for hook in sorted(hooks.iterdir()):
-            if hook.name not in state.hooks:
-                remove(hook)
-                changed.append(f".git/hooks/{hook.name}")
+        for name in sorted(set(os.listdir(hooks)) - state.hooks):
+            remove(hooks / name)
+            changed.append(f".git/hooks/{name}")
     info = git_dir / "info"
     attributes, exclude = info / "attributes", info / "exclude"
     unprotected: list[str] = []
