@@ -13,6 +13,7 @@ import contextlib
 import ctypes
 import os
 import signal
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -71,13 +72,29 @@ def marked_processes(token: str, *, proc: Path = Path("/proc")) -> list[int]:
     return found
 
 
-def kill_marked(token: str) -> int:
-    """SIGKILL every process carrying ``MARKER=token`` (repeatedly: some may fork meanwhile)."""
+QUIET_SCANS = 2
+"""Scans in a row that must find no marked process before the command counts as ended."""
+SCAN_PAUSE = 0.02
+"""Seconds between scans: a process between ``setsid`` and its next ``exec`` (or in the middle
+of one) may show no environment in a single scan, and a busy machine may not have run it yet."""
+
+
+def kill_marked(token: str, *, rounds: int = 50) -> int:
+    """SIGKILL every process carrying ``MARKER=token``, until scans find none twice in a row.
+
+    Some may fork, or leave the group with ``setsid``, meanwhile; one empty scan is not proof.
+    """
     killed = 0
-    for _ in range(5):
+    quiet = 0
+    for _ in range(rounds):
         pids = marked_processes(token)
         if not pids:
-            break
+            quiet += 1
+            if quiet >= QUIET_SCANS:
+                break
+            time.sleep(SCAN_PAUSE)
+            continue
+        quiet = 0
         for pid in pids:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.kill(pid, signal.SIGKILL)
