@@ -40,13 +40,10 @@ def items(cluster: ClusterUser, *args: str) -> list[dict[str, Any]]:
     return listed
 
 
-def test_a_run_naming_a_missing_secret_fails_at_once_and_its_pod_stops_retrying(
-    cluster: ClusterUser, run_manifest: Callable[..., Path]
-) -> None:
+def failed_run(cluster: ClusterUser, manifest: Path) -> tuple[dict[str, Any], str]:
+    """Start the operator, apply ``manifest``, wait until the run Failed: its status, reason."""
     cluster.start_operator()
-    manifest = run_manifest(models={"credentialsSecret": SECRET})
     cluster.kubectl("apply", "-f", str(manifest))
-
     cluster.wait_for(
         "the run Failed",
         lambda: cluster.run_status(RUN).get("phase") == "Failed",
@@ -54,7 +51,15 @@ def test_a_run_naming_a_missing_secret_fails_at_once_and_its_pod_stops_retrying(
     )
     status = cluster.run_status(RUN)
     succeeded = {c["type"]: c for c in status["conditions"]}["Succeeded"]
-    assert (succeeded["status"], succeeded["reason"]) == ("False", "RunnerCannotStart")
+    assert succeeded["status"] == "False", succeeded
+    return status, str(succeeded["reason"])
+
+
+def test_a_run_naming_a_missing_secret_fails_at_once_and_its_pod_stops_retrying(
+    cluster: ClusterUser, run_manifest: Callable[..., Path]
+) -> None:
+    status, reason = failed_run(cluster, run_manifest(models={"credentialsSecret": SECRET}))
+    assert reason == "RunnerCannotStart"
     assert f'CreateContainerConfigError: secret "{SECRET}" not found' in status["message"]
     assert f"namespace {cluster.namespace}" in status["hint"]
     assert "autopack.dev/retry=" in status["hint"]
@@ -106,17 +111,8 @@ def test_a_run_naming_a_missing_git_secret_fails_with_what_to_create(
     # spec.repo.credentialsSecret is a volume: a real kubelet would leave the pod mounting it
     # (FailedMount events only) until the deadline; the volume is optional, so the runner
     # starts, finds no credentials and says which Secret to create.
-    cluster.start_operator()
-    manifest = run_manifest(repo={"credentialsSecret": "git-missing"})
-    cluster.kubectl("apply", "-f", str(manifest))
-    cluster.wait_for(
-        "the run Failed",
-        lambda: cluster.run_status(RUN).get("phase") == "Failed",
-        timeout=WAIT,
-    )
-    status = cluster.run_status(RUN)
-    succeeded = {c["type"]: c for c in status["conditions"]}["Succeeded"]
-    assert (succeeded["status"], succeeded["reason"]) == ("False", "CloneFailed")
+    status, reason = failed_run(cluster, run_manifest(repo={"credentialsSecret": "git-missing"}))
+    assert reason == "CloneFailed"
     assert "Secret 'git-missing'" in status["message"], status["message"]
     assert f"namespace '{cluster.namespace}'" in status["message"], status["message"]
     assert "spec.repo.credentialsSecret" in status["hint"]

@@ -53,6 +53,19 @@ class Timer:
         self.cancelled = True
 
 
+class FlakyApi:
+    """Phase status writes, refused with a connection error while ``failing["now"]``."""
+
+    def __init__(self) -> None:
+        self.failing = {"now": False}
+        self.patches: Patches = []
+
+    def __call__(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        if self.failing["now"]:
+            raise OSError("connection refused")
+        self.patches.append((namespace, name, status))
+
+
 def sink(
     clock: Clock, timers: Timers | None = None, **options: Any
 ) -> tuple[KubernetesStatusSink, Patches]:
@@ -194,16 +207,10 @@ def test_an_immediate_write_takes_what_a_timer_waited_for_and_calls_it_off() -> 
 
 def test_a_failed_timer_write_keeps_the_progress_for_the_next_write() -> None:
     clock, timers = Clock(), Timers()
-    failing = {"now": False}
-    patches: Patches = []
-
-    def patch(namespace: str, name: str, status: dict[str, Any]) -> None:
-        if failing["now"]:
-            raise OSError("connection refused")
-        patches.append((namespace, name, status))
-
+    api = FlakyApi()
+    patches, failing = api.patches, api.failing
     status_sink = KubernetesStatusSink(
-        namespace="team", run_name="demo", patch=patch, interval=5.0, clock=clock, schedule=timers
+        namespace="team", run_name="demo", patch=api, interval=5.0, clock=clock, schedule=timers
     )
     status_sink.emit(events.PhaseStarted(run="demo", at=AT, index=0, title="x"))
     status_sink.emit(a_call(100))
@@ -487,18 +494,12 @@ def test_with_a_store_phases_hold_reservations_only_while_it_queues_the_calls() 
 
 
 def test_usage_past_a_reservation_that_cannot_be_written_stops_model_calls() -> None:
-    failing = {"now": False}
-    patches: Patches = []
-
-    def patch(namespace: str, name: str, status: dict[str, Any]) -> None:
-        if failing["now"]:
-            raise OSError("connection refused")
-        patches.append((namespace, name, status))
-
+    api = FlakyApi()
+    patches, failing = api.patches, api.failing
     status_sink = KubernetesStatusSink(
         namespace="team",
         run_name="demo",
-        patch=patch,
+        patch=api,
         clock=Clock(),
         schedule=Timers(),
         budget=Amount(4_000, Decimal(1)),  # 1,000 tokens reserved: one call goes past it
